@@ -1,0 +1,86 @@
+package ufop
+
+import "time"
+
+// Object describes one stored object.
+type Object struct {
+	Bucket      string    `json:"bucket"`
+	Key         string    `json:"key"`
+	Size        int64     `json:"size"`
+	ETag        string    `json:"etag"` // hex SHA-256 of the content, unquoted
+	ContentType string    `json:"contentType"`
+	Modified    time.Time `json:"modified"`
+}
+
+// Bucket is a bucket's metadata, kept in the catalog.
+type Bucket struct {
+	Name    string    `json:"name"`
+	Owner   string    `json:"owner"`
+	Private bool      `json:"private"`
+	Created time.Time `json:"created"`
+	// Referers, when not empty, is the allow-list of Referer host patterns
+	// ("example.com", "*.example.com") for downloads.
+	Referers []string `json:"referers,omitempty"`
+	// AllowEmptyReferer lets requests without a Referer through when
+	// Referers is set.
+	AllowEmptyReferer bool `json:"allowEmptyReferer,omitempty"`
+	// Mirror is an origin URL: a missing key is fetched from there.
+	Mirror string `json:"mirror,omitempty"`
+	// MaxAge is the Cache-Control max-age for public downloads.
+	MaxAge time.Duration `json:"maxAge,omitempty"`
+}
+
+// Tier is a user's service tier: it picks default limits and queue
+// admission.
+type Tier string
+
+// The tiers.
+const (
+	TierFree Tier = "free"
+	TierPaid Tier = "paid"
+)
+
+// User is an account. Its secret keys are not part of this type: they live
+// in the catalog only.
+type User struct {
+	Name    string    `json:"name"`
+	Tier    Tier      `json:"tier"`
+	Admin   bool      `json:"admin"`
+	Keys    []string  `json:"keys"` // access keys (AK), newest first
+	Created time.Time `json:"created"`
+}
+
+// Source points an agent at the bytes a request processes.
+type Source struct {
+	Bucket      string `json:"bucket"`
+	Key         string `json:"key"`
+	ETag        string `json:"etag"`
+	Size        int64  `json:"size"`
+	ContentType string `json:"contentType"`
+	// URL is where the agent fetches the bytes from (the gateway's internal
+	// object endpoint, signed), when they are not in its cache.
+	URL string `json:"url"`
+}
+
+// Agent is what an agent publishes about itself in the discovery registry.
+type Agent struct {
+	ID   string `json:"id"`
+	Addr string `json:"addr"` // base URL of its internal API, http://host:port
+	// Ops are the built-in fops it runs.
+	Ops []string `json:"ops"`
+	// UFOPs are the custom fops it hosts a healthy instance of.
+	UFOPs   []string  `json:"ufops,omitempty"`
+	Load    Load      `json:"load"`
+	Started time.Time `json:"started"`
+}
+
+// Load is an agent's current work, updated every few seconds.
+type Load struct {
+	Running  int `json:"running"`  // jobs being processed
+	Queued   int `json:"queued"`   // jobs waiting for a worker
+	Workers  int `json:"workers"`  // size of the worker pool
+	MaxQueue int `json:"maxQueue"` // bound of the wait queue
+}
+
+// Overloaded reports whether the agent's wait queue is full.
+func (l Load) Overloaded() bool { return l.MaxQueue > 0 && l.Queued >= l.MaxQueue }

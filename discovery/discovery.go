@@ -1,0 +1,363 @@
+// Package discovery is the registry of agents, kept in etcd: each agent
+// announces itself under a lease (so a dead agent disappears when its lease
+// expires) and gateways watch the registry to route requests.
+package discovery
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/ufop/ufop"
+)
+
+// Config is shared by Announcer and Registry.
+type Config struct {
+	// Prefix is the etcd key prefix of the registry.
+	Prefix string
+	// TTL is the lease time-to-live: a killed agent leaves the registry
+	// within it.
+	TTL time.Duration
+	// LoadInterval is how often an announcer publishes a changed load.
+	LoadInterval time.Duration
+}
+
+// DefaultConfig returns the defaults: a 3 s lease, so a dead agent is gone
+// well within 5 s.
+func DefaultConfig() Config {
+	return Config{Prefix: "/ufop/agents/", TTL: 3 * time.Second, LoadInterval: time.Second}
+}
+
+// Validate reports a config that cannot work.
+func (c Config) Validate() error {
+	if c.Prefix == "" {
+		return errors.New("discovery: prefix is required")
+	}
+	if c.TTL < time.Second {
+		return errors.New("discovery: TTL must be at least 1s")
+	}
+	if c.LoadInterval <= 0 {
+		return errors.New("discovery: load interval must be positive")
+	}
+	return nil
+}
+
+// Announcer keeps one agent's entry in the registry alive.
+type Announcer struct {
+	cfg    Config
+	cli    *clientv3.Client
+	logger *slog.Logger
+
+	mu      sync.Mutex
+	self    ufop.Agent
+	dirty   chan struct{}
+	lease   clientv3.LeaseID
+	closed  bool
+	stopped chan struct{}
+}
+
+// NewAnnouncer returns an announcer for self; Run publishes it.
+func NewAnnouncer(cfg Config, cli *clientv3.Client, self ufop.Agent, logger *slog.Logger) (*Announcer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if self.ID == "" || self.Addr == "" {
+		return nil, errors.New("discovery: agent needs an ID and an address")
+	}
+	return &Announcer{cfg: cfg, cli: cli, self: self, logger: logger,
+		dirty: make(chan struct{}, 1), stopped: make(chan struct{})}, nil
+}
+
+// Update changes the published entry; the change is written at most every
+// LoadInterval.
+func (a *Announcer) Update(fn func(*ufop.Agent)) {
+	a.mu.Lock()
+	fn(&a.self)
+	a.mu.Unlock()
+	select {
+	case a.dirty <- struct{}{}:
+	default:
+	}
+}
+
+func (a *Announcer) key() string { return a.cfg.Prefix + a.self.ID }
+
+// Run registers the agent and keeps the lease alive until ctx ends, then
+// revokes the lease so gateways stop routing to the agent at once. A lost
+// lease (etcd unreachable longer than the TTL) is re-granted.
+func (a *Announcer) Run(ctx context.Context) error {
+	defer close(a.stopped)
+	for {
+		err := a.session(ctx)
+		if ctx.Err() != nil {
+			a.revoke()
+			return nil
+		}
+		a.logger.Warn("registry lease lost, registering again", "agent", a.self.ID, "err", err)
+		select {
+		case <-ctx.Done():
+			a.revoke()
+			return nil
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (a *Announcer) session(ctx context.Context) error {
+	lease, err := a.cli.Grant(ctx, int64(a.cfg.TTL/time.Second))
+	if err != nil {
+		return fmt.Errorf("discovery: grant lease: %w", err)
+	}
+	a.mu.Lock()
+	a.lease = lease.ID
+	a.mu.Unlock()
+	if err := a.put(ctx, lease.ID); err != nil {
+		return err
+	}
+	// KeepAlive's goroutine is owned by the client and ends with kctx.
+	kctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ka, err := a.cli.KeepAlive(kctx, lease.ID)
+	if err != nil {
+		return fmt.Errorf("discovery: keep alive: %w", err)
+	}
+	a.logger.Info("agent registered", "agent", a.self.ID, "addr", a.self.Addr)
+	tick := time.NewTicker(a.cfg.LoadInterval)
+	defer tick.Stop()
+	pending := false
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case _, ok := <-ka:
+			if !ok {
+				return errors.New("discovery: keep-alive channel closed")
+			}
+		case <-a.dirty:
+			pending = true
+		case <-tick.C:
+			if pending {
+				if err := a.put(ctx, lease.ID); err != nil {
+					return err
+				}
+				pending = false
+			}
+		}
+	}
+}
+
+func (a *Announcer) put(ctx context.Context, lease clientv3.LeaseID) error {
+	a.mu.Lock()
+	b, err := json.Marshal(a.self)
+	a.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if _, err := a.cli.Put(ctx, a.key(), string(b), clientv3.WithLease(lease)); err != nil {
+		return fmt.Errorf("discovery: put %s: %w", a.key(), err)
+	}
+	return nil
+}
+
+func (a *Announcer) revoke() {
+	a.mu.Lock()
+	id := a.lease
+	a.mu.Unlock()
+	if id == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := a.cli.Revoke(ctx, id); err != nil {
+		a.logger.Warn("revoke lease", "agent", a.self.ID, "err", err)
+	}
+}
+
+// Registry is a gateway's live view of the agents.
+type Registry struct {
+	cfg    Config
+	cli    *clientv3.Client
+	logger *slog.Logger
+
+	mu      sync.RWMutex
+	agents  map[string]ufop.Agent
+	suspect map[string]time.Time // agent ID → until when it is skipped
+	ready   chan struct{}
+	once    sync.Once
+}
+
+// NewRegistry returns a registry; Run fills and follows it.
+func NewRegistry(cfg Config, cli *clientv3.Client, logger *slog.Logger) (*Registry, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Registry{cfg: cfg, cli: cli, logger: logger,
+		agents: map[string]ufop.Agent{}, suspect: map[string]time.Time{}, ready: make(chan struct{})}, nil
+}
+
+// Ready is closed once the registry holds its first full snapshot.
+func (r *Registry) Ready() <-chan struct{} { return r.ready }
+
+// Run loads the registry and follows changes until ctx ends. A broken watch
+// (compaction, etcd restart) is answered with a fresh load.
+func (r *Registry) Run(ctx context.Context) error {
+	for {
+		err := r.follow(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		r.logger.Warn("registry watch broken, reloading", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (r *Registry) follow(ctx context.Context) error {
+	resp, err := r.cli.Get(ctx, r.cfg.Prefix, clientv3.WithPrefix())
+	if err != nil {
+		return fmt.Errorf("discovery: load: %w", err)
+	}
+	snapshot := map[string]ufop.Agent{}
+	for _, kv := range resp.Kvs {
+		var a ufop.Agent
+		if err := json.Unmarshal(kv.Value, &a); err != nil {
+			r.logger.Warn("bad registry entry", "key", string(kv.Key), "err", err)
+			continue
+		}
+		snapshot[a.ID] = a
+	}
+	r.mu.Lock()
+	r.agents = snapshot
+	r.mu.Unlock()
+	r.once.Do(func() { close(r.ready) })
+
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	wch := r.cli.Watch(wctx, r.cfg.Prefix, clientv3.WithPrefix(), clientv3.WithRev(resp.Header.Revision+1))
+	for wr := range wch {
+		if err := wr.Err(); err != nil {
+			return fmt.Errorf("discovery: watch: %w", err)
+		}
+		r.mu.Lock()
+		for _, ev := range wr.Events {
+			id := string(ev.Kv.Key[len(r.cfg.Prefix):])
+			if ev.Type == clientv3.EventTypeDelete {
+				delete(r.agents, id)
+				r.logger.Info("agent left", "agent", id)
+				continue
+			}
+			var a ufop.Agent
+			if err := json.Unmarshal(ev.Kv.Value, &a); err != nil {
+				r.logger.Warn("bad registry entry", "key", string(ev.Kv.Key), "err", err)
+				continue
+			}
+			if _, known := r.agents[id]; !known {
+				r.logger.Info("agent joined", "agent", id, "addr", a.Addr)
+			}
+			r.agents[id] = a
+		}
+		r.mu.Unlock()
+	}
+	return errors.New("discovery: watch channel closed")
+}
+
+// Agents returns the registered agents sorted by ID.
+func (r *Registry) Agents() []ufop.Agent {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]ufop.Agent, 0, len(r.agents))
+	for _, a := range r.agents {
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(a, b ufop.Agent) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+// Suspect takes an agent out of routing for d, after a failed call: the
+// registry would only drop it when its lease expires.
+func (r *Registry) Suspect(id string, d time.Duration) {
+	r.mu.Lock()
+	r.suspect[id] = time.Now().Add(d)
+	r.mu.Unlock()
+}
+
+// Route returns the agents able to serve op for the object key, best
+// first. The order is rendezvous (highest-random-weight) hashing of key, so
+// one key keeps landing on one agent (its caches) while agents come and go,
+// and only the keys of a departed agent move. Overloaded and suspect agents
+// go last, in the same hashed order, so that they are still tried when
+// nothing else is left.
+func (r *Registry) Route(key, op string) []ufop.Agent {
+	now := time.Now()
+	r.mu.RLock()
+	type cand struct {
+		a      ufop.Agent
+		weight uint64
+		demote bool
+	}
+	cands := make([]cand, 0, len(r.agents))
+	for id, a := range r.agents {
+		if op != "" && !slices.Contains(a.Ops, op) && !slices.Contains(a.UFOPs, op) {
+			continue
+		}
+		until, sus := r.suspect[id]
+		cands = append(cands, cand{a: a, weight: weight(id, key), demote: a.Load.Overloaded() || (sus && now.Before(until))})
+	}
+	r.mu.RUnlock()
+	slices.SortFunc(cands, func(x, y cand) int {
+		if x.demote != y.demote {
+			if x.demote {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Compare(y.weight, x.weight)
+	})
+	out := make([]ufop.Agent, len(cands))
+	for i, c := range cands {
+		out[i] = c.a
+	}
+	return out
+}
+
+func weight(agentID, key string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(agentID))
+	h.Write([]byte{0})
+	h.Write([]byte(key))
+	// FNV alone clusters on similar inputs; a final mix spreads it.
+	return mix(h.Sum64())
+}
+
+func mix(x uint64) uint64 {
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb3fe1a85ec53
+	x ^= x >> 33
+	return x
+}
+
+// RandomID returns a short random identifier for agents started without
+// one.
+func RandomID() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 8)
+	for i := range b {
+		b[i] = alphabet[rand.IntN(len(alphabet))]
+	}
+	return string(b)
+}

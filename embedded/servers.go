@@ -1,0 +1,154 @@
+// Package embedded runs etcd and NATS (with JetStream) inside the ufopd
+// process, for the one-command platform and for tests.
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+)
+
+// EtcdConfig configures an embedded single-member etcd.
+type EtcdConfig struct {
+	Dir        string // data directory
+	ClientAddr string // host:port for clients, default 127.0.0.1:9379
+	PeerAddr   string // host:port for peers, default 127.0.0.1:9380
+	// StartTimeout bounds how long the server may take to become ready.
+	StartTimeout time.Duration
+}
+
+func (c *EtcdConfig) setDefaults() {
+	if c.ClientAddr == "" {
+		c.ClientAddr = "127.0.0.1:9379"
+	}
+	if c.PeerAddr == "" {
+		c.PeerAddr = "127.0.0.1:9380"
+	}
+	if c.StartTimeout == 0 {
+		c.StartTimeout = 30 * time.Second
+	}
+}
+
+// Validate reports a config that cannot work.
+func (c EtcdConfig) Validate() error {
+	if c.Dir == "" {
+		return errors.New("etcd: data directory is required")
+	}
+	return nil
+}
+
+// Etcd is a running embedded etcd server.
+type Etcd struct {
+	e         *embed.Etcd
+	clientURL string
+}
+
+// StartEtcd starts an embedded etcd and waits until it serves clients.
+func StartEtcd(ctx context.Context, cfg EtcdConfig, logger *slog.Logger) (*Etcd, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	ec := embed.NewConfig()
+	ec.Name = "ufop"
+	ec.Dir = filepath.Clean(cfg.Dir)
+	cu := url.URL{Scheme: "http", Host: cfg.ClientAddr}
+	pu := url.URL{Scheme: "http", Host: cfg.PeerAddr}
+	ec.ListenClientUrls, ec.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
+	ec.ListenPeerUrls, ec.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
+	ec.InitialCluster = ec.InitialClusterFromName(ec.Name)
+	ec.LogLevel = "error"
+	// etcd logs through zap; keep it quiet and on stderr, our own logs say
+	// what matters.
+	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+	// One member: a compacted history of an hour is plenty for watchers.
+	ec.AutoCompactionMode = "periodic"
+	ec.AutoCompactionRetention = "1h"
+	e, err := embed.StartEtcd(ec)
+	if err != nil {
+		return nil, fmt.Errorf("etcd: start: %w", err)
+	}
+	select {
+	case <-e.Server.ReadyNotify():
+	case err := <-e.Err():
+		e.Close()
+		return nil, fmt.Errorf("etcd: %w", err)
+	case <-time.After(cfg.StartTimeout):
+		e.Close()
+		return nil, errors.New("etcd: not ready in time")
+	case <-ctx.Done():
+		e.Close()
+		return nil, ctx.Err()
+	}
+	logger.Info("etcd ready", "client", cu.String(), "dir", ec.Dir)
+	return &Etcd{e: e, clientURL: cu.String()}, nil
+}
+
+// ClientURL is the URL clients connect to.
+func (e *Etcd) ClientURL() string { return e.clientURL }
+
+// Err reports a fatal server error.
+func (e *Etcd) Err() <-chan error { return e.e.Err() }
+
+// Close stops the server; it is safe to call more than once.
+func (e *Etcd) Close() { e.e.Close() }
+
+// NATSConfig configures an embedded NATS server with JetStream.
+type NATSConfig struct {
+	Dir  string // JetStream store
+	Host string // default 127.0.0.1
+	Port int    // default 9422; -1 picks a free port
+}
+
+// NATS is a running embedded NATS server.
+type NATS struct{ s *server.Server }
+
+// StartNATS starts an embedded NATS server with JetStream and waits until
+// it accepts connections.
+func StartNATS(cfg NATSConfig, logger *slog.Logger) (*NATS, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("nats: store directory is required")
+	}
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	if cfg.Port == 0 {
+		cfg.Port = 9422
+	}
+	s, err := server.NewServer(&server.Options{
+		ServerName: "ufop",
+		Host:       cfg.Host,
+		Port:       cfg.Port,
+		JetStream:  true,
+		StoreDir:   cfg.Dir,
+		NoSigs:     true, // the process owner handles signals
+		NoLog:      true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nats: %w", err)
+	}
+	s.Start()
+	if !s.ReadyForConnections(30 * time.Second) {
+		s.Shutdown()
+		return nil, errors.New("nats: not ready in time")
+	}
+	logger.Info("nats ready", "url", s.ClientURL(), "dir", cfg.Dir)
+	return &NATS{s: s}, nil
+}
+
+// ClientURL is the URL clients connect to.
+func (n *NATS) ClientURL() string { return n.s.ClientURL() }
+
+// Close shuts the server down and waits for it; safe to call more than once.
+func (n *NATS) Close() {
+	n.s.Shutdown()
+	n.s.WaitForShutdown()
+}

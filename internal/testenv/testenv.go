@@ -52,7 +52,13 @@ func Etcd(t testing.TB) string {
 // EtcdClient starts an embedded etcd and returns a client of it.
 func EtcdClient(t testing.TB) *clientv3.Client {
 	t.Helper()
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{Etcd(t)}, DialTimeout: 5 * time.Second})
+	return EtcdClientOf(t, Etcd(t))
+}
+
+// EtcdClientOf returns a client of the etcd at url, closed with the test.
+func EtcdClientOf(t testing.TB, url string) *clientv3.Client {
+	t.Helper()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{url}, DialTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

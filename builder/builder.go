@@ -1,0 +1,316 @@
+package builder
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/jsonmessage"
+
+	"github.com/ufop/ufop"
+)
+
+// Config bounds what the builder accepts and how it builds.
+type Config struct {
+	// MaxPackageBytes caps the uploaded (compressed) package and, again,
+	// the total size of its unpacked files.
+	MaxPackageBytes int64
+	// MaxFiles caps the number of entries in a package.
+	MaxFiles int
+	// BuildTimeout bounds one image build.
+	BuildTimeout time.Duration
+	// BuildMemory caps the memory of build_script steps.
+	BuildMemory int64
+	// DefaultResources fill the resources ufop.yaml leaves out.
+	DefaultResources Resources
+	// Repository is the image repository prefix: images are tagged
+	// <Repository>/<name>:v<version>. Tests use their own.
+	Repository string
+}
+
+// DefaultConfig returns the defaults of SPEC §4.
+func DefaultConfig() Config {
+	return Config{
+		MaxPackageBytes:  200 << 20,
+		MaxFiles:         10000,
+		BuildTimeout:     10 * time.Minute,
+		BuildMemory:      1 << 30,
+		DefaultResources: Resources{CPU: 1, Memory: 256 << 20, Pids: 128},
+		Repository:       "ufop",
+	}
+}
+
+var repositoryRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
+
+// Validate reports the first unusable setting.
+func (c Config) Validate() error {
+	switch {
+	case c.MaxPackageBytes <= 0:
+		return ufop.Errorf(ufop.KindInvalid, "builder: MaxPackageBytes must be positive, got %d", c.MaxPackageBytes)
+	case c.MaxFiles <= 0:
+		return ufop.Errorf(ufop.KindInvalid, "builder: MaxFiles must be positive, got %d", c.MaxFiles)
+	case c.BuildTimeout <= 0:
+		return ufop.Errorf(ufop.KindInvalid, "builder: BuildTimeout must be positive, got %s", c.BuildTimeout)
+	case c.BuildMemory < minMemory:
+		return ufop.Errorf(ufop.KindInvalid, "builder: BuildMemory must be at least %d bytes, got %d", minMemory, c.BuildMemory)
+	case c.DefaultResources.CPU <= 0 || c.DefaultResources.Memory < minMemory || c.DefaultResources.Pids <= 0:
+		return ufop.Errorf(ufop.KindInvalid, "builder: DefaultResources need positive cpu and pids and at least 6 MiB memory, got %+v", c.DefaultResources)
+	case !repositoryRE.MatchString(c.Repository):
+		return ufop.Errorf(ufop.KindInvalid, "builder: Repository %q is not a valid image repository name", c.Repository)
+	}
+	return nil
+}
+
+// DockerAPI is the part of the Docker Engine client the builder uses;
+// *client.Client implements it.
+type DockerAPI interface {
+	ImageBuild(ctx context.Context, buildContext io.Reader, options build.ImageBuildOptions) (build.ImageBuildResponse, error)
+	ImageInspect(ctx context.Context, imageID string, opts ...client.ImageInspectOption) (image.InspectResponse, error)
+}
+
+// Builder builds packages into images on one Docker engine. It is safe for
+// concurrent use; the engine serializes what it must.
+type Builder struct {
+	cfg    Config
+	docker DockerAPI
+	log    *slog.Logger
+}
+
+// Image is a built image.
+type Image struct {
+	Ref      string // <repository>/<name>:v<version>
+	ID       string // sha256:...
+	Size     int64
+	Manifest Manifest
+	BuiltAt  time.Time
+}
+
+// New returns a Builder using docker.
+func New(cfg Config, docker DockerAPI, logger *slog.Logger) (*Builder, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if docker == nil {
+		return nil, errors.New("builder: nil Docker client")
+	}
+	if logger == nil {
+		return nil, errors.New("builder: nil logger")
+	}
+	return &Builder{cfg: cfg, docker: docker, log: logger}, nil
+}
+
+// Config returns the builder's configuration (ReadPackage needs it).
+func (b *Builder) Config() Config { return b.cfg }
+
+// nameRE is SPEC §1's UFOP name rule; a Docker repository path component
+// additionally cannot start or end with a separator or hold "___".
+var nameRE = regexp.MustCompile(`^[a-z0-9_-]{5,20}$`)
+
+// Ref returns the image reference of a UFOP version.
+func (b *Builder) Ref(name string, version int) string {
+	return fmt.Sprintf("%s/%s:v%d", b.cfg.Repository, name, version)
+}
+
+// Build generates the Dockerfile for pkg, builds it through the Engine API
+// and tags it <Repository>/<name>:v<version>. The build log, one line per
+// engine message, goes to log as it arrives. Errors a user can fix (a base
+// image that is not there, a failing build_script) are KindInvalid with the
+// engine's message.
+func (b *Builder) Build(ctx context.Context, name string, version int, pkg *Package, log io.Writer) (Image, error) {
+	if !nameRE.MatchString(name) || !repositoryRE.MatchString(name) {
+		return Image{}, ufop.Errorf(ufop.KindInvalid, "build: name %q must be 5-20 characters of a-z 0-9 _ -, starting and ending with a letter or digit", name)
+	}
+	if version < 1 {
+		return Image{}, ufop.Errorf(ufop.KindInvalid, "build: version must be 1 or more, got %d", version)
+	}
+	if log == nil {
+		log = io.Discard
+	}
+	ref := b.Ref(name, version)
+	m := pkg.Manifest()
+	logger := b.log.With("ref", ref)
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.BuildTimeout)
+	defer cancel()
+
+	if m.Image != ScratchImage {
+		if _, err := b.docker.ImageInspect(ctx, m.Image); err != nil {
+			if cerrdefs.IsNotFound(err) {
+				return Image{}, ufop.Errorf(ufop.KindInvalid, "%s: field image: %q is not on the build engine, and images are never pulled; build it first or use scratch", ManifestFile, m.Image)
+			}
+			return Image{}, b.engineErr(ctx, "inspect base image", err)
+		}
+	}
+	manifestJSON, err := json.Marshal(m)
+	if err != nil {
+		return Image{}, fmt.Errorf("build %s: encode manifest: %w", ref, err)
+	}
+	dockerfile := Dockerfile(m)
+
+	// Stream the context: Dockerfile at the root, the package under pkg/
+	// so that no package file can collide with (or .dockerignore) ours.
+	pr, pw := io.Pipe()
+	writeDone := make(chan error, 1)
+	go func() {
+		err := writeContext(pw, dockerfile, pkg)
+		pw.CloseWithError(err)
+		writeDone <- err
+	}()
+	// The writer goroutine ends once the reader side is closed, whatever
+	// the engine did with it.
+	defer func() {
+		pr.Close()
+		<-writeDone
+	}()
+
+	start := time.Now()
+	logger.Info("image build started", "base", m.Image, "files", pkg.Files(), "bytes", pkg.Size())
+	resp, err := b.docker.ImageBuild(ctx, pr, build.ImageBuildOptions{
+		Tags:        []string{ref},
+		Dockerfile:  "Dockerfile",
+		Remove:      true,
+		ForceRemove: true,
+		PullParent:  false,
+		NetworkMode: "none", // build scripts get no network
+		Memory:      b.cfg.BuildMemory,
+		MemorySwap:  b.cfg.BuildMemory,
+		Labels: map[string]string{
+			LabelName:     name,
+			LabelVersion:  strconv.Itoa(version),
+			LabelManifest: string(manifestJSON),
+		},
+		Version: build.BuilderV1, // the classic builder: no BuildKit session needed
+	})
+	if err != nil {
+		return Image{}, b.engineErr(ctx, "start build", err)
+	}
+	defer resp.Body.Close()
+	if err := copyBuildLog(resp.Body, log); err != nil {
+		var je *jsonmessage.JSONError
+		if errors.As(err, &je) {
+			logger.Info("image build failed", "err", je.Message, "elapsed", time.Since(start))
+			return Image{}, ufop.Errorf(ufop.KindInvalid, "build: %s", strings.TrimSpace(je.Message))
+		}
+		return Image{}, b.engineErr(ctx, "read build log", err)
+	}
+	insp, err := b.docker.ImageInspect(ctx, ref)
+	if err != nil {
+		return Image{}, b.engineErr(ctx, "inspect built image", err)
+	}
+	img := Image{Ref: ref, ID: insp.ID, Size: insp.Size, Manifest: m, BuiltAt: time.Now().UTC()}
+	if t, err := time.Parse(time.RFC3339Nano, insp.Created); err == nil {
+		img.BuiltAt = t.UTC()
+	}
+	logger.Info("image build finished", "id", img.ID, "size", img.Size, "elapsed", time.Since(start))
+	return img, nil
+}
+
+// engineErr classifies a failure talking to the engine.
+func (b *Builder) engineErr(ctx context.Context, what string, err error) error {
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return ufop.Errorf(ufop.KindTimeout, "build: did not finish within %s", b.cfg.BuildTimeout)
+	case ctx.Err() != nil:
+		return fmt.Errorf("build: %s: %w", what, ctx.Err())
+	case client.IsErrConnectionFailed(err):
+		return &ufop.Error{Kind: ufop.KindUnavailable, Msg: "build: the build engine is unavailable; try again later", Err: err}
+	}
+	return fmt.Errorf("build: %s: %w", what, err)
+}
+
+// copyBuildLog decodes the engine's JSON message stream and writes one line
+// per message. A build failure comes back as a *jsonmessage.JSONError.
+func copyBuildLog(r io.Reader, w io.Writer) error {
+	dec := json.NewDecoder(r)
+	for {
+		var msg jsonmessage.JSONMessage
+		if err := dec.Decode(&msg); err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+		if msg.Error != nil {
+			return msg.Error
+		}
+		if msg.ErrorMessage != "" {
+			return &jsonmessage.JSONError{Message: msg.ErrorMessage}
+		}
+		line := msg.Stream
+		if line == "" {
+			line = strings.TrimSpace(strings.Join([]string{msg.ID, msg.Status, msg.ProgressMessage}, " "))
+		}
+		if line = strings.TrimRight(line, "\r\n"); strings.TrimSpace(line) == "" {
+			continue
+		}
+		// A log writer failing (a client went away) must not fail the build.
+		_, _ = io.WriteString(w, line+"\n")
+	}
+}
+
+// Dockerfile returns the Dockerfile that builds a package with manifest m
+// from a context holding the package under pkg/.
+func Dockerfile(m Manifest) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "FROM %s\n", m.Image)
+	sb.WriteString("WORKDIR /app\n")
+	sb.WriteString("COPY pkg/ /app/\n")
+	for _, step := range m.BuildScript {
+		// Exec form around sh -c: JSON quoting copes with any step text,
+		// newlines included, where the shell form would not.
+		fmt.Fprintf(&sb, "RUN %s\n", jsonArray([]string{"/bin/sh", "-c", step}))
+	}
+	sb.WriteString("ENV")
+	for _, k := range sortedKeys(m.Env) {
+		fmt.Fprintf(&sb, " %s=%s", k, envQuote(m.Env[k]))
+	}
+	fmt.Fprintf(&sb, " PORT_HTTP=%d\n", PortHTTP)
+	sb.WriteString("USER 65534:65534\n")
+	fmt.Fprintf(&sb, "EXPOSE %d\n", PortHTTP)
+	fmt.Fprintf(&sb, "ENTRYPOINT %s\n", jsonArray(m.Run))
+	return sb.String()
+}
+
+func jsonArray(args []string) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(args) // []string always encodes
+	return strings.TrimSpace(buf.String())
+}
+
+// envQuote quotes a value for a Dockerfile ENV instruction, where a double
+// quoted word takes \" \\ and \$ as escapes and expands $VAR otherwise.
+func envQuote(v string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, `$`, `\$`)
+	return `"` + r.Replace(v) + `"`
+}
+
+// writeContext writes the build context tar: the Dockerfile and the
+// package under pkg/.
+func writeContext(w io.Writer, dockerfile string, pkg *Package) error {
+	tw := tar.NewWriter(w)
+	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: "Dockerfile", Mode: 0o644, Size: int64(len(dockerfile)), ModTime: canonicalTime}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("build context: %w", err)
+	}
+	if _, err := io.WriteString(tw, dockerfile); err != nil {
+		return fmt.Errorf("build context: %w", err)
+	}
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "pkg/", Mode: 0o755, ModTime: canonicalTime}); err != nil {
+		return fmt.Errorf("build context: %w", err)
+	}
+	return pkg.writeTar(tw, "pkg/")
+}

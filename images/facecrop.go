@@ -1,0 +1,406 @@
+package images
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/disintegration/imaging"
+	pigo "github.com/esimov/pigo/core"
+
+	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/images/internal/facefinder"
+)
+
+// HeaderFacecrop is the response header in which facecrop says how it chose
+// the crop: "face", "faces=N" or "fallback" (SPEC §1).
+const HeaderFacecrop = "X-Ufop-Facecrop"
+
+// maxFacecropSide bounds the parameter at parse time so that arithmetic on it
+// cannot overflow; the configured output limit is checked when applying.
+const maxFacecropSide = 1 << 16
+
+// facecropOp is facecrop/<W>x<H>: crop to the aspect W:H around the faces
+// found in the image, then scale to exactly WxH.
+type facecropOp struct {
+	w, h int
+}
+
+// parseFacecrop parses the arguments after "facecrop": exactly one "WxH".
+func parseFacecrop(args []string) (op, error) {
+	// A trailing slash ("facecrop/200x200/") leaves an empty part: harmless.
+	if len(args) == 2 && args[1] == "" {
+		args = args[:1]
+	}
+	if len(args) != 1 || args[0] == "" {
+		return nil, ufop.Errorf(ufop.KindInvalid, "facecrop: parameter size: expected facecrop/<W>x<H>, e.g. facecrop/200x200")
+	}
+	s := args[0]
+	ws, hs, ok := strings.Cut(s, "x")
+	if !ok {
+		return nil, ufop.Errorf(ufop.KindInvalid, "facecrop: parameter size: %q is not <W>x<H>, e.g. 200x200", s)
+	}
+	w, errW := parseSide(ws)
+	h, errH := parseSide(hs)
+	if errW != nil || errH != nil {
+		return nil, ufop.Errorf(ufop.KindInvalid, "facecrop: parameter size: %q is not <W>x<H> with W and H whole numbers from 1 to %d", s, maxFacecropSide)
+	}
+	return &facecropOp{w: w, h: h}, nil
+}
+
+// parseSide parses a positive decimal integer of at most maxFacecropSide,
+// digits only (no sign, no spaces) so that one size has one spelling.
+func parseSide(s string) (int, error) {
+	if s == "" || len(s) > 6 || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, strconv.ErrSyntax
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > maxFacecropSide {
+		return 0, strconv.ErrRange
+	}
+	return n, nil
+}
+
+func (o *facecropOp) name() string { return "facecrop" }
+
+func (o *facecropOp) String() string { return fmt.Sprintf("facecrop/%dx%d", o.w, o.h) }
+
+func (o *facecropOp) apply(ctx context.Context, f *frame) error {
+	if limit := f.p.cfg.MaxOutputSide; limit > 0 && (o.w > limit || o.h > limit) {
+		return ufop.Errorf(ufop.KindTooLarge, "facecrop: parameter size: %dx%d is over the output limit of %d px a side", o.w, o.h, limit)
+	}
+	// TODO(facecrop): keep the detector on the Processor once it has the
+	// field, so the cascade is unpacked once rather than per request.
+	var det faceDetector
+	cls, err := det.classifier()
+	if err != nil {
+		return fmt.Errorf("facecrop: load cascade: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	faces := detectFaces(cls, f.img)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	rect, mode := facecropRect(f.img, faces, o.w, o.h)
+	f.img = cropResize(f.img, rect, o.w, o.h)
+	if f.header == nil {
+		f.header = make(map[string][]string)
+	}
+	f.header.Set(HeaderFacecrop, mode)
+	return nil
+}
+
+// facecropRect picks the source rectangle for a WxH facecrop and says how
+// ("face", "faces=N" or "fallback").
+func facecropRect(img image.Image, faces []faceBox, w, h int) (image.Rectangle, string) {
+	if r, n := faceCropRect(img.Bounds(), faces, w, h); n > 0 {
+		if n == 1 {
+			return r, "face"
+		}
+		return r, "faces=" + strconv.Itoa(n)
+	}
+	return saliencyCropRect(img, w, h), "fallback"
+}
+
+// faceDetector owns the unpacked cascade of one Processor. The zero value is
+// ready to use; the cascade is unpacked on first use, once.
+type faceDetector struct {
+	once sync.Once
+	cls  *pigo.Pigo
+	err  error
+}
+
+// classifier returns the unpacked cascade. pigo's classifier only reads its
+// trees, so one instance serves concurrent requests.
+func (d *faceDetector) classifier() (*pigo.Pigo, error) {
+	d.once.Do(func() {
+		d.cls, d.err = pigo.NewPigo().Unpack(facefinder.Cascade())
+	})
+	return d.cls, d.err
+}
+
+// faceBox is one detected face in source coordinates: a square roughly from
+// the eyebrows to the chin.
+type faceBox struct {
+	rect image.Rectangle
+	// score is pigo's cluster score; higher is more certainly a face.
+	score float32
+}
+
+// Detection tuning, on the downscaled copy. pigo's window covers roughly
+// brows to chin; faces under minFacePx on that copy are ignored (a face that
+// small would not survive the crop's scaling anyway).
+const (
+	detectSide      = 480  // longest side of the copy searched for faces
+	minFacePx       = 20   // smallest face window on the copy
+	faceShift       = 0.1  // window step, as a fraction of its size
+	faceScale       = 1.1  // window growth per scale step
+	faceIoU         = 0.2  // detections overlapping more are one face
+	minFaceScore    = 8.0  // cluster score below which a detection is noise
+	minFaceFraction = 0.02 // faces smaller than this share of the largest are dropped
+)
+
+// detectFaces finds frontal faces in img. It works on a grayscale copy whose
+// longest side is at most detectSide, so its cost does not grow with the
+// source size, and maps the boxes back to img's coordinates.
+func detectFaces(cls *pigo.Pigo, img image.Image) []faceBox {
+	b := img.Bounds()
+	if b.Dx() < minFacePx || b.Dy() < minFacePx {
+		return nil
+	}
+	gray, cols, rows := smallGray(img, detectSide)
+	params := pigo.CascadeParams{
+		MinSize:     minFacePx,
+		MaxSize:     min(rows, cols),
+		ShiftFactor: faceShift,
+		ScaleFactor: faceScale,
+		ImageParams: pigo.ImageParams{Pixels: gray, Rows: rows, Cols: cols, Dim: cols},
+	}
+	dets := cls.ClusterDetections(cls.RunCascade(params, 0), faceIoU)
+	sx := float64(b.Dx()) / float64(cols)
+	sy := float64(b.Dy()) / float64(rows)
+	var faces []faceBox
+	largest := 0
+	for _, d := range dets {
+		if d.Q < minFaceScore {
+			continue
+		}
+		half := float64(d.Scale) / 2
+		r := image.Rect(
+			b.Min.X+int(math.Round((float64(d.Col)-half)*sx)),
+			b.Min.Y+int(math.Round((float64(d.Row)-half)*sy)),
+			b.Min.X+int(math.Round((float64(d.Col)+half)*sx)),
+			b.Min.Y+int(math.Round((float64(d.Row)+half)*sy)),
+		).Intersect(b)
+		if r.Empty() {
+			continue
+		}
+		faces = append(faces, faceBox{rect: r, score: d.Q})
+		largest = max(largest, r.Dx()*r.Dy())
+	}
+	// Tiny detections next to a big face are background texture far more
+	// often than people.
+	kept := faces[:0]
+	for _, fb := range faces {
+		if float64(fb.rect.Dx()*fb.rect.Dy()) >= minFaceFraction*float64(largest) {
+			kept = append(kept, fb)
+		}
+	}
+	return kept
+}
+
+// smallGray returns the luma of img scaled so that its longest side is at
+// most side, row-major with stride cols.
+func smallGray(img image.Image, side int) (gray []uint8, cols, rows int) {
+	b := img.Bounds()
+	cols, rows = b.Dx(), b.Dy()
+	if long := max(cols, rows); long > side {
+		cols = max(1, int(math.Round(float64(cols)*float64(side)/float64(long))))
+		rows = max(1, int(math.Round(float64(rows)*float64(side)/float64(long))))
+	}
+	var small *image.NRGBA
+	if cols == b.Dx() && rows == b.Dy() {
+		small = imaging.Clone(img)
+	} else {
+		// Box is the right filter for a large reduction and the cheapest.
+		small = imaging.Resize(img, cols, rows, imaging.Box)
+	}
+	gray = make([]uint8, cols*rows)
+	for y := 0; y < rows; y++ {
+		row := small.Pix[y*small.Stride : y*small.Stride+cols*4]
+		for x := 0; x < cols; x++ {
+			p := row[x*4 : x*4+4 : x*4+4]
+			// BT.601 luma in integer arithmetic, weights summing to 1<<16.
+			gray[y*cols+x] = uint8((19595*uint32(p[0]) + 38470*uint32(p[1]) + 7471*uint32(p[2]) + 1<<15) >> 16)
+		}
+	}
+	return gray, cols, rows
+}
+
+// Head framing around a face box of side s, centred on the box: how far the
+// crop must reach so that hair, chin and a little neck stay in.
+const (
+	headSide  = 1.0 // left and right of the box centre, in box sides
+	headAbove = 1.0 // above the box centre
+	headBelow = 1.3 // below the box centre
+	// faceLine is where the face centre sits in the crop, from the top, when
+	// the crop is larger than the head region: a little above the middle.
+	faceLine = 0.42
+)
+
+// faceCropRect returns the rectangle of aspect w:h inside bounds that frames
+// all faces, or only the largest when all do not fit, and how many faces it
+// framed; 0 when there are none.
+func faceCropRect(bounds image.Rectangle, faces []faceBox, w, h int) (image.Rectangle, int) {
+	if len(faces) == 0 || bounds.Empty() {
+		return image.Rectangle{}, 0
+	}
+	maxW, maxH := fitAspect(bounds.Dx(), bounds.Dy(), w, h)
+	if r, ok := frameFaces(bounds, faces, w, h, maxW, maxH); ok || len(faces) == 1 {
+		return r, len(faces)
+	}
+	largest := faces[0]
+	for _, fb := range faces[1:] {
+		if fb.rect.Dx()*fb.rect.Dy() > largest.rect.Dx()*largest.rect.Dy() {
+			largest = fb
+		}
+	}
+	r, _ := frameFaces(bounds, []faceBox{largest}, w, h, maxW, maxH)
+	return r, 1
+}
+
+// frameFaces computes the crop for a set of faces; ok is false when their
+// head region is larger than the biggest crop of the aspect (maxW x maxH),
+// in which case the crop is that biggest one, centred on the faces.
+func frameFaces(bounds image.Rectangle, faces []faceBox, w, h, maxW, maxH int) (image.Rectangle, bool) {
+	var head, core image.Rectangle
+	for i, fb := range faces {
+		s := float64(fb.rect.Dx())
+		cx := float64(fb.rect.Min.X+fb.rect.Max.X) / 2
+		cy := float64(fb.rect.Min.Y+fb.rect.Max.Y) / 2
+		hr := image.Rect(int(cx-headSide*s), int(cy-headAbove*s), int(math.Ceil(cx+headSide*s)), int(math.Ceil(cy+headBelow*s)))
+		if i == 0 {
+			head, core = hr, fb.rect
+		} else {
+			head, core = head.Union(hr), core.Union(fb.rect)
+		}
+	}
+	head = head.Intersect(bounds)
+	aspect := float64(w) / float64(h)
+	// The smallest crop of the aspect holding the head region, but not
+	// smaller than the output so that it is never enlarged when avoidable.
+	cw := max(float64(head.Dx()), float64(head.Dy())*aspect, float64(w))
+	ch := cw / aspect
+	ok := cw <= float64(maxW)+0.5 && ch <= float64(maxH)+0.5
+	iw, ih := int(math.Round(cw)), int(math.Round(ch))
+	if iw > maxW || ih > maxH || !ok {
+		iw, ih = maxW, maxH
+	}
+	fx := float64(core.Min.X+core.Max.X) / 2
+	fy := float64(core.Min.Y+core.Max.Y) / 2
+	x0 := int(math.Round(fx - float64(iw)/2))
+	y0 := int(math.Round(fy - faceLine*float64(ih)))
+	// Keep the whole head region when the crop can hold it.
+	if ok {
+		x0 = clampInt(x0, head.Max.X-iw, head.Min.X)
+		y0 = clampInt(y0, head.Max.Y-ih, head.Min.Y)
+	}
+	x0 = clampInt(x0, bounds.Min.X, bounds.Max.X-iw)
+	y0 = clampInt(y0, bounds.Min.Y, bounds.Max.Y-ih)
+	return image.Rect(x0, y0, x0+iw, y0+ih), ok
+}
+
+// fitAspect returns the largest size of aspect w:h that fits in bw x bh,
+// at least 1x1.
+func fitAspect(bw, bh, w, h int) (int, int) {
+	if int64(bw)*int64(h) >= int64(bh)*int64(w) {
+		// The source is wider than the target: full height.
+		return max(1, min(bw, int(math.Round(float64(bh)*float64(w)/float64(h))))), bh
+	}
+	return bw, max(1, min(bh, int(math.Round(float64(bw)*float64(h)/float64(w)))))
+}
+
+func clampInt(v, lo, hi int) int {
+	if v > hi {
+		v = hi
+	}
+	if v < lo {
+		v = lo
+	}
+	return v
+}
+
+// saliencySide is the longest side of the copy the fallback crop is chosen on.
+const saliencySide = 160
+
+// saliencyCropRect is the fallback when there is no face: the largest crop of
+// aspect w:h, slid along the free axis to where the image has the most edge
+// energy (detail is where the subject usually is), with a slight preference
+// for the centre so that flat images get a centred crop.
+func saliencyCropRect(img image.Image, w, h int) image.Rectangle {
+	b := img.Bounds()
+	cw, ch := fitAspect(b.Dx(), b.Dy(), w, h)
+	if cw == b.Dx() && ch == b.Dy() {
+		return b
+	}
+	gray, cols, rows := smallGray(img, saliencySide)
+	// Edge energy per column (or row) of the small copy.
+	horizontal := cw < b.Dx()
+	n := rows
+	if horizontal {
+		n = cols
+	}
+	energy := make([]float64, n+1) // prefix sums
+	line := make([]float64, n)
+	for y := 1; y < rows-1; y++ {
+		for x := 1; x < cols-1; x++ {
+			i := y*cols + x
+			gx := int(gray[i+1]) - int(gray[i-1])
+			gy := int(gray[i+cols]) - int(gray[i-cols])
+			e := math.Sqrt(float64(gx*gx + gy*gy))
+			if horizontal {
+				line[x] += e
+			} else {
+				line[y] += e
+			}
+		}
+	}
+	for i, e := range line {
+		energy[i+1] = energy[i] + e
+	}
+	// Window length on the small copy.
+	win := int(math.Round(float64(cw) * float64(cols) / float64(b.Dx())))
+	if !horizontal {
+		win = int(math.Round(float64(ch) * float64(rows) / float64(b.Dy())))
+	}
+	win = clampInt(win, 1, n)
+	best, bestScore := (n-win)/2, -1.0
+	total := energy[n] + 1e-9
+	for s := 0; s+win <= n; s++ {
+		score := (energy[s+win] - energy[s]) / total
+		if n > win {
+			// Up to 10% penalty at the edges.
+			off := math.Abs(float64(s)-float64(n-win)/2) / (float64(n-win) / 2)
+			score *= 1 - 0.1*off
+		}
+		if score > bestScore {
+			best, bestScore = s, score
+		}
+	}
+	if horizontal {
+		x0 := b.Min.X + int(math.Round(float64(best)*float64(b.Dx())/float64(cols)))
+		x0 = clampInt(x0, b.Min.X, b.Max.X-cw)
+		return image.Rect(x0, b.Min.Y, x0+cw, b.Min.Y+ch)
+	}
+	y0 := b.Min.Y + int(math.Round(float64(best)*float64(b.Dy())/float64(rows)))
+	y0 = clampInt(y0, b.Min.Y, b.Max.Y-ch)
+	return image.Rect(b.Min.X, y0, b.Min.X+cw, y0+ch)
+}
+
+// cropResize returns the rect part of img scaled to exactly w x h.
+func cropResize(img image.Image, rect image.Rectangle, w, h int) *image.NRGBA {
+	var part image.Image
+	if s, ok := img.(interface {
+		SubImage(image.Rectangle) image.Image
+	}); ok {
+		part = s.SubImage(rect)
+	} else {
+		part = imaging.Crop(img, rect)
+	}
+	pb := part.Bounds()
+	if pb.Dx() == w && pb.Dy() == h {
+		return imaging.Clone(part)
+	}
+	// A big reduction first goes through a cheap box filter down to twice the
+	// target; Lanczos makes the last step sharp.
+	if pb.Dx() > 4*w && pb.Dy() > 4*h {
+		part = imaging.Resize(part, 2*w, 2*h, imaging.Box)
+	}
+	return imaging.Resize(part, w, h, imaging.Lanczos)
+}

@@ -1,0 +1,302 @@
+package images
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"strings"
+
+	"github.com/HugoSmits86/nativewebp"
+	"golang.org/x/image/bmp"
+	"golang.org/x/image/tiff"
+	"golang.org/x/image/webp"
+
+	"github.com/ufop/ufop"
+)
+
+// The format names Probe reports and the output formats steps may ask for.
+const (
+	formatJPEG = "jpeg"
+	formatPNG  = "png"
+	formatGIF  = "gif"
+	formatWebP = "webp"
+	formatBMP  = "bmp"
+	formatTIFF = "tiff"
+)
+
+// contentTypes maps format names to MIME types.
+var contentTypes = map[string]string{
+	formatJPEG: "image/jpeg",
+	formatPNG:  "image/png",
+	formatGIF:  "image/gif",
+	formatWebP: "image/webp",
+	formatBMP:  "image/bmp",
+	formatTIFF: "image/tiff",
+}
+
+// encodable reports whether format can be written; sources in other
+// decodable formats (bmp, tiff) are written as PNG, which keeps them
+// lossless.
+func encodable(format string) bool {
+	switch format {
+	case formatJPEG, formatPNG, formatGIF, formatWebP:
+		return true
+	}
+	return false
+}
+
+// header is what a source's header says, read without decoding pixels.
+type header struct {
+	format     string
+	width      int
+	height     int
+	colorModel string
+}
+
+// sniff names the format of src from its magic bytes. Formats ufop cannot
+// decode get a KindUnsupported error naming them.
+func sniff(src []byte) (string, error) {
+	switch {
+	case bytes.HasPrefix(src, []byte("\xff\xd8\xff")):
+		return formatJPEG, nil
+	case bytes.HasPrefix(src, []byte("\x89PNG\r\n\x1a\n")):
+		return formatPNG, nil
+	case bytes.HasPrefix(src, []byte("GIF87a")), bytes.HasPrefix(src, []byte("GIF89a")):
+		return formatGIF, nil
+	case len(src) >= 12 && string(src[:4]) == "RIFF" && string(src[8:12]) == "WEBP":
+		return formatWebP, nil
+	case bytes.HasPrefix(src, []byte("BM")):
+		return formatBMP, nil
+	case bytes.HasPrefix(src, []byte("II*\x00")), bytes.HasPrefix(src, []byte("MM\x00*")):
+		return formatTIFF, nil
+	case len(src) >= 12 && string(src[4:8]) == "ftyp":
+		switch string(src[8:12]) {
+		case "avif", "avis":
+			return "", ufop.Errorf(ufop.KindUnsupported, "AVIF images are not supported: convert the source to JPEG, PNG, GIF, WebP, BMP or TIFF")
+		case "heic", "heix", "hevc", "hevx", "heim", "heis", "mif1", "msf1":
+			return "", ufop.Errorf(ufop.KindUnsupported, "HEIC/HEIF images are not supported: convert the source to JPEG, PNG, GIF, WebP, BMP or TIFF")
+		}
+	case bytes.HasPrefix(src, []byte("\xff\x0a")), bytes.HasPrefix(src, []byte("\x00\x00\x00\x0cJXL ")):
+		return "", ufop.Errorf(ufop.KindUnsupported, "JPEG XL images are not supported: convert the source to JPEG, PNG, GIF, WebP, BMP or TIFF")
+	}
+	return "", ufop.Errorf(ufop.KindUnsupported, "the source is not an image in a supported format (JPEG, PNG, GIF, WebP, BMP, TIFF)")
+}
+
+// Probe reads only the header of src: its format name ("jpeg", "png",
+// "gif", "webp", "bmp", "tiff") and size. It allocates no pixels.
+func Probe(src []byte) (format string, width, height int, err error) {
+	h, err := probe(src)
+	if err != nil {
+		return "", 0, 0, err
+	}
+	return h.format, h.width, h.height, nil
+}
+
+// probe reads the header of src. It never panics: header parsers of the
+// x/image decoders have panicked on hostile input before.
+func probe(src []byte) (h header, err error) {
+	format, err := sniff(src)
+	if err != nil {
+		return header{}, err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			h, err = header{}, ufop.Errorf(ufop.KindCorrupt, "the source %s header could not be read", format)
+		}
+	}()
+	var cfg image.Config
+	r := bytes.NewReader(src)
+	switch format {
+	case formatJPEG:
+		cfg, err = jpeg.DecodeConfig(r)
+	case formatPNG:
+		cfg, err = png.DecodeConfig(r)
+	case formatGIF:
+		cfg, err = gif.DecodeConfig(r)
+	case formatWebP:
+		cfg, err = webp.DecodeConfig(r)
+	case formatBMP:
+		cfg, err = bmp.DecodeConfig(r)
+	case formatTIFF:
+		cfg, err = tiff.DecodeConfig(r)
+	}
+	if err != nil {
+		return header{}, decodeError(format, err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return header{}, ufop.Errorf(ufop.KindCorrupt, "the source %s image has an invalid size %dx%d", format, cfg.Width, cfg.Height)
+	}
+	return header{format: format, width: cfg.Width, height: cfg.Height, colorModel: colorModelName(cfg.ColorModel)}, nil
+}
+
+// decodeError classifies a decoder error: features the Go decoders do not
+// implement are KindUnsupported, everything else (truncation, bad tables)
+// KindCorrupt. The decoders' texts are safe to show and help the user.
+func decodeError(format string, err error) error {
+	var ue *ufop.Error
+	if errors.As(err, &ue) {
+		return err
+	}
+	msg := err.Error()
+	if strings.Contains(strings.ToLower(msg), "unsupported") {
+		return ufop.Errorf(ufop.KindUnsupported, "the source %s image uses a feature that is not supported (%s)", format, msg)
+	}
+	return ufop.Errorf(ufop.KindCorrupt, "the source %s image is truncated or corrupt (%s)", format, msg)
+}
+
+// colorModelName names a color model the way Qiniu's imageInfo does.
+func colorModelName(m color.Model) string {
+	switch m {
+	case color.YCbCrModel:
+		return "ycbcr"
+	case color.NYCbCrAModel:
+		return "nycbcra"
+	case color.RGBAModel:
+		return "rgba"
+	case color.RGBA64Model:
+		return "rgba64"
+	case color.NRGBAModel:
+		return "nrgba"
+	case color.NRGBA64Model:
+		return "nrgba64"
+	case color.GrayModel:
+		return "gray"
+	case color.Gray16Model:
+		return "gray16"
+	case color.CMYKModel:
+		return "cmyk"
+	case color.AlphaModel:
+		return "alpha"
+	case color.Alpha16Model:
+		return "alpha16"
+	}
+	if _, ok := m.(color.Palette); ok {
+		return "palette"
+	}
+	return "unknown"
+}
+
+// decodePixels decodes src, whose header h has already passed the guards.
+// minW and minH are the smallest size the caller needs (0 = full size); only
+// JPEG uses them, to decode at 1/2, 1/4 or 1/8 scale.
+func decodePixels(src []byte, h header, minW, minH int) (img image.Image, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			img, err = nil, ufop.Errorf(ufop.KindCorrupt, "the source %s image is corrupt (the decoder failed on it)", h.format)
+		}
+	}()
+	r := bytes.NewReader(src)
+	switch h.format {
+	case formatJPEG:
+		img, err = decodeJPEG(src, minW, minH)
+	case formatPNG:
+		img, err = png.Decode(r)
+	case formatGIF:
+		img, err = decodeGIFFirst(r, h)
+	case formatWebP:
+		img, err = webp.Decode(r)
+	case formatBMP:
+		img, err = bmp.Decode(r)
+	case formatTIFF:
+		img, err = tiff.Decode(r)
+	default:
+		return nil, ufop.Errorf(ufop.KindUnsupported, "the source format %q cannot be decoded", h.format)
+	}
+	if err != nil {
+		return nil, decodeError(h.format, err)
+	}
+	if b := img.Bounds(); b.Dx() <= 0 || b.Dy() <= 0 {
+		return nil, ufop.Errorf(ufop.KindCorrupt, "the source %s image has no pixels", h.format)
+	}
+	return img, nil
+}
+
+// decodeGIFFirst returns the first frame of a GIF on a canvas of the logical
+// screen size: gif.Decode returns the frame's own rectangle, which may be
+// smaller than the screen and offset.
+func decodeGIFFirst(r *bytes.Reader, h header) (image.Image, error) {
+	m, err := gif.Decode(r)
+	if err != nil {
+		return nil, err
+	}
+	screen := image.Rect(0, 0, h.width, h.height)
+	if m.Bounds() == screen {
+		return m, nil
+	}
+	canvas := image.NewNRGBA(screen)
+	draw.Draw(canvas, m.Bounds(), m, m.Bounds().Min, draw.Src)
+	return canvas, nil
+}
+
+// output says how a frame is encoded.
+type output struct {
+	format      string
+	quality     int // 0: the Processor's default
+	progressive bool
+	background  color.NRGBA // behind transparent areas for formats without alpha
+}
+
+// white is the default background of SPEC §1.
+var white = color.NRGBA{R: 0xff, G: 0xff, B: 0xff, A: 0xff}
+
+// encodeImage writes img in the output format.
+func encodeImage(img image.Image, o output, defaultQuality int) ([]byte, error) {
+	var buf bytes.Buffer
+	var err error
+	switch o.format {
+	case formatJPEG:
+		q := o.quality
+		if q == 0 {
+			q = defaultQuality
+		}
+		err = jpeg.Encode(&buf, opaque(img, o.background), &jpeg.Options{Quality: q})
+	case formatPNG:
+		enc := png.Encoder{CompressionLevel: png.DefaultCompression}
+		err = enc.Encode(&buf, img)
+	case formatGIF:
+		if _, ok := img.(*image.Paletted); !ok {
+			img = opaque(img, o.background)
+		}
+		err = gif.Encode(&buf, img, &gif.Options{NumColors: 256})
+	case formatWebP:
+		err = nativewebp.Encode(&buf, img, nil)
+	default:
+		return nil, ufop.Errorf(ufop.KindInvalid, "output format %q is not supported: use jpg, png, gif or webp", o.format)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("images: encode %s: %w", o.format, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// opaque returns img with transparent areas composed over bg, in a type the
+// JPEG encoder converts quickly (*image.RGBA, *image.YCbCr, *image.Gray).
+// Opaque NRGBA pixels are bit-identical to RGBA ones, so that case shares
+// the pixel buffer instead of copying it.
+func opaque(img image.Image, bg color.NRGBA) image.Image {
+	switch m := img.(type) {
+	case *image.YCbCr, *image.Gray, *image.RGBA:
+		if m.(interface{ Opaque() bool }).Opaque() {
+			return img
+		}
+	case *image.NRGBA:
+		if m.Opaque() {
+			return &image.RGBA{Pix: m.Pix, Stride: m.Stride, Rect: m.Rect}
+		}
+	case *image.CMYK:
+		dst := image.NewRGBA(m.Bounds())
+		draw.Draw(dst, dst.Bounds(), m, m.Bounds().Min, draw.Src)
+		return dst
+	}
+	b := img.Bounds()
+	dst := image.NewRGBA(b)
+	draw.Draw(dst, b, &image.Uniform{C: color.NRGBA{R: bg.R, G: bg.G, B: bg.B, A: 0xff}}, image.Point{}, draw.Src)
+	draw.Draw(dst, b, img, b.Min, draw.Over)
+	return dst
+}

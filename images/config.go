@@ -1,0 +1,72 @@
+package images
+
+import (
+	"runtime"
+	"time"
+
+	"github.com/ufop/ufop"
+)
+
+// specQuality is the output quality SPEC §1 defines as the default. The
+// parser folds an explicit q/85 into "unspecified" so both spellings share a
+// cache entry.
+const specQuality = 85
+
+// Config bounds what a Processor accepts and how it encodes.
+type Config struct {
+	// MaxSourceBytes refuses larger encoded sources (and watermark images).
+	MaxSourceBytes int64
+	// MaxSourcePixels refuses sources with more pixels, read from the
+	// header before any pixel is decoded (decompression bombs).
+	MaxSourcePixels int64
+	// MaxOutputSide refuses steps that would produce a wider or taller
+	// image.
+	MaxOutputSide int
+	// MaxPipeline is the longest pipeline Parse accepts when the caller
+	// passes it as maxSteps.
+	MaxPipeline int
+	// Deadline bounds one Run; the caller's context may end it sooner.
+	Deadline time.Duration
+	// MaxDecodes bounds concurrent Runs holding decoded pixels, so memory
+	// stays proportional to it rather than to the request rate.
+	MaxDecodes int
+	// DefaultQuality is the JPEG quality when a step names none.
+	DefaultQuality int
+	// FontDirs are searched for fonts named by text watermarks.
+	FontDirs []string
+}
+
+// DefaultConfig returns the defaults of SPEC §1.
+func DefaultConfig() Config {
+	return Config{
+		MaxSourceBytes:  50 << 20,
+		MaxSourcePixels: 100_000_000,
+		MaxOutputSide:   10000,
+		MaxPipeline:     10,
+		Deadline:        30 * time.Second,
+		MaxDecodes:      runtime.GOMAXPROCS(0),
+		DefaultQuality:  specQuality,
+		FontDirs:        []string{"/usr/share/fonts"},
+	}
+}
+
+// Validate reports the first unusable setting.
+func (c Config) Validate() error {
+	switch {
+	case c.MaxSourceBytes <= 0:
+		return ufop.Errorf(ufop.KindInvalid, "images: MaxSourceBytes must be positive, got %d", c.MaxSourceBytes)
+	case c.MaxSourcePixels <= 0:
+		return ufop.Errorf(ufop.KindInvalid, "images: MaxSourcePixels must be positive, got %d", c.MaxSourcePixels)
+	case c.MaxOutputSide <= 0:
+		return ufop.Errorf(ufop.KindInvalid, "images: MaxOutputSide must be positive, got %d", c.MaxOutputSide)
+	case c.MaxPipeline <= 0:
+		return ufop.Errorf(ufop.KindInvalid, "images: MaxPipeline must be positive, got %d", c.MaxPipeline)
+	case c.Deadline <= 0:
+		return ufop.Errorf(ufop.KindInvalid, "images: Deadline must be positive, got %s", c.Deadline)
+	case c.MaxDecodes <= 0:
+		return ufop.Errorf(ufop.KindInvalid, "images: MaxDecodes must be positive, got %d", c.MaxDecodes)
+	case c.DefaultQuality < 1 || c.DefaultQuality > 100:
+		return ufop.Errorf(ufop.KindInvalid, "images: DefaultQuality must be 1-100, got %d", c.DefaultQuality)
+	}
+	return nil
+}

@@ -1,0 +1,345 @@
+package images
+
+import (
+	"encoding/base64"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/ufop/ufop"
+)
+
+// Pipeline is a parsed processing query: steps applied in order, each to
+// the previous one's output, and an optional place to persist the result.
+type Pipeline struct {
+	Steps  []Step
+	SaveAs *SaveAs // trailing saveas/<b64(bucket:key)>, nil if absent
+}
+
+// SaveAs is where a pipeline's result is also stored.
+type SaveAs struct{ Bucket, Key string }
+
+// Step is one step of a pipeline: a built-in fop or a custom UFOP.
+type Step struct {
+	name string
+	args string // verbatim for UFOPs, normalized for built-ins
+	op   op     // nil for UFOP steps
+}
+
+// Name is the fop name.
+func (s Step) Name() string { return s.name }
+
+// Builtin reports whether the step is a built-in fop; other steps name a
+// UFOP and run on its instances.
+func (s Step) Builtin() bool { return s.op != nil }
+
+// Args is the text after "name/": verbatim (still percent-encoded) for a
+// UFOP step, normalized for a built-in one.
+func (s Step) Args() string { return s.args }
+
+// String is the normalized spelling of the step.
+func (s Step) String() string {
+	if s.op != nil {
+		return s.op.String()
+	}
+	if s.args == "" {
+		return s.name
+	}
+	return s.name + "/" + s.args
+}
+
+// String is the normalized spelling of the pipeline: equivalent spellings
+// give the same string, so it serves as a result-cache key. A saveas target
+// is kept, re-encoded without padding.
+func (p Pipeline) String() string {
+	var b strings.Builder
+	for i, s := range p.Steps {
+		if i > 0 {
+			b.WriteByte('|')
+		}
+		b.WriteString(s.String())
+	}
+	if p.SaveAs != nil {
+		b.WriteString("|saveas/")
+		b.WriteString(base64.RawURLEncoding.EncodeToString([]byte(p.SaveAs.Bucket + ":" + p.SaveAs.Key)))
+	}
+	return b.String()
+}
+
+// builtinParsers maps each built-in fop to its parameter parser, which gets
+// the percent-decoded "/"-separated parts after the name.
+var builtinParsers = map[string]func(args []string) (op, error){
+	"imageView2": parseImageView2,
+	"imageMogr2": parseImageMogr2,
+	"imageInfo":  parseImageInfo,
+	"exif":       parseExif,
+	"facecrop":   parseFacecrop,
+	"watermark":  parseWatermark,
+}
+
+// Builtins lists the built-in fop names, sorted.
+func Builtins() []string {
+	names := make([]string, 0, len(builtinParsers))
+	for n := range builtinParsers {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Parse parses the query part of a processing URL (without '?'), e.g.
+// "imageView2/1/w/200/h/200|imageInfo" or "...|saveas/<b64>". Steps are
+// separated by '|' (also accepted percent-encoded as %7C, which browsers
+// send); each "/"-separated part of a built-in step is percent-decoded.
+// A pipeline of more than maxSteps steps (saveas not counted) is refused
+// with KindInvalid: the request, not the source, is over the limit.
+// maxSteps <= 0 means the default limit.
+func Parse(query string, maxSteps int) (Pipeline, error) {
+	if maxSteps <= 0 {
+		maxSteps = DefaultConfig().MaxPipeline
+	}
+	if query == "" {
+		return Pipeline{}, ufop.Errorf(ufop.KindInvalid, "the processing query is empty: name a fop such as imageView2/2/w/200")
+	}
+	parts := splitSteps(query)
+	if len(parts) > maxSteps+1 {
+		return Pipeline{}, ufop.Errorf(ufop.KindInvalid, "the pipeline has %d steps, more than the limit of %d", len(parts), maxSteps)
+	}
+	var p Pipeline
+	for i, part := range parts {
+		name, rest, _ := strings.Cut(part, "/")
+		if name == "" {
+			return Pipeline{}, ufop.Errorf(ufop.KindInvalid, "step %d of the pipeline is empty: remove the extra '|'", i+1)
+		}
+		if name == "saveas" {
+			if i != len(parts)-1 {
+				return Pipeline{}, ufop.Errorf(ufop.KindInvalid, "saveas must be the last step of the pipeline")
+			}
+			sa, err := parseSaveAs(rest)
+			if err != nil {
+				return Pipeline{}, err
+			}
+			p.SaveAs = sa
+			continue
+		}
+		s, err := parseStep(name, rest)
+		if err != nil {
+			return Pipeline{}, err
+		}
+		p.Steps = append(p.Steps, s)
+	}
+	if len(p.Steps) == 0 {
+		return Pipeline{}, ufop.Errorf(ufop.KindInvalid, "saveas needs a processing step before it")
+	}
+	if len(p.Steps) > maxSteps {
+		return Pipeline{}, ufop.Errorf(ufop.KindInvalid, "the pipeline has %d steps, more than the limit of %d", len(p.Steps), maxSteps)
+	}
+	return p, nil
+}
+
+// splitSteps splits a query on '|' and on its percent-encoded form.
+func splitSteps(query string) []string {
+	var parts []string
+	start := 0
+	for i := 0; i < len(query); i++ {
+		switch {
+		case query[i] == '|':
+			parts = append(parts, query[start:i])
+			start = i + 1
+		case query[i] == '%' && i+2 < len(query) && query[i+1] == '7' && (query[i+2] == 'C' || query[i+2] == 'c'):
+			parts = append(parts, query[start:i])
+			start = i + 3
+			i += 2
+		}
+	}
+	return append(parts, query[start:])
+}
+
+// parseStep parses one step whose name and raw argument text are given.
+func parseStep(name, rawArgs string) (Step, error) {
+	dec, err := url.PathUnescape(name)
+	if err != nil {
+		return Step{}, ufop.Errorf(ufop.KindInvalid, "fop name %q is not valid percent-encoding", name)
+	}
+	name = dec
+	parse, ok := builtinParsers[name]
+	if !ok {
+		for b := range builtinParsers {
+			if strings.EqualFold(b, name) {
+				return Step{}, ufop.Errorf(ufop.KindInvalid, "unknown fop %q: fop names are case-sensitive, did you mean %s?", name, b)
+			}
+		}
+		if !validUFOPName(name) {
+			return Step{}, ufop.Errorf(ufop.KindInvalid, "unknown fop %q", name)
+		}
+		return Step{name: name, args: rawArgs}, nil
+	}
+	var args []string
+	if rawArgs != "" {
+		args = strings.Split(rawArgs, "/")
+		for i, a := range args {
+			d, err := url.PathUnescape(a)
+			if err != nil {
+				return Step{}, ufop.Errorf(ufop.KindInvalid, "%s: parameter %q is not valid percent-encoding", name, a)
+			}
+			args[i] = d
+		}
+	}
+	o, err := parse(args)
+	if err != nil {
+		return Step{}, err
+	}
+	s := Step{name: name, op: o}
+	s.args = strings.TrimPrefix(strings.TrimPrefix(o.String(), name), "/")
+	return s, nil
+}
+
+// validUFOPName reports whether name may name a UFOP (SPEC §1).
+func validUFOPName(name string) bool {
+	if len(name) < 5 || len(name) > 20 {
+		return false
+	}
+	for _, c := range []byte(name) {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// parseSaveAs decodes saveas/<b64(bucket:key)>.
+func parseSaveAs(raw string) (*SaveAs, error) {
+	if raw == "" {
+		return nil, ufop.Errorf(ufop.KindInvalid, "saveas: parameter is missing: append the URL-safe base64 of bucket:key")
+	}
+	dec, err := decodeB64(raw)
+	if err != nil {
+		return nil, ufop.Errorf(ufop.KindInvalid, "saveas: parameter %q is not URL-safe base64", raw)
+	}
+	bucket, key, ok := strings.Cut(dec, ":")
+	if !ok || bucket == "" || key == "" {
+		return nil, ufop.Errorf(ufop.KindInvalid, "saveas: parameter decodes to %q, not bucket:key", dec)
+	}
+	return &SaveAs{Bucket: bucket, Key: key}, nil
+}
+
+// decodeB64 decodes URL-safe base64 with optional padding (RFC 4648 §5),
+// also accepting '+' from the standard alphabet, which users often send.
+func decodeB64(s string) (string, error) {
+	s, err := url.PathUnescape(s)
+	if err != nil {
+		return "", err
+	}
+	s = strings.TrimRight(s, "=")
+	s = strings.NewReplacer("+", "-", "/", "_").Replace(s)
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// params holds the key/value parameters of a step ("w/200/h/100") and
+// reports errors naming the fop and parameter.
+type params struct {
+	fop string
+}
+
+// intIn parses a parameter that must be an integer in [min, max].
+func (p params) intIn(name, v string, min, max int) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min || n > max {
+		return 0, ufop.Errorf(ufop.KindInvalid, "%s: parameter %s: %q is not an integer from %d to %d", p.fop, name, v, min, max)
+	}
+	return n, nil
+}
+
+// format parses an output format name; "jpeg" is accepted for "jpg".
+func (p params) format(v string) (string, error) {
+	switch strings.ToLower(v) {
+	case "jpg", "jpeg":
+		return formatJPEG, nil
+	case "png":
+		return formatPNG, nil
+	case "gif":
+		return formatGIF, nil
+	case "webp":
+		return formatWebP, nil
+	}
+	return "", ufop.Errorf(ufop.KindInvalid, "%s: parameter format: %q is not one of jpg, png, gif, webp", p.fop, v)
+}
+
+// formatName is the URL spelling of an output format.
+func formatName(f string) string {
+	if f == formatJPEG {
+		return "jpg"
+	}
+	return f
+}
+
+// outputParams are the encoding parameters shared by imageView2 and
+// imageMogr2.
+type outputParams struct {
+	quality   int    // 0: default
+	format    string // "": the input's format
+	interlace bool
+}
+
+// String renders the non-default output parameters, each as /key/value,
+// using qualityKey for the quality parameter's name.
+func (o outputParams) String(qualityKey string) string {
+	var b strings.Builder
+	if o.quality != 0 {
+		b.WriteString("/" + qualityKey + "/" + strconv.Itoa(o.quality))
+	}
+	if o.format != "" {
+		b.WriteString("/format/" + formatName(o.format))
+	}
+	if o.interlace {
+		b.WriteString("/interlace/1")
+	}
+	return b.String()
+}
+
+// apply sets the frame's output from the step's parameters. The format
+// carries over to later steps (it is their input's format); quality and
+// interlace were reset by Run, since each step's output is a new encoding.
+func (o outputParams) apply(f *frame) {
+	if o.format != "" {
+		f.out.format = o.format
+	}
+	f.out.quality = o.quality
+	f.out.progressive = o.interlace
+}
+
+// parse handles the output parameters; ok is false for other keys.
+func (o *outputParams) parse(p params, qualityKey, key, v string) (ok bool, err error) {
+	switch key {
+	case qualityKey:
+		v = strings.TrimSuffix(v, "!") // Qiniu's "force quality" mark: always forced here
+		q, err := p.intIn(key, v, 1, 100)
+		if err != nil {
+			return true, err
+		}
+		if q == specQuality {
+			q = 0
+		}
+		o.quality = q
+	case "format":
+		f, err := p.format(v)
+		if err != nil {
+			return true, err
+		}
+		o.format = f
+	case "interlace":
+		n, err := p.intIn(key, v, 0, 1)
+		if err != nil {
+			return true, err
+		}
+		o.interlace = n == 1
+	default:
+		return false, nil
+	}
+	return true, nil
+}

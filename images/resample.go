@@ -1,0 +1,67 @@
+package images
+
+import (
+	"image"
+
+	"github.com/disintegration/imaging"
+)
+
+// resample scales img to exactly w x h. Big reductions first go through a
+// box filter to about twice the target (cheap: each source pixel is read
+// once), then Lanczos does the last small step, whose kernel would
+// otherwise span 6 source pixels per output pixel times the reduction. This
+// is the shrink-then-reduce split libvips uses.
+func resample(img image.Image, w, h int) image.Image {
+	b := img.Bounds()
+	if b.Dx() == w && b.Dy() == h {
+		return img
+	}
+	iw, ih := b.Dx(), b.Dy()
+	if iw > 3*w {
+		iw = 2 * w
+	}
+	if ih > 3*h {
+		ih = 2 * h
+	}
+	if iw != b.Dx() || ih != b.Dy() {
+		img = imaging.Resize(img, iw, ih, imaging.Box)
+	}
+	return imaging.Resize(img, w, h, imaging.Lanczos)
+}
+
+// cropRect returns the part r of img, r given relative to img's top-left
+// corner. Images that support it share their pixels instead of copying.
+func cropRect(img image.Image, r image.Rectangle) image.Image {
+	b := img.Bounds()
+	r = r.Add(b.Min).Intersect(b)
+	if r == b {
+		return img
+	}
+	if s, ok := img.(interface {
+		SubImage(image.Rectangle) image.Image
+	}); ok {
+		return s.SubImage(r)
+	}
+	return imaging.Crop(img, r)
+}
+
+// orient applies an EXIF orientation (1-8) to img.
+func orient(img image.Image, o int) image.Image {
+	switch o {
+	case 2:
+		return imaging.FlipH(img)
+	case 3:
+		return imaging.Rotate180(img)
+	case 4:
+		return imaging.FlipV(img)
+	case 5:
+		return imaging.Transpose(img)
+	case 6:
+		return imaging.Rotate270(img)
+	case 7:
+		return imaging.Transverse(img)
+	case 8:
+		return imaging.Rotate90(img)
+	}
+	return img
+}

@@ -1,0 +1,581 @@
+// Package agent is the per-node worker of the platform. It announces itself
+// in the discovery registry, fetches sources into a local disk cache, runs
+// built-in image operations behind a bounded per-node queue, and caches
+// results by source ETag and normalized fop.
+//
+// Gateways call its internal API (POST /v1/process) with the cluster token;
+// the API is not meant for clients.
+package agent
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/catalog"
+	"github.com/ufop/ufop/discovery"
+	"github.com/ufop/ufop/images"
+)
+
+// Config configures an Agent.
+type Config struct {
+	// ID names the agent in the registry; default: host name plus a random
+	// suffix.
+	ID string
+	// Listen is the address of the internal API.
+	Listen string
+	// Advertise is the base URL gateways use to reach the agent; default
+	// http://<the listener's address>.
+	Advertise string
+	// CacheDir holds the source and result caches.
+	CacheDir string
+	// SourceCacheBytes and ResultCacheBytes bound the two caches.
+	SourceCacheBytes int64
+	ResultCacheBytes int64
+	// Workers is the number of built-in jobs run at once; MaxQueue bounds
+	// the jobs waiting for a worker, MaxQueueFree the queue length up to
+	// which free-tier jobs are admitted.
+	Workers      int
+	MaxQueue     int
+	MaxQueueFree int
+	// FetchTimeout bounds one source fetch.
+	FetchTimeout time.Duration
+	// DrainTimeout bounds how long a stopping agent waits for in-flight
+	// requests.
+	DrainTimeout time.Duration
+	// CatalogPrefix is where the cluster token lives.
+	CatalogPrefix string
+
+	Images    images.Config
+	Discovery discovery.Config
+}
+
+// DefaultConfig returns the defaults; CacheDir must still be set.
+func DefaultConfig() Config {
+	w := runtime.GOMAXPROCS(0)
+	return Config{
+		Listen:           "127.0.0.1:0",
+		SourceCacheBytes: 1 << 30,
+		ResultCacheBytes: 1 << 30,
+		Workers:          w,
+		MaxQueue:         8 * w,
+		MaxQueueFree:     4 * w,
+		FetchTimeout:     10 * time.Second,
+		DrainTimeout:     30 * time.Second,
+		CatalogPrefix:    catalog.DefaultConfig().Prefix,
+		Images:           images.DefaultConfig(),
+		Discovery:        discovery.DefaultConfig(),
+	}
+}
+
+// Validate reports a config that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.CacheDir == "":
+		return errors.New("agent: cache dir is required")
+	case c.Listen == "":
+		return errors.New("agent: listen address is required")
+	case c.Workers < 1:
+		return errors.New("agent: workers must be at least 1")
+	case c.MaxQueue < 0 || c.MaxQueueFree < 0 || c.MaxQueueFree > c.MaxQueue:
+		return errors.New("agent: queue bounds must satisfy 0 ≤ free ≤ max")
+	case c.SourceCacheBytes < 1<<20 || c.ResultCacheBytes < 1<<20:
+		return errors.New("agent: caches need at least 1 MiB each")
+	}
+	if err := c.Images.Validate(); err != nil {
+		return err
+	}
+	return c.Discovery.Validate()
+}
+
+// Agent is one node's worker.
+type Agent struct {
+	cfg     Config
+	etcd    *clientv3.Client
+	logger  *slog.Logger
+	proc    *images.Processor
+	sources *diskCache
+	results *diskCache
+	pool    *pool
+	flight  singleflight.Group
+	metrics *metrics
+	client  *http.Client
+
+	token string // cluster token, known once Run has started
+
+	mu        sync.Mutex
+	addr      string // actual listen address
+	ready     chan struct{}
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+// New returns an agent; Run starts it.
+func New(cfg Config, etcd *clientv3.Client, logger *slog.Logger) (*Agent, error) {
+	if cfg.ID == "" {
+		host, _ := os.Hostname()
+		cfg.ID = strings.ToLower(host) + "-" + discovery.RandomID()
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	logger = logger.With("agent", cfg.ID)
+	a := &Agent{cfg: cfg, etcd: etcd, logger: logger, pool: newPool(cfg.Workers, cfg.MaxQueue, cfg.MaxQueueFree),
+		metrics: newMetrics(), ready: make(chan struct{}), closed: make(chan struct{}),
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}}}
+	var err error
+	if a.sources, err = openDiskCache(filepath.Join(cfg.CacheDir, "sources"), cfg.SourceCacheBytes, logger); err != nil {
+		return nil, err
+	}
+	if a.results, err = openDiskCache(filepath.Join(cfg.CacheDir, "results"), cfg.ResultCacheBytes, logger); err != nil {
+		return nil, err
+	}
+	if a.proc, err = images.New(cfg.Images, loader{a}, logger); err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	return a, nil
+}
+
+// ID returns the agent's registry ID.
+func (a *Agent) ID() string { return a.cfg.ID }
+
+// Ready is closed once the agent serves and is registered.
+func (a *Agent) Ready() <-chan struct{} { return a.ready }
+
+// Addr returns the listen address once Ready.
+func (a *Agent) Addr() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.addr
+}
+
+// Close stops a running agent as if its context were canceled; safe to
+// call more than once.
+func (a *Agent) Close() error {
+	a.closeOnce.Do(func() { close(a.closed) })
+	return nil
+}
+
+// Run serves until ctx ends or Close is called, then leaves the registry
+// first (so gateways stop sending), drains in-flight requests and returns.
+func (a *Agent) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-a.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
+	tok, err := catalog.ClusterToken(ctx, a.etcd, a.cfg.CatalogPrefix)
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	a.token = tok
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("agent: listen: %w", err)
+	}
+	a.mu.Lock()
+	a.addr = ln.Addr().String()
+	a.mu.Unlock()
+	adv := a.cfg.Advertise
+	if adv == "" {
+		adv = "http://" + ln.Addr().String()
+	}
+	ann, err := discovery.NewAnnouncer(a.cfg.Discovery, a.etcd, ufop.Agent{
+		ID: a.cfg.ID, Addr: adv, Ops: images.Builtins(), Load: a.pool.load(), Started: time.Now().UTC(),
+	}, a.logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+
+	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	annCtx, stopAnn := context.WithCancel(context.Background())
+	defer stopAnn()
+	serveErr := make(chan error, 1)
+	wg.Add(3)
+	go func() { defer wg.Done(); serveErr <- srv.Serve(ln) }()
+	go func() { defer wg.Done(); ann.Run(annCtx) }()
+	go func() { defer wg.Done(); a.publishLoad(annCtx, ann) }()
+	close(a.ready)
+	a.logger.Info("agent serving", "addr", adv)
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		stopAnn()
+		return fmt.Errorf("agent: serve: %w", err)
+	}
+	// Leave the registry before draining: no new work arrives while the
+	// in-flight requests finish.
+	stopAnn()
+	dctx, dcancel := context.WithTimeout(context.Background(), a.cfg.DrainTimeout)
+	defer dcancel()
+	err = srv.Shutdown(dctx)
+	a.logger.Info("agent stopped")
+	if err != nil {
+		return fmt.Errorf("agent: drain: %w", err)
+	}
+	return nil
+}
+
+func (a *Agent) publishLoad(ctx context.Context, ann *discovery.Announcer) {
+	tick := time.NewTicker(a.cfg.Discovery.LoadInterval / 2)
+	defer tick.Stop()
+	last := a.pool.load()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			l := a.pool.load()
+			a.metrics.observeLoad(l)
+			// Only a change that matters for routing is worth a write.
+			if l.Overloaded() != last.Overloaded() || l.Queued != last.Queued {
+				ann.Update(func(ag *ufop.Agent) { ag.Load = l })
+				last = l
+			}
+		}
+	}
+}
+
+// Handler returns the agent's HTTP API.
+func (a *Agent) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/process", a.handleProcess)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok\n")
+	})
+	mux.Handle("GET /metrics", a.metrics.handler())
+	return mux
+}
+
+// ProcessRequest is the body of POST /v1/process.
+type ProcessRequest struct {
+	Source ufop.Source `json:"source"`
+	// Fops is the normalized pipeline of built-in steps.
+	Fops string `json:"fops"`
+	// Owner is the bucket's owner, whose tier decides queue admission.
+	Owner string    `json:"owner"`
+	Tier  ufop.Tier `json:"tier"`
+	Reqid string    `json:"reqid"`
+	// Deadline is when the gateway gives up on the request.
+	Deadline time.Time `json:"deadline"`
+	// ObjectsURL is the base URL of the gateway's internal object endpoint,
+	// for watermark images named bucket:key.
+	ObjectsURL string `json:"objectsURL"`
+}
+
+// Response headers of the internal API.
+const (
+	HeaderErrorKind  = "X-Ufop-Error-Kind"
+	HeaderRetryAfter = "Retry-After"
+	HeaderCache      = "X-Ufop-Cache"
+	HeaderAgent      = "X-Ufop-Agent"
+	HeaderTiming     = "Server-Timing"
+)
+
+func (a *Agent) authorized(r *http.Request) bool {
+	return a.token != "" && r.Header.Get("Authorization") == "Bearer "+a.token
+}
+
+func (a *Agent) handleProcess(w http.ResponseWriter, r *http.Request) {
+	if !a.authorized(r) {
+		http.Error(w, "cluster token required", http.StatusUnauthorized)
+		return
+	}
+	var req ProcessRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
+		a.writeError(w, r, "", ufop.Errorf(ufop.KindInvalid, "agent: bad process request: %v", err))
+		return
+	}
+	ctx := r.Context()
+	if !req.Deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, req.Deadline)
+		defer cancel()
+	}
+	res, err := a.Process(ctx, req)
+	if err != nil {
+		a.writeError(w, r, req.Reqid, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", res.ContentType)
+	h.Set("Content-Length", strconv.Itoa(len(res.Body)))
+	for k, v := range res.Header {
+		h.Set(k, v)
+	}
+	h.Set(HeaderAgent, a.cfg.ID)
+	w.WriteHeader(http.StatusOK)
+	w.Write(res.Body)
+}
+
+func (a *Agent) writeError(w http.ResponseWriter, r *http.Request, reqid string, err error) {
+	kind := ufop.KindOf(err)
+	if kind == ufop.KindInternal {
+		a.logger.Error("process failed", "reqid", reqid, "err", err)
+	}
+	h := w.Header()
+	h.Set(HeaderErrorKind, kind.String())
+	h.Set(HeaderAgent, a.cfg.ID)
+	if ra := ufop.RetryAfterOf(err); ra > 0 {
+		h.Set(HeaderRetryAfter, strconv.Itoa(int((ra+time.Second-1)/time.Second)))
+	}
+	h.Set("Content-Type", "application/json")
+	// The status is only a transport signal: the gateway maps the kind.
+	w.WriteHeader(http.StatusInternalServerError)
+	json.NewEncoder(w).Encode(map[string]string{"error": ufop.Message(err)})
+}
+
+// Result is a processed output.
+type Result struct {
+	Body        []byte
+	ContentType string
+	Header      map[string]string
+}
+
+// Process runs a request: result cache, admission, source fetch,
+// processing, result cache fill. Identical concurrent requests share one
+// run.
+func (a *Agent) Process(ctx context.Context, req ProcessRequest) (*Result, error) {
+	if req.Source.ETag == "" || req.Fops == "" {
+		return nil, ufop.Errorf(ufop.KindInvalid, "agent: source etag and fops are required")
+	}
+	p, err := images.Parse(req.Fops, a.cfg.Images.MaxPipeline)
+	if err != nil {
+		return nil, err
+	}
+	label := fopLabel(p)
+	start := time.Now()
+	res, err := a.process(ctx, req, p)
+	a.metrics.request(label, err, time.Since(start))
+	return res, err
+}
+
+func (a *Agent) process(ctx context.Context, req ProcessRequest, p images.Pipeline) (*Result, error) {
+	for _, s := range p.Steps {
+		if !s.Builtin() {
+			return nil, ufop.Errorf(ufop.KindInvalid, "unknown fop %q", s.Name())
+		}
+	}
+	rkey := resultKey(req.Source.ETag, p.String())
+	if body, meta, ok := a.results.Get(rkey); ok {
+		a.metrics.cache("result", true)
+		return &Result{Body: body, ContentType: meta.ContentType, Header: withCache(meta.Header, "hit")}, nil
+	}
+	a.metrics.cache("result", false)
+	v, err, _ := a.flight.Do(rkey, func() (any, error) {
+		return a.run(ctx, req, p, rkey)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*Result), nil
+}
+
+func withCache(h map[string]string, v string) map[string]string {
+	out := make(map[string]string, len(h)+1)
+	for k, x := range h {
+		out[k] = x
+	}
+	out[HeaderCache] = v
+	return out
+}
+
+func (a *Agent) run(ctx context.Context, req ProcessRequest, p images.Pipeline, rkey string) (*Result, error) {
+	release, waited, err := a.pool.acquire(ctx, req.Tier)
+	a.metrics.admit(req.Tier, err)
+	if err != nil {
+		if ufop.KindOf(err) == ufop.KindInternal {
+			err = ufop.Errorf(ufop.KindTimeout, "deadline passed while queued: %w", err)
+		}
+		return nil, err
+	}
+	defer release()
+	a.metrics.stage("queue", waited)
+
+	t := time.Now()
+	src, err := a.source(ctx, req.Source)
+	if err != nil {
+		return nil, err
+	}
+	fetched := time.Since(t)
+	a.metrics.stage("fetch", fetched)
+
+	ctx = context.WithValue(ctx, loadCtxKey{}, loadScope{objectsURL: req.ObjectsURL, owner: req.Owner})
+	out, err := a.proc.Run(ctx, src, p.Steps)
+	if err != nil {
+		return nil, err
+	}
+	a.metrics.stage("decode", out.Decode)
+	a.metrics.stage("process", out.Process)
+	a.metrics.stage("encode", out.Encode)
+	hdr := map[string]string{}
+	for k := range out.Header {
+		hdr[k] = out.Header.Get(k)
+	}
+	if err := a.results.Put(rkey, out.Body, cacheMeta{ContentType: out.ContentType, Header: hdr}); err != nil {
+		a.logger.Warn("result cache put", "err", err)
+	}
+	hdr = withCache(hdr, "miss")
+	hdr[HeaderTiming] = fmt.Sprintf("queue;dur=%.1f, fetch;dur=%.1f, decode;dur=%.1f, process;dur=%.1f, encode;dur=%.1f",
+		ms(waited), ms(fetched), ms(out.Decode), ms(out.Process), ms(out.Encode))
+	return &Result{Body: out.Body, ContentType: out.ContentType, Header: hdr}, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func resultKey(etag, fops string) string {
+	h := sha256.New()
+	io.WriteString(h, etag)
+	h.Write([]byte{0})
+	io.WriteString(h, fops)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// source returns the source bytes from the cache or the gateway. Sources
+// are cached by content hash, so copies of one image share an entry.
+func (a *Agent) source(ctx context.Context, s ufop.Source) ([]byte, error) {
+	if s.Size > a.cfg.Images.MaxSourceBytes {
+		return nil, ufop.Errorf(ufop.KindTooLarge, "source is %d bytes, over the limit of %d", s.Size, a.cfg.Images.MaxSourceBytes)
+	}
+	name := hashName(s.ETag)
+	if body, _, ok := a.sources.Get(name); ok {
+		a.metrics.cache("source", true)
+		return body, nil
+	}
+	a.metrics.cache("source", false)
+	body, err := a.fetch(ctx, s.URL, a.cfg.Images.MaxSourceBytes)
+	if err != nil {
+		return nil, fmt.Errorf("agent: fetch %s/%s: %w", s.Bucket, s.Key, err)
+	}
+	if err := a.sources.Put(name, body, cacheMeta{ContentType: s.ContentType}); err != nil {
+		a.logger.Warn("source cache put", "err", err)
+	}
+	return body, nil
+}
+
+// hashName turns an ETag (hex SHA-256 from the store) into a safe file
+// name, hashing anything else.
+func hashName(etag string) string {
+	if len(etag) == 64 && strings.Trim(etag, "0123456789abcdef") == "" {
+		return etag
+	}
+	sum := sha256.Sum256([]byte(etag))
+	return hex.EncodeToString(sum[:])
+}
+
+func (a *Agent) fetch(ctx context.Context, url string, limit int64) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.FetchTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return nil, ufop.Errorf(ufop.KindUpstream, "source fetch failed: %w", err)
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return nil, ufop.Errorf(ufop.KindNotFound, "source object not found")
+	case resp.StatusCode == http.StatusForbidden:
+		return nil, ufop.Errorf(ufop.KindPermission, "no permission to read that object")
+	case resp.StatusCode != http.StatusOK:
+		return nil, ufop.Errorf(ufop.KindUpstream, "source fetch answered %s", resp.Status)
+	}
+	var buf bytes.Buffer
+	if resp.ContentLength > 0 && resp.ContentLength <= limit {
+		buf.Grow(int(resp.ContentLength))
+	}
+	n, err := buf.ReadFrom(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, ufop.Errorf(ufop.KindUpstream, "source fetch cut short: %w", err)
+	}
+	if n > limit {
+		return nil, ufop.Errorf(ufop.KindTooLarge, "source is over the limit of %d bytes", limit)
+	}
+	return buf.Bytes(), nil
+}
+
+// loader fetches watermark images for the image processor. A reference is
+// "bucket:key" or a URL of this platform, /<bucket>/<key>; both go through
+// the gateway's internal object endpoint, which applies the owner's
+// permissions.
+type loader struct{ a *Agent }
+
+type loadCtxKey struct{}
+
+type loadScope struct {
+	objectsURL string
+	owner      string
+}
+
+func (l loader) Load(ctx context.Context, ref string) ([]byte, error) {
+	scope, _ := ctx.Value(loadCtxKey{}).(loadScope)
+	if scope.objectsURL == "" {
+		return nil, ufop.Errorf(ufop.KindInvalid, "watermark image %q: no object endpoint for this request", ref)
+	}
+	bucket, key, err := splitRef(ref)
+	if err != nil {
+		return nil, err
+	}
+	u := strings.TrimSuffix(scope.objectsURL, "/") + "/" + bucket + "/" + escapeKey(key) + "?owner=" + scope.owner
+	return l.a.fetch(ctx, u, l.a.cfg.Images.MaxSourceBytes)
+}
+
+func splitRef(ref string) (bucket, key string, err error) {
+	if strings.Contains(ref, "://") {
+		u, err := url.Parse(ref)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			return "", "", ufop.Errorf(ufop.KindInvalid, "watermark image URL %q is not an http(s) URL", ref)
+		}
+		b, k, ok := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
+		if !ok || b == "" || k == "" {
+			return "", "", ufop.Errorf(ufop.KindInvalid, "watermark image URL %q must be /<bucket>/<key> of this platform", ref)
+		}
+		return b, k, nil
+	}
+	b, k, ok := strings.Cut(ref, ":")
+	if !ok || b == "" || k == "" {
+		return "", "", ufop.Errorf(ufop.KindInvalid, "watermark image %q: use bucket:key or a URL", ref)
+	}
+	return b, k, nil
+}
+
+func escapeKey(key string) string {
+	parts := strings.Split(key, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return strings.Join(parts, "/")
+}

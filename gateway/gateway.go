@@ -1,0 +1,391 @@
+// Package gateway is the platform's front door. It parses processing URLs,
+// authenticates signed URLs and signed admin requests, finds capable agents
+// in the discovery registry and routes work to them, and serves the admin
+// API that ufopctl uses. Error kinds become HTTP statuses here and only
+// here (errors.go).
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/ufop/ufop/catalog"
+	"github.com/ufop/ufop/discovery"
+	"github.com/ufop/ufop/images"
+	"github.com/ufop/ufop/storage"
+)
+
+// Config configures a Gateway.
+type Config struct {
+	// Addr is the public listener: downloads and processing.
+	Addr string
+	// AdminAddr, when set, is a listener of its own for the admin API and
+	// uploads, so that uploads and downloads do not compete.
+	AdminAddr string
+	// InternalURL is the base URL agents use to fetch sources from this
+	// gateway; default http://<Addr as bound>.
+	InternalURL string
+	// Domain, when set, lets buckets be addressed as <bucket>.<Domain>.
+	Domain string
+	// MaxPipeline bounds the steps of one processing URL.
+	MaxPipeline int
+	// Deadline bounds one processing request (504 past it).
+	Deadline time.Duration
+	// MaxSkew is how far an admin request's timestamp may be from now.
+	MaxSkew time.Duration
+	// PublicMaxAge is the default Cache-Control max-age for public buckets.
+	PublicMaxAge time.Duration
+	// DrainTimeout bounds how long a stopping gateway waits for in-flight
+	// requests.
+	DrainTimeout time.Duration
+	// MaxAdminBody bounds admin request bodies other than uploads.
+	MaxAdminBody int64
+
+	Catalog   catalog.Config
+	Discovery discovery.Config
+}
+
+// DefaultConfig returns the defaults; Catalog.MasterKey must still be set.
+func DefaultConfig() Config {
+	return Config{
+		Addr:         "127.0.0.1:9000",
+		MaxPipeline:  images.DefaultConfig().MaxPipeline,
+		Deadline:     30 * time.Second,
+		MaxSkew:      15 * time.Minute,
+		PublicMaxAge: time.Hour,
+		DrainTimeout: 30 * time.Second,
+		MaxAdminBody: 1 << 20,
+		Catalog:      catalog.DefaultConfig(),
+		Discovery:    discovery.DefaultConfig(),
+	}
+}
+
+// Validate reports a config that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.Addr == "":
+		return errors.New("gateway: listen address is required")
+	case c.MaxPipeline < 1:
+		return errors.New("gateway: max pipeline must be at least 1")
+	case c.Deadline <= 0:
+		return errors.New("gateway: deadline must be positive")
+	case c.MaxSkew <= 0:
+		return errors.New("gateway: max skew must be positive")
+	}
+	if err := c.Catalog.Validate(); err != nil {
+		return err
+	}
+	return c.Discovery.Validate()
+}
+
+// Deps are the parts a gateway works with.
+type Deps struct {
+	Etcd   *clientv3.Client
+	Store  *storage.Store
+	Logger *slog.Logger
+	// Health, when set, is asked by /healthz besides the gateway's own
+	// readiness (the one-process platform reports every role there).
+	Health func() error
+}
+
+// Gateway is one front-end process.
+type Gateway struct {
+	cfg     Config
+	deps    Deps
+	logger  *slog.Logger
+	store   *storage.Store
+	cat     *catalog.Catalog
+	reg     *discovery.Registry
+	metrics *metrics
+	client  *http.Client
+
+	token    string // cluster token for agents
+	internal string // base URL of the internal object endpoint
+
+	mu        sync.Mutex
+	addr      string
+	adminAddr string
+	ready     chan struct{}
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+// New returns a gateway; Run starts it.
+func New(cfg Config, deps Deps) (*Gateway, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Etcd == nil || deps.Store == nil || deps.Logger == nil {
+		return nil, errors.New("gateway: etcd client, store and logger are required")
+	}
+	cat, err := catalog.New(cfg.Catalog, deps.Etcd, deps.Logger)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := discovery.NewRegistry(cfg.Discovery, deps.Etcd, deps.Logger)
+	if err != nil {
+		return nil, err
+	}
+	return &Gateway{cfg: cfg, deps: deps, logger: deps.Logger, store: deps.Store, cat: cat, reg: reg,
+		metrics: newMetrics(), ready: make(chan struct{}), closed: make(chan struct{}),
+		client: &http.Client{Transport: &http.Transport{
+			MaxIdleConnsPerHost: 256,
+			IdleConnTimeout:     90 * time.Second,
+			DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+		}},
+	}, nil
+}
+
+// Catalog gives the one-process platform and tests access to the catalog.
+func (g *Gateway) Catalog() *catalog.Catalog { return g.cat }
+
+// Registry gives tests access to the agent registry.
+func (g *Gateway) Registry() *discovery.Registry { return g.reg }
+
+// Ready is closed once the gateway serves with a loaded catalog and
+// registry.
+func (g *Gateway) Ready() <-chan struct{} { return g.ready }
+
+// Addr returns the public listener's address once Ready.
+func (g *Gateway) Addr() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.addr
+}
+
+// AdminAddr returns the admin listener's address once Ready; it is Addr
+// when the admin API shares the public listener.
+func (g *Gateway) AdminAddr() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.adminAddr
+}
+
+// Close stops a running gateway as if its context were canceled; safe to
+// call more than once.
+func (g *Gateway) Close() error {
+	g.closeOnce.Do(func() { close(g.closed) })
+	return nil
+}
+
+// Run serves until ctx ends or Close is called, then drains in-flight
+// requests and returns.
+func (g *Gateway) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		select {
+		case <-g.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	go func() { defer wg.Done(); g.cat.Run(ctx) }()
+	go func() { defer wg.Done(); g.reg.Run(ctx) }()
+
+	tok, err := catalog.ClusterToken(ctx, g.deps.Etcd, g.cfg.Catalog.Prefix)
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	g.token = tok
+	for _, ch := range []<-chan struct{}{g.cat.Ready(), g.reg.Ready()} {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+
+	ln, err := net.Listen("tcp", g.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("gateway: listen: %w", err)
+	}
+	servers := []*http.Server{}
+	listeners := []net.Listener{ln}
+	g.mu.Lock()
+	g.addr, g.adminAddr = ln.Addr().String(), ln.Addr().String()
+	g.mu.Unlock()
+	g.internal = g.cfg.InternalURL
+	if g.internal == "" {
+		g.internal = "http://" + ln.Addr().String()
+	}
+	if g.cfg.AdminAddr != "" {
+		aln, err := net.Listen("tcp", g.cfg.AdminAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("gateway: listen admin: %w", err)
+		}
+		g.mu.Lock()
+		g.adminAddr = aln.Addr().String()
+		g.mu.Unlock()
+		listeners = append(listeners, aln)
+		servers = append(servers, g.server(g.publicRoutes(false)), g.server(g.adminRoutes()))
+	} else {
+		servers = append(servers, g.server(g.publicRoutes(true)))
+	}
+	errc := make(chan error, len(servers))
+	for i, s := range servers {
+		wg.Add(1)
+		go func(s *http.Server, l net.Listener) {
+			defer wg.Done()
+			if err := s.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}(s, listeners[i])
+	}
+	close(g.ready)
+	g.logger.Info("gateway serving", "addr", g.Addr(), "admin", g.AdminAddr())
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	dctx, dcancel := context.WithTimeout(context.Background(), g.cfg.DrainTimeout)
+	defer dcancel()
+	for _, s := range servers {
+		if err := s.Shutdown(dctx); err != nil && serveErr == nil {
+			serveErr = err
+		}
+	}
+	g.logger.Info("gateway stopped")
+	if serveErr != nil {
+		return fmt.Errorf("gateway: %w", serveErr)
+	}
+	return nil
+}
+
+func (g *Gateway) server(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(g.logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// newEcho returns an echo instance with the middleware every listener
+// shares.
+func (g *Gateway) newEcho() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = g.handleError
+	e.Use(g.observe)
+	e.GET("/healthz", g.healthz)
+	e.GET("/metrics", echo.WrapHandler(g.metrics.handler()))
+	return e
+}
+
+// publicRoutes serves downloads and processing, and, with admin, the admin
+// API too.
+func (g *Gateway) publicRoutes(admin bool) *echo.Echo {
+	e := g.newEcho()
+	e.GET("/_ufop/objects/*", g.internalObject)
+	if admin {
+		g.mountAdmin(e)
+	}
+	e.GET("/*", g.serveObject)
+	e.HEAD("/*", g.serveObject)
+	return e
+}
+
+func (g *Gateway) adminRoutes() *echo.Echo {
+	e := g.newEcho()
+	g.mountAdmin(e)
+	return e
+}
+
+func (g *Gateway) healthz(c echo.Context) error {
+	select {
+	case <-g.ready:
+	default:
+		return c.String(http.StatusServiceUnavailable, "starting\n")
+	}
+	if g.deps.Health != nil {
+		if err := g.deps.Health(); err != nil {
+			return c.String(http.StatusServiceUnavailable, err.Error()+"\n")
+		}
+	}
+	return c.String(http.StatusOK, "ok\n")
+}
+
+const (
+	ctxReqid  = "reqid"
+	ctxFop    = "fop"
+	ctxErrKey = "err"
+)
+
+func reqidOf(c echo.Context) string {
+	s, _ := c.Get(ctxReqid).(string)
+	return s
+}
+
+func newReqid() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// observe gives each request an id, and logs and counts it.
+func (g *Gateway) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		id := newReqid()
+		c.Set(ctxReqid, id)
+		c.Response().Header().Set("X-Reqid", id)
+		err := next(c)
+		if err != nil {
+			g.handleError(err, c)
+		}
+		status := c.Response().Status
+		fop, _ := c.Get(ctxFop).(string)
+		route := routeOf(c)
+		g.metrics.request(route, fop, status, time.Since(start))
+		attrs := []any{"reqid", id, "method", c.Request().Method, "path", c.Request().URL.Path,
+			"status", status, "dur_ms", float64(time.Since(start).Microseconds()) / 1000, "bytes", c.Response().Size}
+		if fop != "" {
+			attrs = append(attrs, "fop", fop)
+		}
+		if e, _ := c.Get(ctxErrKey).(error); e != nil {
+			attrs = append(attrs, "err", e.Error())
+		}
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelWarn
+		}
+		if route == "health" || route == "metrics" {
+			level = slog.LevelDebug
+		}
+		g.logger.Log(c.Request().Context(), level, "request", attrs...)
+		return nil
+	}
+}
+
+func routeOf(c echo.Context) string {
+	switch p := c.Path(); {
+	case p == "/healthz":
+		return "health"
+	case p == "/metrics":
+		return "metrics"
+	case p == "/_ufop/objects/*":
+		return "internal"
+	case len(p) >= 4 && p[:4] == "/v1/":
+		return "admin"
+	}
+	return "public"
+}

@@ -1,0 +1,84 @@
+package gateway
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the gateway's Prometheus series, on a registry of its own so
+// several gateways can live in one process.
+type metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	stages   *prometheus.HistogramVec
+	results  *prometheus.CounterVec
+	agents   *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ufop_gateway_requests_total", Help: "Requests by route, fop pipeline and status.",
+		}, []string{"route", "fop", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "ufop_gateway_request_seconds", Help: "Request latency by route and fop pipeline.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"route", "fop"}),
+		stages: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "ufop_gateway_stage_seconds", Help: "Agent-reported time per stage of uncached requests: queue, fetch, decode, process, encode.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
+		}, []string{"stage"}),
+		results: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ufop_gateway_result_cache_total", Help: "Processed results by cache outcome: hit (agent cache), miss, not_modified (304).",
+		}, []string{"result"}),
+		agents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ufop_gateway_agent_calls_total", Help: "Calls to agents by agent and outcome (ok, busy, unreachable).",
+		}, []string{"agent", "outcome"}),
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.stages, m.results, m.agents,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+func (m *metrics) request(route, fop string, status int, d time.Duration) {
+	m.requests.WithLabelValues(route, fop, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(route, fop).Observe(d.Seconds())
+}
+
+func (m *metrics) notModified() { m.results.WithLabelValues("not_modified").Inc() }
+
+func (m *metrics) resultCache(hit bool) {
+	if hit {
+		m.results.WithLabelValues("hit").Inc()
+	} else {
+		m.results.WithLabelValues("miss").Inc()
+	}
+}
+
+func (m *metrics) agentCall(agent, outcome string) { m.agents.WithLabelValues(agent, outcome).Inc() }
+
+// observeTiming records an agent's Server-Timing header
+// ("queue;dur=1.2, fetch;dur=0.3, ...", milliseconds).
+func (m *metrics) observeTiming(h string) {
+	for _, part := range strings.Split(h, ",") {
+		name, dur, ok := strings.Cut(strings.TrimSpace(part), ";dur=")
+		if !ok {
+			continue
+		}
+		if ms, err := strconv.ParseFloat(dur, 64); err == nil {
+			m.stages.WithLabelValues(name).Observe(ms / 1000)
+		}
+	}
+}

@@ -1,0 +1,424 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/agent"
+	"github.com/ufop/ufop/auth"
+	"github.com/ufop/ufop/images"
+	"github.com/ufop/ufop/storage"
+)
+
+// objectPath returns the bucket and key a public request names: the first
+// path segment and the rest, or, with a configured domain, the host's
+// first label and the whole path.
+func (g *Gateway) objectPath(r *http.Request) (bucket, key string, err error) {
+	path := r.URL.EscapedPath()
+	if g.cfg.Domain != "" {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if b, ok := strings.CutSuffix(host, "."+g.cfg.Domain); ok && b != "" && !strings.Contains(b, ".") {
+			bucket, key = b, strings.TrimPrefix(path, "/")
+		}
+	}
+	if bucket == "" {
+		bucket, key, _ = strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	}
+	if key, err = url.PathUnescape(key); err != nil {
+		return "", "", ufop.Errorf(ufop.KindInvalid, "the key is not a valid percent-encoded path")
+	}
+	if bucket == "" {
+		return "", "", ufop.Errorf(ufop.KindNotFound, "no bucket in the URL: use /<bucket>/<key>")
+	}
+	if key == "" {
+		return "", "", ufop.Errorf(ufop.KindNotFound, "no key in the URL: use /<bucket>/<key>")
+	}
+	if err := storage.ValidateKey(key); err != nil {
+		return "", "", err
+	}
+	return bucket, key, nil
+}
+
+// splitQuery separates a processing URL's query into the fop pipeline and
+// whether a download token (e=, token=) is present.
+func splitQuery(raw string) (fops string, signed bool) {
+	var parts []string
+	for _, p := range strings.Split(raw, "&") {
+		switch {
+		case p == "":
+		case strings.HasPrefix(p, "e="), strings.HasPrefix(p, "token="):
+			signed = true
+		default:
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, "&"), signed
+}
+
+// serveObject answers GET and HEAD of /<bucket>/<key>[?fops].
+func (g *Gateway) serveObject(c echo.Context) error {
+	r := c.Request()
+	bucketName, key, err := g.objectPath(r)
+	if err != nil {
+		return err
+	}
+	b, err := g.cat.Bucket(bucketName)
+	if err != nil {
+		return err
+	}
+	fops, signed := splitQuery(r.URL.RawQuery)
+	var caller *ufop.User
+	if signed {
+		ak, err := auth.VerifyURL(auth.FullURL(r), func(ak string) (string, error) {
+			_, sk, err := g.cat.LookupKey(ak)
+			return sk, err
+		}, time.Now())
+		if err != nil {
+			return err
+		}
+		u, _, err := g.cat.LookupKey(ak)
+		if err != nil {
+			return err
+		}
+		caller = &u
+	}
+	if b.Private {
+		if caller == nil {
+			return ufop.Errorf(ufop.KindUnauthenticated, "bucket %q is private: use a signed URL (ufopctl sign)", b.Name)
+		}
+		if caller.Name != b.Owner && !caller.Admin {
+			return ufop.Errorf(ufop.KindPermission, "the signing key has no access to bucket %q", b.Name)
+		}
+	}
+	if err := checkReferer(b, r.Header.Get("Referer")); err != nil {
+		return err
+	}
+	obj, err := g.store.Stat(r.Context(), b.Name, key)
+	if err != nil {
+		return err
+	}
+	g.setCacheControl(c, b)
+	if fops == "" {
+		return g.serveRaw(c, b, key)
+	}
+	fops, err = url.PathUnescape(fops)
+	if err != nil {
+		return ufop.Errorf(ufop.KindInvalid, "the fop is not valid percent-encoding")
+	}
+	p, err := images.Parse(fops, g.cfg.MaxPipeline)
+	if err != nil {
+		return err
+	}
+	norm := p.String()
+	c.Set(ctxFop, fopLabel(p))
+	etag := resultETag(obj.ETag, norm)
+	h := c.Response().Header()
+	if p.SaveAs == nil {
+		h.Set("ETag", etag)
+		h.Set("Last-Modified", obj.Modified.UTC().Format(http.TimeFormat))
+		if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, etag) {
+			g.metrics.notModified()
+			return c.NoContent(http.StatusNotModified)
+		}
+	}
+	if p.SaveAs != nil {
+		if err := g.canSave(caller, p.SaveAs); err != nil {
+			return err
+		}
+	}
+	res, err := g.process(r.Context(), b, obj, p, reqidOf(c))
+	if err != nil {
+		return err
+	}
+	if p.SaveAs != nil {
+		if _, err := g.store.Put(r.Context(), p.SaveAs.Bucket, p.SaveAs.Key, bytes.NewReader(res.body),
+			storage.PutOptions{ContentType: res.contentType}); err != nil {
+			return fmt.Errorf("gateway: saveas: %w", err)
+		}
+	}
+	for k, v := range res.header {
+		h[k] = v
+	}
+	h.Set("Content-Length", strconv.Itoa(len(res.body)))
+	if r.Method == http.MethodHead {
+		return c.NoContent(http.StatusOK)
+	}
+	return c.Blob(http.StatusOK, res.contentType, res.body)
+}
+
+func (g *Gateway) setCacheControl(c echo.Context, b ufop.Bucket) {
+	h := c.Response().Header()
+	if b.Private {
+		h.Set("Cache-Control", "private, no-cache")
+		return
+	}
+	age := g.cfg.PublicMaxAge
+	if b.MaxAge > 0 {
+		age = b.MaxAge
+	}
+	h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(age.Seconds())))
+}
+
+// serveRaw serves the stored object; http.ServeContent answers
+// conditional and range requests.
+func (g *Gateway) serveRaw(c echo.Context, b ufop.Bucket, key string) error {
+	rd, err := g.store.Get(c.Request().Context(), b.Name, key)
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	h := c.Response().Header()
+	h.Set("ETag", `"`+rd.Object.ETag+`"`)
+	h.Set("Content-Type", rd.Object.ContentType)
+	c.Set(ctxFop, "")
+	http.ServeContent(c.Response(), c.Request(), "", rd.Object.Modified, rd)
+	return nil
+}
+
+func (g *Gateway) canSave(caller *ufop.User, s *images.SaveAs) error {
+	if caller == nil {
+		return ufop.Errorf(ufop.KindUnauthenticated, "saveas needs a signed URL from a key that may write bucket %q", s.Bucket)
+	}
+	tb, err := g.cat.Bucket(s.Bucket)
+	if err != nil {
+		return err
+	}
+	if tb.Owner != caller.Name && !caller.Admin {
+		return ufop.Errorf(ufop.KindPermission, "saveas: no permission to write bucket %q", s.Bucket)
+	}
+	return storage.ValidateKey(s.Key)
+}
+
+func checkReferer(b ufop.Bucket, ref string) error {
+	if len(b.Referers) == 0 {
+		return nil
+	}
+	if ref == "" {
+		if b.AllowEmptyReferer {
+			return nil
+		}
+		return ufop.Errorf(ufop.KindPermission, "bucket %q requires a Referer header", b.Name)
+	}
+	u, err := url.Parse(ref)
+	if err != nil || u.Hostname() == "" {
+		return ufop.Errorf(ufop.KindPermission, "referer not allowed for bucket %q", b.Name)
+	}
+	host := strings.ToLower(u.Hostname())
+	for _, pat := range b.Referers {
+		pat = strings.ToLower(pat)
+		if host == pat || (strings.HasPrefix(pat, "*.") && strings.HasSuffix(host, pat[1:])) {
+			return nil
+		}
+	}
+	return ufop.Errorf(ufop.KindPermission, "referer %q not allowed for bucket %q", host, b.Name)
+}
+
+// resultETag names a processed result: the same source and normalized
+// pipeline give the same tag on every gateway.
+func resultETag(sourceETag, fops string) string {
+	sum := sha256.Sum256([]byte(sourceETag + "\x00" + fops))
+	return `"` + hex.EncodeToString(sum[:16]) + `"`
+}
+
+func etagMatch(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == etag {
+			return true
+		}
+	}
+	return false
+}
+
+func fopLabel(p images.Pipeline) string {
+	names := make([]string, len(p.Steps))
+	for i, s := range p.Steps {
+		names[i] = s.Name()
+	}
+	return strings.Join(names, "|")
+}
+
+type result struct {
+	body        []byte
+	contentType string
+	header      http.Header
+}
+
+// passHeaders are the agent response headers a client sees.
+var passHeaders = []string{"X-Ufop-Facecrop", agent.HeaderCache, agent.HeaderTiming}
+
+// process runs the pipeline on an agent chosen by the registry. An agent
+// that cannot be reached, or whose queue is full, is skipped for the next
+// candidate; a dead agent is also taken out of routing for a while, ahead
+// of its lease expiring.
+func (g *Gateway) process(ctx context.Context, b ufop.Bucket, obj ufop.Object, p images.Pipeline, reqid string) (*result, error) {
+	for _, s := range p.Steps {
+		if !s.Builtin() {
+			return nil, ufop.Errorf(ufop.KindInvalid, "unknown fop %q: neither a built-in nor a registered UFOP", s.Name())
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.Deadline)
+	defer cancel()
+	deadline, _ := ctx.Deadline()
+	tier := ufop.TierFree
+	if u, err := g.cat.User(b.Owner); err == nil {
+		tier = u.Tier
+	}
+	steps := images.Pipeline{Steps: p.Steps}
+	body, err := json.Marshal(agent.ProcessRequest{
+		Source: ufop.Source{Bucket: b.Name, Key: obj.Key, ETag: obj.ETag, Size: obj.Size, ContentType: obj.ContentType,
+			URL: g.internal + "/_ufop/objects/" + b.Name + "/" + escapeKey(obj.Key)},
+		Fops: steps.String(), Owner: b.Owner, Tier: tier, Reqid: reqid, Deadline: deadline,
+		ObjectsURL: g.internal + "/_ufop/objects/",
+	})
+	if err != nil {
+		return nil, err
+	}
+	cands := g.reg.Route(b.Name+"/"+obj.Key, p.Steps[0].Name())
+	if len(cands) == 0 {
+		return nil, &ufop.Error{Kind: ufop.KindUnavailable, RetryAfter: time.Second,
+			Msg: "no agent is available to run " + p.Steps[0].Name()}
+	}
+	const maxAttempts = 3
+	var lastErr error
+	for i, a := range cands {
+		if i == maxAttempts {
+			break
+		}
+		res, err := g.callAgent(ctx, a.Addr, body)
+		if err == nil {
+			g.metrics.agentCall(a.ID, "ok")
+			if res.header.Get(agent.HeaderCache) == "hit" {
+				g.metrics.resultCache(true)
+			} else {
+				g.metrics.resultCache(false)
+				g.metrics.observeTiming(res.header.Get(agent.HeaderTiming))
+			}
+			return res, nil
+		}
+		lastErr = err
+		var te *transportError
+		switch {
+		case errors.As(err, &te):
+			g.metrics.agentCall(a.ID, "unreachable")
+			g.reg.Suspect(a.ID, g.cfg.Discovery.TTL*2)
+			g.logger.Warn("agent unreachable, trying another", "reqid", reqid, "agent", a.ID, "err", err)
+		case ufop.KindOf(err) == ufop.KindUnavailable:
+			g.metrics.agentCall(a.ID, "busy")
+		default:
+			return nil, err
+		}
+		if ctx.Err() != nil {
+			return nil, ufop.Errorf(ufop.KindTimeout, "processing deadline of %v passed", g.cfg.Deadline)
+		}
+	}
+	var te *transportError
+	if errors.As(lastErr, &te) {
+		return nil, &ufop.Error{Kind: ufop.KindUnavailable, RetryAfter: time.Second, Msg: "no agent could be reached", Err: lastErr}
+	}
+	return nil, lastErr
+}
+
+// transportError is a failure to talk to an agent at all, as opposed to an
+// answer from it.
+type transportError struct{ err error }
+
+func (e *transportError) Error() string { return "agent: " + e.err.Error() }
+func (e *transportError) Unwrap() error { return e.err }
+
+func (g *Gateway) callAgent(ctx context.Context, addr string, body []byte) (*result, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, addr+"/v1/process", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+g.token)
+	resp, err := g.client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ufop.Errorf(ufop.KindTimeout, "processing deadline of %v passed", g.cfg.Deadline)
+		}
+		return nil, &transportError{err}
+	}
+	defer resp.Body.Close()
+	// The whole answer is read before anything reaches the client, so an
+	// agent dying mid-answer can still be retried elsewhere.
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ufop.Errorf(ufop.KindTimeout, "processing deadline of %v passed", g.cfg.Deadline)
+		}
+		return nil, &transportError{err}
+	}
+	if kind := resp.Header.Get(agent.HeaderErrorKind); kind != "" || resp.StatusCode != http.StatusOK {
+		var eb struct {
+			Error string `json:"error"`
+		}
+		json.Unmarshal(data, &eb)
+		if eb.Error == "" {
+			eb.Error = "agent answered " + resp.Status
+		}
+		e := &ufop.Error{Kind: ufop.ParseKind(kind), Msg: eb.Error}
+		if ra, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
+			e.RetryAfter = time.Duration(ra) * time.Second
+		}
+		return nil, e
+	}
+	h := http.Header{}
+	for _, k := range passHeaders {
+		if v := resp.Header.Get(k); v != "" {
+			h.Set(k, v)
+		}
+	}
+	return &result{body: data, contentType: resp.Header.Get("Content-Type"), header: h}, nil
+}
+
+func escapeKey(key string) string {
+	parts := strings.Split(key, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return strings.Join(parts, "/")
+}
+
+// internalObject serves stored objects to agents (sources and watermark
+// images). It needs the cluster token; with ?owner= it serves only what
+// that user may read.
+func (g *Gateway) internalObject(c echo.Context) error {
+	r := c.Request()
+	if g.token == "" || r.Header.Get("Authorization") != "Bearer "+g.token {
+		return ufop.Errorf(ufop.KindUnauthenticated, "cluster token required")
+	}
+	rest := strings.TrimPrefix(r.URL.EscapedPath(), "/_ufop/objects/")
+	bucket, ekey, _ := strings.Cut(rest, "/")
+	key, err := url.PathUnescape(ekey)
+	if err != nil {
+		return ufop.Errorf(ufop.KindInvalid, "bad key")
+	}
+	b, err := g.cat.Bucket(bucket)
+	if err != nil {
+		return err
+	}
+	if owner := r.URL.Query().Get("owner"); owner != "" && b.Private && b.Owner != owner {
+		return ufop.Errorf(ufop.KindPermission, "no access to bucket %q", bucket)
+	}
+	return g.serveRaw(c, b, key)
+}

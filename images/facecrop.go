@@ -1,10 +1,12 @@
 package images
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"image"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -129,9 +131,23 @@ func (d *faceDetector) classifier() (*pigo.Pigo, error) {
 // the eyebrows to the chin.
 type faceBox struct {
 	rect image.Rectangle
+	// up is the direction from the chin to the top of the head in the
+	// image: faceUp for an upright face, faceRight when the top of the
+	// head points right (a photo whose EXIF orientation turned it sideways).
+	up faceDir
 	// score is pigo's cluster score; higher is more certainly a face.
 	score float32
 }
+
+// faceDir is a direction in the image, in quarter turns clockwise from up.
+type faceDir uint8
+
+const (
+	faceUp faceDir = iota
+	faceRight
+	faceDown
+	faceLeft
+)
 
 // Detection tuning, on the downscaled copy. pigo's window covers roughly
 // brows to chin; faces under minFacePx on that copy are ignored (a face that
@@ -141,58 +157,131 @@ const (
 	minFacePx       = 20   // smallest face window on the copy
 	faceShift       = 0.1  // window step, as a fraction of its size
 	faceScale       = 1.1  // window growth per scale step
-	faceIoU         = 0.2  // detections overlapping more are one face
+	faceIoU         = 0.2  // pigo's clustering: detections overlapping more are one
+	faceOverlap     = 0.4  // clusters sharing more of the smaller box are one face
 	minFaceScore    = 8.0  // cluster score below which a detection is noise
 	minFaceFraction = 0.02 // faces smaller than this share of the largest are dropped
 )
 
 // detectFaces finds frontal faces in img. It works on a grayscale copy whose
 // longest side is at most detectSide, so its cost does not grow with the
-// source size, and maps the boxes back to img's coordinates.
+// source size, and maps the boxes back to img's coordinates. When no
+// upright face is found it looks for faces turned a quarter turn either
+// way, as in photos whose camera was held sideways.
 func detectFaces(cls *pigo.Pigo, img image.Image) []faceBox {
 	b := img.Bounds()
 	if b.Dx() < minFacePx || b.Dy() < minFacePx {
 		return nil
 	}
 	gray, cols, rows := smallGray(img, detectSide)
+	sx := float64(b.Dx()) / float64(cols)
+	sy := float64(b.Dy()) / float64(rows)
+	var faces []faceBox
+	for _, up := range []faceDir{faceUp, faceRight, faceLeft} {
+		pix, c, r := gray, cols, rows
+		if up != faceUp {
+			pix, c, r = rotateGray(gray, cols, rows, up), rows, cols
+		}
+		for _, d := range runCascade(cls, pix, c, r) {
+			// Back to the unrotated copy's coordinates, then the source's.
+			x, y := float64(d.Col), float64(d.Row)
+			switch up {
+			case faceRight: // the copy was turned counterclockwise
+				x, y = float64(cols-1)-y, x
+			case faceLeft: // turned clockwise
+				x, y = y, float64(rows-1)-x
+			}
+			half := float64(d.Scale) / 2
+			rect := image.Rect(
+				b.Min.X+int(math.Round((x-half)*sx)),
+				b.Min.Y+int(math.Round((y-half)*sy)),
+				b.Min.X+int(math.Round((x+half)*sx)),
+				b.Min.Y+int(math.Round((y+half)*sy)),
+			).Intersect(b)
+			if !rect.Empty() {
+				faces = append(faces, faceBox{rect: rect, up: up, score: d.Q})
+			}
+		}
+		if len(faces) > 0 {
+			break
+		}
+	}
+	return pruneFaces(faces)
+}
+
+// runCascade runs pigo over a grayscale copy and returns its clustered
+// detections that are confident enough.
+func runCascade(cls *pigo.Pigo, pix []uint8, cols, rows int) []pigo.Detection {
+	if min(cols, rows) < minFacePx {
+		return nil
+	}
 	params := pigo.CascadeParams{
 		MinSize:     minFacePx,
 		MaxSize:     min(rows, cols),
 		ShiftFactor: faceShift,
 		ScaleFactor: faceScale,
-		ImageParams: pigo.ImageParams{Pixels: gray, Rows: rows, Cols: cols, Dim: cols},
+		ImageParams: pigo.ImageParams{Pixels: pix, Rows: rows, Cols: cols, Dim: cols},
 	}
 	dets := cls.ClusterDetections(cls.RunCascade(params, 0), faceIoU)
-	sx := float64(b.Dx()) / float64(cols)
-	sy := float64(b.Dy()) / float64(rows)
-	var faces []faceBox
-	largest := 0
+	kept := dets[:0]
 	for _, d := range dets {
-		if d.Q < minFaceScore {
-			continue
-		}
-		half := float64(d.Scale) / 2
-		r := image.Rect(
-			b.Min.X+int(math.Round((float64(d.Col)-half)*sx)),
-			b.Min.Y+int(math.Round((float64(d.Row)-half)*sy)),
-			b.Min.X+int(math.Round((float64(d.Col)+half)*sx)),
-			b.Min.Y+int(math.Round((float64(d.Row)+half)*sy)),
-		).Intersect(b)
-		if r.Empty() {
-			continue
-		}
-		faces = append(faces, faceBox{rect: r, score: d.Q})
-		largest = max(largest, r.Dx()*r.Dy())
-	}
-	// Tiny detections next to a big face are background texture far more
-	// often than people.
-	kept := faces[:0]
-	for _, fb := range faces {
-		if float64(fb.rect.Dx()*fb.rect.Dy()) >= minFaceFraction*float64(largest) {
-			kept = append(kept, fb)
+		if d.Q >= minFaceScore {
+			kept = append(kept, d)
 		}
 	}
 	return kept
+}
+
+// pruneFaces merges boxes that are one face (pigo's clustering can leave two
+// overlapping clusters) keeping the better scored, and drops tiny boxes next
+// to a big face, which are background texture far more often than people.
+func pruneFaces(faces []faceBox) []faceBox {
+	slices.SortFunc(faces, func(a, b faceBox) int { return cmp.Compare(b.score, a.score) })
+	var kept []faceBox
+	largest := 0
+	for _, f := range faces {
+		dup := false
+		for _, k := range kept {
+			inter := f.rect.Intersect(k.rect)
+			small := min(area(f.rect), area(k.rect))
+			if small > 0 && float64(area(inter)) > faceOverlap*float64(small) {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			kept = append(kept, f)
+			largest = max(largest, area(f.rect))
+		}
+	}
+	out := kept[:0]
+	for _, f := range kept {
+		if float64(area(f.rect)) >= minFaceFraction*float64(largest) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func area(r image.Rectangle) int { return r.Dx() * r.Dy() }
+
+// rotateGray turns a cols x rows grayscale image a quarter turn:
+// counterclockwise for faceRight (so that a face whose top points right
+// becomes upright), clockwise for faceLeft. The result is rows x cols.
+func rotateGray(pix []uint8, cols, rows int, up faceDir) []uint8 {
+	out := make([]uint8, len(pix))
+	for y := 0; y < rows; y++ {
+		for x := 0; x < cols; x++ {
+			var nx, ny int
+			if up == faceRight {
+				nx, ny = y, cols-1-x
+			} else {
+				nx, ny = rows-1-y, x
+			}
+			out[ny*rows+nx] = pix[y*cols+x]
+		}
+	}
+	return out
 }
 
 // smallGray returns the luma of img scaled so that its longest side is at
@@ -226,13 +315,45 @@ func smallGray(img image.Image, side int) (gray []uint8, cols, rows int) {
 // Head framing around a face box of side s, centred on the box: how far the
 // crop must reach so that hair, chin and a little neck stay in.
 const (
-	headSide  = 1.0 // left and right of the box centre, in box sides
-	headAbove = 1.0 // above the box centre
-	headBelow = 1.3 // below the box centre
-	// faceLine is where the face centre sits in the crop, from the top, when
-	// the crop is larger than the head region: a little above the middle.
+	headSide  = 0.85 // to each side of the box centre, in box sides
+	headAbove = 0.8  // towards the top of the head
+	headBelow = 1.1  // towards the chin and neck
+	// faceLine is where the face centre sits in the crop, from the top of
+	// the head's side, when the crop is larger than the head region: a
+	// little before the middle, as portraits are framed.
 	faceLine = 0.42
 )
+
+// headRect is the region around a face that a crop should keep.
+func headRect(fb faceBox) image.Rectangle {
+	s := float64(fb.rect.Dx())
+	cx := float64(fb.rect.Min.X+fb.rect.Max.X) / 2
+	cy := float64(fb.rect.Min.Y+fb.rect.Max.Y) / 2
+	// Extents left, up, right and down of the centre, in box sides.
+	l, u, r, d := headSide, headAbove, headSide, headBelow
+	switch fb.up {
+	case faceRight:
+		l, u, r, d = headBelow, headSide, headAbove, headSide
+	case faceDown:
+		u, d = headBelow, headAbove
+	case faceLeft:
+		l, u, r, d = headAbove, headSide, headBelow, headSide
+	}
+	return image.Rect(int(cx-l*s), int(cy-u*s), int(math.Ceil(cx+r*s)), int(math.Ceil(cy+d*s)))
+}
+
+// upVector is the unit vector of a direction in image coordinates.
+func (d faceDir) upVector() (float64, float64) {
+	switch d {
+	case faceRight:
+		return 1, 0
+	case faceDown:
+		return 0, 1
+	case faceLeft:
+		return -1, 0
+	}
+	return 0, -1
+}
 
 // faceCropRect returns the rectangle of aspect w:h inside bounds that frames
 // all faces, or only the largest when all do not fit, and how many faces it
@@ -247,7 +368,7 @@ func faceCropRect(bounds image.Rectangle, faces []faceBox, w, h int) (image.Rect
 	}
 	largest := faces[0]
 	for _, fb := range faces[1:] {
-		if fb.rect.Dx()*fb.rect.Dy() > largest.rect.Dx()*largest.rect.Dy() {
+		if area(fb.rect) > area(largest.rect) {
 			largest = fb
 		}
 	}
@@ -261,10 +382,7 @@ func faceCropRect(bounds image.Rectangle, faces []faceBox, w, h int) (image.Rect
 func frameFaces(bounds image.Rectangle, faces []faceBox, w, h, maxW, maxH int) (image.Rectangle, bool) {
 	var head, core image.Rectangle
 	for i, fb := range faces {
-		s := float64(fb.rect.Dx())
-		cx := float64(fb.rect.Min.X+fb.rect.Max.X) / 2
-		cy := float64(fb.rect.Min.Y+fb.rect.Max.Y) / 2
-		hr := image.Rect(int(cx-headSide*s), int(cy-headAbove*s), int(math.Ceil(cx+headSide*s)), int(math.Ceil(cy+headBelow*s)))
+		hr := headRect(fb)
 		if i == 0 {
 			head, core = hr, fb.rect
 		} else {
@@ -284,8 +402,11 @@ func frameFaces(bounds image.Rectangle, faces []faceBox, w, h, maxW, maxH int) (
 	}
 	fx := float64(core.Min.X+core.Max.X) / 2
 	fy := float64(core.Min.Y+core.Max.Y) / 2
-	x0 := int(math.Round(fx - float64(iw)/2))
-	y0 := int(math.Round(fy - faceLine*float64(ih)))
+	// Shift the crop so that the faces sit a little towards the top of
+	// their heads from the centre.
+	ux, uy := faces[0].up.upVector()
+	x0 := int(math.Round(fx - (ux*(0.5-faceLine)+0.5)*float64(iw)))
+	y0 := int(math.Round(fy - (uy*(0.5-faceLine)+0.5)*float64(ih)))
 	// Keep the whole head region when the crop can hold it.
 	if ok {
 		x0 = clampInt(x0, head.Max.X-iw, head.Min.X)

@@ -142,10 +142,28 @@ func (v *viewOp) plan(sw, sh int) (rw, rh, cw, ch int) {
 }
 
 // need is the smallest decode that gives the same output (shrink-on-load).
-func (v *viewOp) need(sw, sh int) (int, int) {
-	rw, rh, _, _ := v.plan(sw, sh)
+// imageView2 sees the source upright, so the plan is made in oriented
+// coordinates and turned back.
+func (v *viewOp) need(w, h, orient int) (int, int) {
+	if orient >= 5 && orient <= 8 {
+		rh, rw, _, _ := v.plan(h, w)
+		return rw, rh
+	}
+	rw, rh, _, _ := v.plan(w, h)
 	return rw, rh
 }
+
+// Compile-time checks that the ops implement the optional interfaces the
+// Processor looks for.
+var (
+	_ shrinker = (*viewOp)(nil)
+	_ animator = (*viewOp)(nil)
+	_ shrinker = (*mogrOp)(nil)
+	_ animator = (*mogrOp)(nil)
+)
+
+func (v *viewOp) animates()            {}
+func (v *viewOp) outputFormat() string { return v.out.format }
 
 func (v *viewOp) apply(ctx context.Context, f *frame) error {
 	v.out.apply(f)

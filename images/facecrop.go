@@ -481,17 +481,22 @@ func saliencyCropRect(img image.Image, w, h int) image.Rectangle {
 		win = int(math.Round(float64(ch) * float64(rows) / float64(b.Dy())))
 	}
 	win = clampInt(win, 1, n)
-	best, bestScore := (n-win)/2, -1.0
 	total := energy[n] + 1e-9
-	for s := 0; s+win <= n; s++ {
-		score := (energy[s+win] - energy[s]) / total
+	score := func(s int) float64 {
+		sc := (energy[s+win] - energy[s]) / total
 		if n > win {
 			// Up to 10% penalty at the edges.
 			off := math.Abs(float64(s)-float64(n-win)/2) / (float64(n-win) / 2)
-			score *= 1 - 0.1*off
+			sc *= 1 - 0.1*off
 		}
-		if score > bestScore {
-			best, bestScore = s, score
+		return sc
+	}
+	// Start from the centre, so that only more detail moves the crop.
+	best := (n - win) / 2
+	bestScore := score(best)
+	for s := 0; s+win <= n; s++ {
+		if sc := score(s); sc > bestScore+1e-9 {
+			best, bestScore = s, sc
 		}
 	}
 	if horizontal {

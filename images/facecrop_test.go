@@ -1,0 +1,429 @@
+package images
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/disintegration/imaging"
+
+	"github.com/ufop/ufop"
+)
+
+func TestParseFacecrop(t *testing.T) {
+	good := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"200x200"}, "facecrop/200x200"},
+		{[]string{"1x1"}, "facecrop/1x1"},
+		{[]string{"300x100", ""}, "facecrop/300x100"},
+		{[]string{"0100x050"}, "facecrop/100x50"},
+		{[]string{"65536x1"}, "facecrop/65536x1"},
+	}
+	for _, tc := range good {
+		o, err := parseFacecrop(tc.args)
+		if err != nil {
+			t.Errorf("parseFacecrop(%q): %v", tc.args, err)
+			continue
+		}
+		if got := o.String(); got != tc.want {
+			t.Errorf("parseFacecrop(%q) = %s, want %s", tc.args, got, tc.want)
+		}
+		if o.name() != "facecrop" {
+			t.Errorf("name %q", o.name())
+		}
+	}
+	bad := [][]string{
+		nil, {""}, {"200"}, {"x200"}, {"200x"}, {"0x10"}, {"10x0"}, {"-1x5"}, {"+5x5"},
+		{"200x200x3"}, {"abcxdef"}, {"65537x1"}, {"99999999x1"}, {"200x200", "300x300"},
+		{"200X200"}, {" 200x200"}, {"2e2x200"},
+	}
+	for _, args := range bad {
+		_, err := parseFacecrop(args)
+		if err == nil {
+			t.Errorf("parseFacecrop(%q) accepted", args)
+			continue
+		}
+		if k := kindOf(t, err); k != ufop.KindInvalid {
+			t.Errorf("parseFacecrop(%q): kind %s, want invalid", args, k)
+		}
+		if !strings.Contains(err.Error(), "facecrop: parameter size") {
+			t.Errorf("parseFacecrop(%q): %q does not name the fop and parameter", args, err)
+		}
+	}
+}
+
+// portraitLandmarks are the eyes and mouth corners of the face in
+// portrait.jpg, in its stored 800x533 coordinates, read off the image.
+var portraitLandmarks = map[string]image.Point{
+	"left eye":          {367, 168},
+	"right eye":         {437, 171},
+	"left mouth corner": {363, 236},
+	"right mouth":       {433, 236},
+	"chin":              {400, 300},
+}
+
+// orientPoint maps a point of a stored w x h image to where EXIF
+// orientation o puts it.
+func orientPoint(p image.Point, w, h, o int) image.Point {
+	switch o {
+	case 2:
+		return image.Pt(w-1-p.X, p.Y)
+	case 3:
+		return image.Pt(w-1-p.X, h-1-p.Y)
+	case 4:
+		return image.Pt(p.X, h-1-p.Y)
+	case 5:
+		return image.Pt(p.Y, p.X)
+	case 6:
+		return image.Pt(h-1-p.Y, p.X)
+	case 7:
+		return image.Pt(h-1-p.Y, w-1-p.X)
+	case 8:
+		return image.Pt(p.Y, w-1-p.X)
+	}
+	return p
+}
+
+// decodeUpright decodes a fixture the way a Run does before a pixel step:
+// full size, with its EXIF orientation applied. It returns the
+// orientation it applied.
+func decodeUpright(t *testing.T, name string) (image.Image, int) {
+	t.Helper()
+	src := fixture(t, name)
+	h, err := probe(src)
+	if err != nil {
+		t.Fatalf("probe %s: %v", name, err)
+	}
+	img, err := decodePixels(src, h, 0, 0)
+	if err != nil {
+		t.Fatalf("decode %s: %v", name, err)
+	}
+	o := readOrientation(src, h.format)
+	return orient(img, o), o
+}
+
+// TestFacecropKeepsFace is the acceptance test of issue 3: the crop keeps
+// both eyes and the mouth of every portrait, whatever its colour model,
+// format or EXIF orientation, at several aspects.
+func TestFacecropKeepsFace(t *testing.T) {
+	var det faceDetector
+	cls, err := det.classifier()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := []struct {
+		name   string
+		orient int // the fixture's EXIF orientation
+	}{
+		{"portrait.jpg", 1},
+		{"portrait.png", 1},
+		{"portrait-grayscale.jpg", 1},
+		{"portrait-cmyk-orientation-exif.jpg", 6},
+	}
+	sizes := []image.Point{{200, 200}, {300, 100}, {100, 300}, {1000, 1000}, {16, 9}}
+	for _, file := range files {
+		t.Run(file.name, func(t *testing.T) {
+			img, o := decodeUpright(t, file.name)
+			if o != file.orient {
+				t.Fatalf("EXIF orientation %d, the fixture has %d", o, file.orient)
+			}
+			faces := detectFaces(cls, img)
+			if len(faces) != 1 {
+				t.Fatalf("found %d faces %v, want 1", len(faces), faces)
+			}
+			for _, size := range sizes {
+				rect, mode := facecropRect(img, faces, size.X, size.Y)
+				if mode != "face" {
+					t.Errorf("%v: mode %q, want face", size, mode)
+				}
+				checkCropRect(t, img.Bounds(), rect, size.X, size.Y)
+				for what, p := range portraitLandmarks {
+					p = orientPoint(p, 800, 533, o)
+					if !p.In(rect.Inset(4)) {
+						t.Errorf("%v: crop %v cuts off the %s at %v", size, rect, what, p)
+					}
+				}
+			}
+		})
+	}
+}
+
+// checkCropRect checks that r lies in bounds and has the aspect w:h up to
+// rounding.
+func checkCropRect(t *testing.T, bounds, r image.Rectangle, w, h int) {
+	t.Helper()
+	if r.Empty() || !r.In(bounds) {
+		t.Errorf("crop %v is empty or outside %v", r, bounds)
+		return
+	}
+	// One pixel of rounding on the longer side of the crop.
+	if d := r.Dx()*h - r.Dy()*w; d > max(w, h) || d < -max(w, h) {
+		t.Errorf("crop %v does not have the aspect %d:%d", r, w, h)
+	}
+}
+
+func TestFaceCropRect(t *testing.T) {
+	box := func(x0, y0, s int) faceBox { return faceBox{rect: image.Rect(x0, y0, x0+s, y0+s), score: 100} }
+	sideways := box(600, 400, 100)
+	sideways.up = faceRight
+	tests := []struct {
+		name     string
+		bounds   image.Rectangle
+		faces    []faceBox
+		w, h     int
+		wantN    int
+		contains []image.Rectangle // must be inside the crop
+	}{
+		{"one face", image.Rect(0, 0, 1000, 1000), []faceBox{box(450, 300, 100)}, 200, 200, 1,
+			[]image.Rectangle{image.Rect(415, 270, 585, 460)}},
+		{"wide output", image.Rect(0, 0, 1000, 1000), []faceBox{box(450, 300, 100)}, 100, 50, 1,
+			[]image.Rectangle{image.Rect(450, 300, 550, 400)}},
+		{"two faces fit", image.Rect(0, 0, 1200, 800), []faceBox{box(300, 300, 100), box(700, 320, 80)}, 300, 200, 2,
+			[]image.Rectangle{image.Rect(300, 300, 400, 400), image.Rect(700, 320, 780, 400)}},
+		{"two faces too far apart: the largest", image.Rect(0, 0, 2000, 300), []faceBox{box(50, 100, 60), box(1800, 100, 90)}, 100, 100, 1,
+			[]image.Rectangle{image.Rect(1800, 100, 1890, 190)}},
+		{"face in the corner", image.Rect(0, 0, 1000, 700), []faceBox{box(0, 0, 120)}, 200, 200, 1,
+			[]image.Rectangle{image.Rect(0, 0, 120, 120)}},
+		{"offset bounds", image.Rect(100, 100, 1100, 800), []faceBox{box(900, 650, 100)}, 200, 200, 1,
+			[]image.Rectangle{image.Rect(900, 650, 1000, 750)}},
+		{"face bigger than the image allows", image.Rect(0, 0, 300, 200), []faceBox{box(50, 20, 180)}, 100, 100, 1, nil},
+		{"tiny image", image.Rect(0, 0, 5, 3), []faceBox{box(1, 0, 3)}, 200, 200, 1, nil},
+		{"sideways face", image.Rect(0, 0, 1000, 1000), []faceBox{sideways}, 200, 200, 1,
+			[]image.Rectangle{image.Rect(600, 400, 700, 500)}},
+		{"no face", image.Rect(0, 0, 1000, 1000), nil, 200, 200, 0, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, n := faceCropRect(tc.bounds, tc.faces, tc.w, tc.h)
+			if n != tc.wantN {
+				t.Fatalf("framed %d faces, want %d", n, tc.wantN)
+			}
+			if n == 0 {
+				return
+			}
+			checkCropRect(t, tc.bounds, r, tc.w, tc.h)
+			for _, c := range tc.contains {
+				if !c.In(r) {
+					t.Errorf("crop %v does not contain %v", r, c)
+				}
+			}
+		})
+	}
+}
+
+// TestFaceCropRectPlacement checks the framing: a face is centred across
+// and sits a little towards the top of its head along it.
+func TestFaceCropRectPlacement(t *testing.T) {
+	bounds := image.Rect(0, 0, 2000, 2000)
+	for _, up := range []faceDir{faceUp, faceRight, faceDown, faceLeft} {
+		fb := faceBox{rect: image.Rect(950, 950, 1050, 1050), up: up}
+		// A large output makes the crop larger than the head region.
+		r, _ := faceCropRect(bounds, []faceBox{fb}, 600, 600)
+		c := r.Min.Add(r.Max).Div(2)
+		ux, uy := up.upVector()
+		// From the crop centre to the face centre, along up.
+		along := float64(1000-c.X)*ux + float64(1000-c.Y)*uy
+		across := float64(1000-c.X)*uy - float64(1000-c.Y)*ux
+		if along < 20 || along > 80 {
+			t.Errorf("up %d: face %.0f px towards the top of the head from the crop centre, want about 48", up, along)
+		}
+		if across < -1 || across > 1 {
+			t.Errorf("up %d: face %.0f px off centre across", up, across)
+		}
+	}
+}
+
+// TestSaliencyCropRect checks the fallback goes to the detailed part of an
+// image and stays centred on a flat one.
+func TestSaliencyCropRect(t *testing.T) {
+	flat := image.NewNRGBA(image.Rect(0, 0, 400, 100))
+	for i := range flat.Pix {
+		flat.Pix[i] = 128
+	}
+	detailed := imaging.Clone(flat)
+	for y := 20; y < 80; y++ {
+		for x := 300; x < 380; x++ {
+			if (x/4+y/4)%2 == 0 {
+				detailed.Set(x, y, color.NRGBA{A: 255})
+			}
+		}
+	}
+	tall := imaging.Rotate90(detailed)
+	tests := []struct {
+		name string
+		img  image.Image
+		w, h int
+		want image.Rectangle
+	}{
+		{"flat: centred", flat, 100, 100, image.Rect(150, 0, 250, 100)},
+		{"detail on the right", detailed, 100, 100, image.Rect(300, 20, 380, 80)},
+		{"detail at the top", tall, 100, 100, image.Rect(20, 20, 80, 100)},
+		{"same aspect: whole image", detailed, 40, 10, image.Rect(0, 0, 400, 100)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := saliencyCropRect(tc.img, tc.w, tc.h)
+			checkCropRect(t, tc.img.Bounds(), r, tc.w, tc.h)
+			if !tc.want.In(r) {
+				t.Errorf("crop %v does not contain %v", r, tc.want)
+			}
+		})
+	}
+}
+
+// TestFacecropApply runs the op on frames, including degenerate sizes.
+func TestFacecropApply(t *testing.T) {
+	p := newTestProcessor(t, nil, nil)
+	tests := []struct {
+		src  image.Rectangle
+		w, h int
+	}{
+		{image.Rect(0, 0, 1, 1), 200, 200},
+		{image.Rect(0, 0, 3, 500), 200, 100},
+		{image.Rect(0, 0, 500, 3), 10, 300},
+		{image.Rect(0, 0, 640, 480), 1, 1},
+		{image.Rect(0, 0, 50, 50), 50, 50},
+	}
+	for _, tc := range tests {
+		img := image.NewNRGBA(tc.src)
+		o, err := parseFacecrop([]string{fmt.Sprintf("%dx%d", tc.w, tc.h)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := &frame{img: img, header: http.Header{}, p: p}
+		if err := o.apply(context.Background(), f); err != nil {
+			t.Errorf("%v → %dx%d: %v", tc.src, tc.w, tc.h, err)
+			continue
+		}
+		if b := f.img.Bounds(); b.Dx() != tc.w || b.Dy() != tc.h {
+			t.Errorf("%v → %dx%d: got %v", tc.src, tc.w, tc.h, b)
+		}
+		if got := f.header.Get(HeaderFacecrop); got != "fallback" {
+			t.Errorf("%v: header %q, want fallback", tc.src, got)
+		}
+	}
+	o, _ := parseFacecrop([]string{"20000x10"})
+	err := o.apply(context.Background(), &frame{img: image.NewNRGBA(image.Rect(0, 0, 10, 10)), header: http.Header{}, p: p})
+	if kindOf(t, err) != ufop.KindTooLarge {
+		t.Errorf("over the output limit: %v, want too large", err)
+	}
+}
+
+// TestFacecropRun goes through Parse and Processor.Run: the decode path
+// must orient the image before the op, the header says what was found, and
+// the output matches the golden image.
+func TestFacecropRun(t *testing.T) {
+	p := newTestProcessor(t, nil, nil)
+	tests := []struct {
+		file, query, header, golden string
+	}{
+		{"portrait.jpg", "facecrop/200x200", "face", "facecrop-portrait-200x200"},
+		{"portrait.png", "facecrop/200x200", "face", ""},
+		{"portrait-grayscale.jpg", "facecrop/200x200", "face", ""},
+		{"portrait-cmyk-orientation-exif.jpg", "facecrop/200x200", "face", "facecrop-portrait-cmyk-orientation-exif-200x200"},
+		{"portrait.jpg", "facecrop/300x100", "face", "facecrop-portrait-300x100"},
+		{"no_face.jpg", "facecrop/200x200", "fallback", "facecrop-no_face-200x200"},
+	}
+	var det faceDetector
+	cls, err := det.classifier()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range tests {
+		t.Run(tc.file+"/"+tc.query, func(t *testing.T) {
+			res := mustRun(t, p, fixture(t, tc.file), tc.query)
+			if got := res.Header.Get(HeaderFacecrop); got != tc.header {
+				t.Errorf("%s: %q, want %q", HeaderFacecrop, got, tc.header)
+			}
+			img := decodeResult(t, res)
+			o, _ := parseFacecrop([]string{strings.TrimPrefix(tc.query, "facecrop/")})
+			fo := o.(*facecropOp)
+			if b := img.Bounds(); b.Dx() != fo.w || b.Dy() != fo.h {
+				t.Fatalf("output %v, want %dx%d", b, fo.w, fo.h)
+			}
+			if tc.header == "face" && fo.w == fo.h {
+				// The face is whole in the output, so it is found there too.
+				if faces := detectFaces(cls, img); len(faces) != 1 {
+					t.Errorf("the output has %d faces, want 1", len(faces))
+				}
+			}
+			if tc.golden != "" {
+				opGolden(t, tc.golden, img, 6)
+			}
+		})
+	}
+}
+
+// opGolden compares img with testdata/golden/<name>.png perceptually: both
+// are reduced to at most 64 px a side and their mean absolute difference
+// per channel must be at most tol (of 255). With -update it rewrites the
+// golden file instead.
+func opGolden(t *testing.T, name string, img image.Image, tol float64) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name+".png")
+	if *update {
+		writePNG(t, path, img)
+		return
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("golden %s missing (run go test ./images -update): %v", path, err)
+	}
+	want, err := imaging.Open(path)
+	if err != nil {
+		t.Fatalf("golden %s: %v", path, err)
+	}
+	if want.Bounds().Size() != img.Bounds().Size() {
+		t.Fatalf("size %v, golden %s is %v", img.Bounds().Size(), path, want.Bounds().Size())
+	}
+	if d := opMeanAbsDiff(img, want); d > tol {
+		writePNG(t, filepath.Join(t.TempDir(), name+".png"), img)
+		t.Errorf("differs from golden %s by %.1f per channel (tolerance %.1f)", path, d, tol)
+	}
+}
+
+// opMeanAbsDiff is the mean absolute RGBA difference, per channel on a 0-255
+// scale, of a and b reduced to at most 64 px a side (so that resampling and
+// codec noise do not count, but a different crop does).
+func opMeanAbsDiff(a, b image.Image) float64 {
+	sz := a.Bounds().Size()
+	w, h := sz.X, sz.Y
+	if long := max(w, h); long > 64 {
+		w, h = max(1, w*64/long), max(1, h*64/long)
+	}
+	sa := imaging.Resize(a, w, h, imaging.Box)
+	sb := imaging.Resize(b, w, h, imaging.Box)
+	var sum float64
+	for i := range sa.Pix {
+		d := int(sa.Pix[i]) - int(sb.Pix[i])
+		sum += float64(max(d, -d))
+	}
+	return sum / float64(len(sa.Pix))
+}
+
+func FuzzParseFacecrop(f *testing.F) {
+	for _, s := range []string{"200x200", "1x1", "x", "200x", "-1x-1", "65536x65536", "0010x10/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		o, err := parseFacecrop(strings.Split(s, "/"))
+		if err != nil {
+			if ufop.KindOf(err) != ufop.KindInvalid {
+				t.Fatalf("%q: kind %s", s, ufop.KindOf(err))
+			}
+			return
+		}
+		// The normalized spelling parses to itself.
+		again, err := parseFacecrop(strings.Split(strings.TrimPrefix(o.String(), "facecrop/"), "/"))
+		if err != nil || again.String() != o.String() {
+			t.Fatalf("%q → %s does not round-trip: %v", s, o, err)
+		}
+	})
+}

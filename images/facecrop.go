@@ -75,10 +75,7 @@ func (o *facecropOp) apply(ctx context.Context, f *frame) error {
 	if limit := f.p.cfg.MaxOutputSide; limit > 0 && (o.w > limit || o.h > limit) {
 		return ufop.Errorf(ufop.KindTooLarge, "facecrop: parameter size: %dx%d is over the output limit of %d px a side", o.w, o.h, limit)
 	}
-	// TODO(facecrop): keep the detector on the Processor once it has the
-	// field, so the cascade is unpacked once rather than per request.
-	var det faceDetector
-	cls, err := det.classifier()
+	cls, err := f.p.faces.classifier()
 	if err != nil {
 		return fmt.Errorf("facecrop: load cascade: %w", err)
 	}

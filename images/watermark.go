@@ -440,10 +440,7 @@ func (m *mark) loadImage(ctx context.Context, f *frame, baseWidth int) (*image.N
 // installed font for characters the chosen one lacks.
 func (m *mark) renderText(f *frame) (*image.NRGBA, error) {
 	px := float64(m.fontSize) / 20 // twips → points, and 1 pt = 1 px at 72 dpi
-	// TODO(watermark): keep the library on the Processor once it has the
-	// field, so fonts are indexed once rather than per request.
-	var fonts fontLibrary
-	runs, err := fonts.layout(f.p.cfg.FontDirs, m.text, m.font)
+	runs, err := f.p.fonts.layout(f.p.cfg.FontDirs, m.text, m.font)
 	if err != nil {
 		return nil, err
 	}

@@ -7,13 +7,14 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/distribution/reference"
-	"sigs.k8s.io/yaml"
+	"gopkg.in/yaml.v3"
 
 	"github.com/ufop/ufop"
 )
@@ -193,37 +194,190 @@ type rawResources struct {
 }
 
 var (
-	envKeyRE       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	yamlLineRE     = regexp.MustCompile(`\s+`)
-	unknownFieldRE = regexp.MustCompile(`unknown field "([^"]*)"`)
+	envKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	spaceRE  = regexp.MustCompile(`\s+`)
 )
 
+// knownFields is ufop.yaml's schema: the fields of the top level and of
+// its nested mappings.
+var knownFields = map[string][]string{
+	"":             {"image", "build_script", "run", "health_check", "resources", "concurrency", "timeout", "env"},
+	"health_check": {"path", "timeout"},
+	"resources":    {"cpu", "memory", "pids"},
+}
+
 // ParseManifest parses and validates ufop.yaml. It is strict: unknown or
-// duplicate fields are refused, and every error names the field (or, for
-// YAML syntax errors, the line). Fields left out take the protocol defaults;
-// resources stay zero (see Resources).
+// duplicate fields are refused, and every error names the field and its
+// line (or, for YAML syntax errors, the line). Fields left out take the
+// protocol defaults; resources stay zero (see Resources). YAML 1.2 rules
+// apply: only true and false are booleans, so "N: 1" is a variable N.
 func ParseManifest(data []byte) (Manifest, error) {
 	if len(data) > maxManifestBytes {
 		return Manifest{}, ufop.Errorf(ufop.KindInvalid, "%s: larger than %d KiB", ManifestFile, maxManifestBytes>>10)
 	}
-	if len(bytes.TrimSpace(data)) == 0 {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return Manifest{}, ufop.Errorf(ufop.KindInvalid, "%s: %s", ManifestFile, yamlMessage(err))
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 || doc.Content[0].Tag == "!!null" {
 		return Manifest{}, ufop.Errorf(ufop.KindInvalid, "%s: empty; it needs at least a run command", ManifestFile)
 	}
-	js, err := yaml.YAMLToJSONStrict(data)
+	conv := converter{lines: make(map[string]int)}
+	top := doc.Content[0]
+	if top.Kind == yaml.AliasNode {
+		top = top.Alias
+	}
+	if top == nil || top.Kind != yaml.MappingNode {
+		return Manifest{}, ufop.Errorf(ufop.KindInvalid, "%s: the top level must be a mapping of fields", ManifestFile)
+	}
+	tree, err := conv.value("", top)
 	if err != nil {
-		return Manifest{}, ufop.Errorf(ufop.KindInvalid, "%s: %s", ManifestFile, yamlMessage(err))
+		return Manifest{}, conv.located(err)
+	}
+	for _, parent := range []string{"", "health_check", "resources"} {
+		fields := knownFields[parent]
+		m, _ := tree.(map[string]any)
+		if parent != "" {
+			m, _ = m[parent].(map[string]any)
+		}
+		for k := range m {
+			if !slices.Contains(fields, k) {
+				return Manifest{}, conv.located(fieldErr(join(parent, k), "unknown field (known: %s)", strings.Join(fields, ", ")))
+			}
+		}
+	}
+	js, err := json.Marshal(tree)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("%s: encode: %w", ManifestFile, err)
 	}
 	var raw rawManifest
 	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.DisallowUnknownFields()
 	dec.UseNumber()
 	if err := dec.Decode(&raw); err != nil {
-		return Manifest{}, ufop.Errorf(ufop.KindInvalid, "%s: %s", ManifestFile, jsonMessage(err))
+		return Manifest{}, conv.located(jsonErr(err))
 	}
-	if bytes.Equal(bytes.TrimSpace(js), []byte("null")) {
-		return Manifest{}, ufop.Errorf(ufop.KindInvalid, "%s: empty; it needs at least a run command", ManifestFile)
+	m, err := raw.manifest()
+	if err != nil {
+		return Manifest{}, conv.located(err)
 	}
-	return raw.manifest()
+	return m, nil
+}
+
+func join(parent, field string) string {
+	if parent == "" {
+		return field
+	}
+	return parent + "." + field
+}
+
+// maxManifestNodes bounds the work of converting a manifest, aliases
+// included ("billion laughs").
+const maxManifestNodes = 10000
+
+// converter turns a YAML node tree into JSON-like values (map[string]any,
+// []any, string, json.Number, bool, nil) and remembers the line of every
+// field.
+type converter struct {
+	lines map[string]int
+	nodes int
+}
+
+func (c *converter) value(field string, n *yaml.Node) (any, error) {
+	if c.nodes++; c.nodes > maxManifestNodes {
+		return nil, fieldErr(field, "too deeply nested or aliased")
+	}
+	if field != "" {
+		if _, ok := c.lines[field]; !ok {
+			c.lines[field] = n.Line
+		}
+	}
+	switch n.Kind {
+	case yaml.AliasNode:
+		if n.Alias == nil {
+			return nil, fieldErr(field, "unknown alias")
+		}
+		return c.value(field, n.Alias)
+	case yaml.MappingNode:
+		out := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Kind != yaml.ScalarNode || k.Tag == "!!merge" {
+				return nil, fieldErr(field, "keys must be plain names (line %d)", k.Line)
+			}
+			name := join(field, k.Value)
+			c.lines[name] = k.Line
+			if _, dup := out[k.Value]; dup {
+				return nil, fieldErr(name, "set twice")
+			}
+			val, err := c.value(name, v)
+			if err != nil {
+				return nil, err
+			}
+			out[k.Value] = val
+		}
+		return out, nil
+	case yaml.SequenceNode:
+		out := make([]any, 0, len(n.Content))
+		for i, item := range n.Content {
+			val, err := c.value(fmt.Sprintf("%s[%d]", field, i), item)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, val)
+		}
+		return out, nil
+	case yaml.ScalarNode:
+		return scalar(field, n)
+	}
+	return nil, fieldErr(field, "unsupported YAML node")
+}
+
+func scalar(field string, n *yaml.Node) (any, error) {
+	switch n.ShortTag() {
+	case "!!null":
+		return nil, nil
+	case "!!bool":
+		var b bool
+		if err := n.Decode(&b); err != nil {
+			return nil, fieldErr(field, "%v", err)
+		}
+		return b, nil
+	case "!!int":
+		var i int64
+		if err := n.Decode(&i); err != nil {
+			return nil, fieldErr(field, "%s is not a 64-bit integer", n.Value)
+		}
+		return json.Number(strconv.FormatInt(i, 10)), nil
+	case "!!float":
+		var f float64
+		if err := n.Decode(&f); err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			return nil, fieldErr(field, "%s is not a finite number", n.Value)
+		}
+		return json.Number(strconv.FormatFloat(f, 'g', -1, 64)), nil
+	default: // !!str, !!timestamp, !!binary and custom tags: the text as written
+		return n.Value, nil
+	}
+}
+
+// located adds the line of the field an error names.
+func (c *converter) located(err error) error {
+	var fe *fieldError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	field := fe.field
+	for field != "" {
+		if line, ok := c.lines[field]; ok {
+			return ufop.Errorf(ufop.KindInvalid, "%s: line %d: field %s: %s", ManifestFile, line, fe.field, fe.msg)
+		}
+		// A field that is absent (run: missing) has no line; its parent may.
+		if i := strings.LastIndexAny(field, ".["); i > 0 {
+			field = field[:i]
+		} else {
+			break
+		}
+	}
+	return ufop.Errorf(ufop.KindInvalid, "%s: field %s: %s", ManifestFile, fe.field, fe.msg)
 }
 
 func (raw *rawManifest) manifest() (Manifest, error) {
@@ -324,8 +478,18 @@ func (raw *rawManifest) manifest() (Manifest, error) {
 	return m, nil
 }
 
+// fieldError is a problem with one field; ParseManifest turns it into a
+// ufop error with the field's line.
+type fieldError struct {
+	field, msg string
+}
+
+func (e *fieldError) Error() string {
+	return fmt.Sprintf("%s: field %s: %s", ManifestFile, e.field, e.msg)
+}
+
 func fieldErr(field, format string, args ...any) error {
-	return ufop.Errorf(ufop.KindInvalid, "%s: field %s: %s", ManifestFile, field, fmt.Sprintf(format, args...))
+	return &fieldError{field: field, msg: fmt.Sprintf(format, args...)}
 }
 
 // show describes a decoded JSON value for an error message.
@@ -347,33 +511,26 @@ func show(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// yamlMessage turns a yaml conversion error into one line that keeps the
-// line number and drops the library's prefixes.
+// yamlMessage turns a YAML syntax error into one line that keeps the line
+// number and drops the library's prefix.
 func yamlMessage(err error) string {
-	s := err.Error()
-	s = strings.TrimPrefix(s, "error converting YAML to JSON: ")
-	s = strings.TrimPrefix(s, "yaml: ")
+	s := strings.TrimPrefix(err.Error(), "yaml: ")
 	s = strings.Replace(s, "unmarshal errors:", "", 1)
-	return strings.TrimSpace(yamlLineRE.ReplaceAllString(s, " "))
+	return strings.TrimSpace(spaceRE.ReplaceAllString(s, " "))
 }
 
-func jsonMessage(err error) string {
+// jsonErr explains a shape mismatch (a list where a mapping belongs).
+func jsonErr(err error) error {
 	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		if te.Field == "" {
-			return fmt.Sprintf("the top level must be a mapping of fields, got a %s", te.Value)
-		}
-		return fmt.Sprintf("field %s: want %s, got %s", te.Field, typeName(te.Type.String()), te.Value)
+	if errors.As(err, &te) && te.Field != "" {
+		return fieldErr(te.Field, "want %s, got %s", typeName(te.Type.String()), te.Value)
 	}
-	if m := unknownFieldRE.FindStringSubmatch(err.Error()); m != nil {
-		return fmt.Sprintf("unknown field %q (known: image, build_script, run, health_check, resources, concurrency, timeout, env)", m[1])
-	}
-	return strings.TrimPrefix(err.Error(), "json: ")
+	return ufop.Errorf(ufop.KindInvalid, "%s: %s", ManifestFile, strings.TrimPrefix(err.Error(), "json: "))
 }
 
 func typeName(goType string) string {
 	switch {
-	case strings.HasPrefix(goType, "map["), strings.HasPrefix(goType, "builder.raw"), strings.HasPrefix(goType, "*builder.raw"):
+	case strings.HasPrefix(goType, "map["), strings.Contains(goType, "builder.raw"):
 		return "a mapping"
 	case strings.Contains(goType, "string"):
 		return "a string"
@@ -399,7 +556,7 @@ func stringList(field string, v any) ([]string, error) {
 	if !ok {
 		return nil, fieldErr(field, "want a list of strings, got %s", show(v))
 	}
-	out := make([]string, 0, len(list))
+	var out []string
 	for i, item := range list {
 		s, ok := item.(string)
 		if !ok {

@@ -444,7 +444,8 @@ func (c *collector) resolve(p string, hops *int) ([]string, error) {
 		if path.IsAbs(e.link) {
 			return nil, errEscape
 		}
-		next, err := c.resolve(path.Join(append(cur[:len(cur)-1:len(cur)-1], e.link)...), hops)
+		// Not path.Join: cleaning "link/.." lexically would skip the link.
+		next, err := c.resolve(strings.Join(cur[:len(cur)-1], "/")+"/"+e.link, hops)
 		if err != nil {
 			return nil, err
 		}
@@ -464,7 +465,7 @@ func (c *collector) finish() (*Package, error) {
 			continue
 		}
 		hops := 0
-		_, err := c.resolve(path.Join(path.Dir(e.name), e.link), &hops)
+		_, err := c.resolve(path.Dir(e.name)+"/"+e.link, &hops)
 		switch {
 		case errors.Is(err, errEscape):
 			return nil, entryErr(e.name, fmt.Sprintf("symlink to %q points outside the package", e.link))

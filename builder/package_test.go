@@ -1,0 +1,422 @@
+package builder
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/ufop/ufop"
+)
+
+const minimalYAML = "run: [\"./handler\"]\n"
+
+// tarEntry describes one entry of a test archive.
+type tarEntry struct {
+	name string
+	typ  byte // defaults to a regular file
+	mode int64
+	body string
+	link string
+}
+
+func file(name, body string) tarEntry { return tarEntry{name: name, body: body} }
+
+func makeTar(t testing.TB, entries ...tarEntry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range entries {
+		hdr := &tar.Header{Name: e.name, Typeflag: e.typ, Mode: e.mode, Linkname: e.link}
+		if e.typ == tar.TypeXGlobalHeader {
+			hdr = &tar.Header{Typeflag: e.typ, Name: e.name, PAXRecords: map[string]string{"comment": "git"}}
+			if err := tw.WriteHeader(hdr); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if hdr.Typeflag == 0 {
+			hdr.Typeflag = tar.TypeReg
+		}
+		if hdr.Mode == 0 {
+			hdr.Mode = 0o644
+		}
+		if hdr.Typeflag == tar.TypeReg {
+			hdr.Size = int64(len(e.body))
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(tw, e.body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func gzipBytes(t testing.TB, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// listTar returns "name type mode [-> link | body]" lines of a tar.
+func listTar(t *testing.T, b []byte) []string {
+	t.Helper()
+	var out []string
+	tr := tar.NewReader(bytes.NewReader(b))
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(tr)
+		line := hdr.Name + " " + string(hdr.Typeflag) + " " + modeString(hdr.Mode)
+		if hdr.Linkname != "" {
+			line += " -> " + hdr.Linkname
+		}
+		if len(body) > 0 {
+			line += " " + string(body)
+		}
+		out = append(out, line)
+	}
+}
+
+func modeString(m int64) string { return os.FileMode(m).Perm().String() }
+
+func TestReadPackageAccepts(t *testing.T) {
+	raw := makeTar(t,
+		tarEntry{name: "./", typ: tar.TypeDir, mode: 0o755},
+		tarEntry{name: "pax_global_header", typ: tar.TypeXGlobalHeader},
+		file("./ufop.yaml", minimalYAML),
+		tarEntry{name: "./handler", mode: 0o700, body: "ELF"},
+		tarEntry{name: "lib/data/x.txt", mode: 0o600, body: "x"}, // parents implied
+		tarEntry{name: "lib/", typ: tar.TypeDir, mode: 0o700},    // explicit after the fact
+		tarEntry{name: "lib/current", typ: tar.TypeSymlink, link: "data/x.txt"},
+		tarEntry{name: "lib/data/up", typ: tar.TypeSymlink, link: "../../handler"},
+		tarEntry{name: "copy", typ: tar.TypeLink, link: "./handler"},
+	)
+	want := []string{
+		"copy 0 -rwxr-xr-x ELF",
+		"handler 0 -rwxr-xr-x ELF",
+		"lib/ 5 -rwxr-xr-x",
+		"lib/current 2 -rwxrwxrwx -> data/x.txt",
+		"lib/data/ 5 -rwxr-xr-x",
+		"lib/data/up 2 -rwxrwxrwx -> ../../handler",
+		"lib/data/x.txt 0 -rw-r--r-- x",
+		"ufop.yaml 0 -rw-r--r-- " + minimalYAML,
+	}
+	for _, gz := range []bool{false, true} {
+		in := raw
+		if gz {
+			in = gzipBytes(t, raw)
+		}
+		p, err := ReadPackage(bytes.NewReader(in), DefaultConfig())
+		if err != nil {
+			t.Fatalf("gzip %v: %v", gz, err)
+		}
+		if got := p.Manifest(); got.Resources != DefaultConfig().DefaultResources || got.Run[0] != "./handler" {
+			t.Errorf("manifest %+v: want run ./handler and the default resources", got)
+		}
+		var out bytes.Buffer
+		if err := p.WriteTar(&out); err != nil {
+			t.Fatal(err)
+		}
+		got := listTar(t, out.Bytes())
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("gzip %v: canonical tar\n%s\nwant\n%s", gz, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		// The canonical tar reads back to the same bytes.
+		again, err := ReadPackage(bytes.NewReader(out.Bytes()), DefaultConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out2 bytes.Buffer
+		if err := again.WriteTar(&out2); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(out.Bytes(), out2.Bytes()) {
+			t.Error("WriteTar is not stable across a round trip")
+		}
+	}
+}
+
+func TestReadPackageRefusals(t *testing.T) {
+	yaml := file("ufop.yaml", minimalYAML)
+	small := DefaultConfig()
+	small.MaxPackageBytes = 4096
+	medium := DefaultConfig()
+	medium.MaxPackageBytes = 8192
+	few := DefaultConfig()
+	few.MaxFiles = 3
+	tests := []struct {
+		name  string
+		input []byte
+		cfg   *Config
+		kind  ufop.Kind
+		want  string
+	}{
+		{"dotdot", makeTar(t, yaml, file("../x", "x")), nil, ufop.KindInvalid, `entry "../x": path has a .. component`},
+		{"inner dotdot", makeTar(t, yaml, file("a/../../x", "x")), nil, ufop.KindInvalid, `entry "a/../../x": path has a .. component`},
+		{"absolute", makeTar(t, yaml, file("/etc/cron.d/x", "x")), nil, ufop.KindInvalid, `entry "/etc/cron.d/x": absolute paths are not allowed`},
+		{"symlink to /etc/passwd", makeTar(t, yaml, tarEntry{name: "pw", typ: tar.TypeSymlink, link: "/etc/passwd"}), nil, ufop.KindInvalid, `entry "pw": symlink to "/etc/passwd" points outside the package`},
+		{"symlink up", makeTar(t, yaml, tarEntry{name: "a/up", typ: tar.TypeSymlink, link: "../../x"}), nil, ufop.KindInvalid, `entry "a/up": symlink to "../../x" points outside the package`},
+		{"symlink escaping through a symlink", makeTar(t, yaml,
+			tarEntry{name: "sub/up", typ: tar.TypeSymlink, link: ".."},
+			tarEntry{name: "x", typ: tar.TypeSymlink, link: "sub/up/.."}), nil, ufop.KindInvalid, `entry "x": symlink to "sub/up/.." points outside the package`},
+		{"symlink loop", makeTar(t, yaml,
+			tarEntry{name: "a", typ: tar.TypeSymlink, link: "b"},
+			tarEntry{name: "b", typ: tar.TypeSymlink, link: "a"}), nil, ufop.KindInvalid, `symlink to "b" loops`},
+		{"file through symlink", makeTar(t, yaml,
+			tarEntry{name: "d", typ: tar.TypeSymlink, link: "."},
+			file("d/x", "x")), nil, ufop.KindInvalid, `entry "d/x": path goes through the symlink "d"`},
+		{"hard link to /etc/passwd", makeTar(t, yaml, tarEntry{name: "pw", typ: tar.TypeLink, link: "/etc/passwd"}), nil, ufop.KindInvalid, `entry "pw": hard link to "/etc/passwd" points outside the package`},
+		{"hard link up", makeTar(t, yaml, tarEntry{name: "pw", typ: tar.TypeLink, link: "../x"}), nil, ufop.KindInvalid, `entry "pw": hard link to "../x" points outside the package`},
+		{"hard link to nothing", makeTar(t, yaml, tarEntry{name: "h", typ: tar.TypeLink, link: "nope"}), nil, ufop.KindInvalid, `entry "h": hard link to "nope", which is not a regular file`},
+		{"char device", makeTar(t, yaml, tarEntry{name: "null", typ: tar.TypeChar}), nil, ufop.KindInvalid, `entry "null": device and fifo files are not allowed`},
+		{"block device", makeTar(t, yaml, tarEntry{name: "sda", typ: tar.TypeBlock}), nil, ufop.KindInvalid, `entry "sda": device and fifo files are not allowed`},
+		{"fifo", makeTar(t, yaml, tarEntry{name: "p", typ: tar.TypeFifo}), nil, ufop.KindInvalid, `entry "p": device and fifo files are not allowed`},
+		{"missing ufop.yaml", makeTar(t, file("handler", "x")), nil, ufop.KindInvalid, "ufop.yaml missing at the package root"},
+		{"ufop.yaml in a subdirectory only", makeTar(t, file("sub/ufop.yaml", minimalYAML)), nil, ufop.KindInvalid, "ufop.yaml missing at the package root"},
+		{"ufop.yaml is a symlink", makeTar(t, file("real.yaml", minimalYAML), tarEntry{name: "ufop.yaml", typ: tar.TypeSymlink, link: "real.yaml"}), nil, ufop.KindInvalid, `entry "ufop.yaml": must be a regular file`},
+		{"bad yaml", makeTar(t, file("ufop.yaml", "run: [./h\nimage: x\n")), nil, ufop.KindInvalid, "ufop.yaml: line"},
+		{"invalid manifest", makeTar(t, file("ufop.yaml", "run: ./h\nconcurrency: 0\n")), nil, ufop.KindInvalid, "ufop.yaml: line 2: field concurrency"},
+		{"duplicate", makeTar(t, yaml, file("a", "1"), file("./a", "2")), nil, ufop.KindInvalid, `entry "./a": duplicate entry`},
+		{"file then dir", makeTar(t, yaml, file("a", "1"), file("a/b", "2")), nil, ufop.KindInvalid, `entry "a/b": parent "a" is not a directory`},
+		{"dir then file", makeTar(t, yaml, file("a/b", "2"), file("a", "1")), nil, ufop.KindInvalid, `entry "a": is a directory of other entries`},
+		{"root as file", makeTar(t, yaml, file(".", "x")), nil, ufop.KindInvalid, "names the package root"},
+		{"file over the limit", makeTar(t, yaml, file("big", strings.Repeat("x", 5000))), &small, ufop.KindTooLarge, "over the limit of 4096 bytes"},
+		{"hard links over the limit", makeTar(t, yaml, file("big", strings.Repeat("x", 5000)), tarEntry{name: "big2", typ: tar.TypeLink, link: "big"}), &medium, ufop.KindTooLarge, `over the limit of 8192 bytes (at entry "big2")`},
+		{"gzip bomb", gzipBytes(t, makeTar(t, yaml, file("zeros", string(make([]byte, 1<<20))))), &small, ufop.KindTooLarge, "over the limit of 4096 bytes"},
+		{"too many files", makeTar(t, yaml, file("a", ""), file("b", ""), file("c", "")), &few, ufop.KindTooLarge, `more than 3 entries (at entry "c")`},
+		{"bad gzip", append([]byte{0x1f, 0x8b}, bytes.Repeat([]byte("junk"), 10)...), nil, ufop.KindInvalid, "package: not a valid gzip stream"},
+		{"corrupt gzip body", corruptGzip(t, makeTar(t, yaml, file("a", strings.Repeat("abc", 1000)))), nil, ufop.KindInvalid, "package:"},
+		{"truncated tar", makeTar(t, yaml, file("a", strings.Repeat("abc", 1000)))[:1500], nil, ufop.KindInvalid, "package: truncated archive"},
+		{"not a tar", []byte(strings.Repeat("hello world\n", 100)), nil, ufop.KindInvalid, "package: not a valid tar archive"},
+		{"empty", nil, nil, ufop.KindInvalid, "ufop.yaml missing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			if tt.cfg != nil {
+				cfg = *tt.cfg
+			}
+			p, err := ReadPackage(bytes.NewReader(tt.input), cfg)
+			if err == nil {
+				t.Fatalf("accepted, manifest %+v", p.Manifest())
+			}
+			if ufop.KindOf(err) != tt.kind {
+				t.Errorf("kind %v, want %v (%v)", ufop.KindOf(err), tt.kind, err)
+			}
+			if msg := ufop.Message(err); !strings.Contains(msg, tt.want) {
+				t.Errorf("message %q, want it to contain %q", msg, tt.want)
+			}
+		})
+	}
+}
+
+func corruptGzip(t *testing.T, b []byte) []byte {
+	z := gzipBytes(t, b)
+	for i := len(z) / 2; i < len(z)/2+8; i++ {
+		z[i] ^= 0xff
+	}
+	return z
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// endless yields the same byte forever.
+type endless byte
+
+func (e endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(e)
+	}
+	return len(p), nil
+}
+
+func TestReadPackageStopsAtTheLimit(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxPackageBytes = 64 << 10
+	// A header for a file just under the limit, then an endless body: the
+	// stream as a whole passes the limit inside the file's data.
+	head := makeTar(t, file("ufop.yaml", minimalYAML))
+	head = head[:len(head)-1024] // drop the end-of-archive blocks
+	var hdr bytes.Buffer
+	tw := tar.NewWriter(&hdr)
+	if err := tw.WriteHeader(&tar.Header{Name: "big", Typeflag: tar.TypeReg, Mode: 0o644, Size: cfg.MaxPackageBytes - 10}); err != nil {
+		t.Fatal(err)
+	}
+	tw.Flush()
+	src := &countingReader{r: io.MultiReader(bytes.NewReader(head), bytes.NewReader(hdr.Bytes()), endless('x'))}
+	_, err := ReadPackage(src, cfg)
+	if ufop.KindOf(err) != ufop.KindTooLarge {
+		t.Fatalf("err %v, want too large", err)
+	}
+	if src.n > cfg.MaxPackageBytes+1 {
+		t.Fatalf("read %d bytes from the source, limit %d", src.n, cfg.MaxPackageBytes)
+	}
+}
+
+func writeTree(t *testing.T, dir string, entries ...tarEntry) {
+	t.Helper()
+	for _, e := range entries {
+		p := filepath.Join(dir, filepath.FromSlash(e.name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		switch e.typ {
+		case tar.TypeDir:
+			err = os.MkdirAll(p, os.FileMode(e.mode))
+		case tar.TypeSymlink:
+			err = os.Symlink(e.link, p)
+		case tar.TypeFifo:
+			err = syscall.Mkfifo(p, 0o644)
+		default:
+			mode := os.FileMode(e.mode)
+			if mode == 0 {
+				mode = 0o644
+			}
+			err = os.WriteFile(p, []byte(e.body), mode)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestReadDirMatchesReadPackage(t *testing.T) {
+	entries := []tarEntry{
+		file("ufop.yaml", minimalYAML),
+		{name: "handler", mode: 0o755, body: "ELF"},
+		{name: "etc/conf", body: "k=v"},
+		{name: "etc/link", typ: tar.TypeSymlink, link: "conf"},
+		{name: "empty", typ: tar.TypeDir, mode: 0o700},
+	}
+	dir := t.TempDir()
+	writeTree(t, dir, entries...)
+	fromDir, err := ReadDir(dir, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromTar, err := ReadPackage(bytes.NewReader(makeTar(t, entries...)), DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b bytes.Buffer
+	if err := fromDir.WriteTar(&a); err != nil {
+		t.Fatal(err)
+	}
+	if err := fromTar.WriteTar(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Fatalf("ReadDir and ReadPackage disagree:\n%q\n%q", listTar(t, a.Bytes()), listTar(t, b.Bytes()))
+	}
+}
+
+func TestReadDirRefusals(t *testing.T) {
+	yaml := file("ufop.yaml", minimalYAML)
+	tests := []struct {
+		name    string
+		entries []tarEntry
+		want    string
+	}{
+		{"symlink to /etc/passwd", []tarEntry{yaml, {name: "pw", typ: tar.TypeSymlink, link: "/etc/passwd"}}, `entry "pw": symlink to "/etc/passwd" points outside`},
+		{"symlink up", []tarEntry{yaml, {name: "up", typ: tar.TypeSymlink, link: "../secret"}}, `entry "up": symlink to "../secret" points outside`},
+		{"fifo", []tarEntry{yaml, {name: "p", typ: tar.TypeFifo}}, `entry "p": device, fifo and socket files are not allowed`},
+		{"missing ufop.yaml", []tarEntry{file("handler", "x")}, "ufop.yaml missing"},
+		{"ufop.yaml symlink", []tarEntry{file("m.yaml", minimalYAML), {name: "ufop.yaml", typ: tar.TypeSymlink, link: "m.yaml"}}, `entry "ufop.yaml": must be a regular file`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeTree(t, dir, tt.entries...)
+			_, err := ReadDir(dir, DefaultConfig())
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if msg := ufop.Message(err); !strings.Contains(msg, tt.want) {
+				t.Errorf("message %q, want it to contain %q", msg, tt.want)
+			}
+		})
+	}
+	if _, err := ReadDir(filepath.Join(t.TempDir(), "nope"), DefaultConfig()); ufop.KindOf(err) != ufop.KindInvalid {
+		t.Errorf("missing directory: %v", err)
+	}
+}
+
+func FuzzReadPackage(f *testing.F) {
+	yaml := file("ufop.yaml", minimalYAML)
+	seeds := [][]byte{
+		makeTar(f, yaml, tarEntry{name: "handler", mode: 0o755, body: "ELF"}),
+		makeTar(f, yaml, tarEntry{name: "a/l", typ: tar.TypeSymlink, link: "../handler"}, file("handler", "x")),
+		makeTar(f, yaml, tarEntry{name: "pw", typ: tar.TypeSymlink, link: "/etc/passwd"}),
+		makeTar(f, yaml, file("../x", "x")),
+		makeTar(f, yaml, file("h", "x"), tarEntry{name: "h2", typ: tar.TypeLink, link: "h"}),
+		gzipBytes(f, makeTar(f, yaml, file("sub/f", "data"))),
+	}
+	for _, s := range seeds {
+		f.Add(s)
+	}
+	cfg := DefaultConfig()
+	cfg.MaxPackageBytes = 1 << 20
+	cfg.MaxFiles = 100
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := ReadPackage(bytes.NewReader(data), cfg)
+		if err != nil {
+			if k := ufop.KindOf(err); k != ufop.KindInvalid && k != ufop.KindTooLarge {
+				t.Fatalf("error of kind %v: %v", k, err)
+			}
+			return
+		}
+		if p.Size() > cfg.MaxPackageBytes || p.Files() > cfg.MaxFiles {
+			t.Fatalf("package of %d bytes, %d files passed the limits", p.Size(), p.Files())
+		}
+		// Whatever is accepted has a canonical form that is accepted again
+		// and is stable.
+		var a, b bytes.Buffer
+		if err := p.WriteTar(&a); err != nil {
+			t.Fatal(err)
+		}
+		again, err := ReadPackage(bytes.NewReader(a.Bytes()), cfg)
+		if err != nil {
+			t.Fatalf("canonical tar refused: %v", err)
+		}
+		if err := again.WriteTar(&b); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(a.Bytes(), b.Bytes()) {
+			t.Fatal("canonical tar not stable")
+		}
+	})
+}

@@ -1,0 +1,268 @@
+// Command ufopd runs the ufop platform: `ufopd up` runs everything in one
+// process; `ufopd <role>` runs one role against external etcd and NATS.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/ufop/ufop/agent"
+	"github.com/ufop/ufop/embedded"
+	"github.com/ufop/ufop/gateway"
+	"github.com/ufop/ufop/platform"
+	"github.com/ufop/ufop/storage"
+)
+
+const usage = `usage: ufopd <command> [flags]
+
+commands:
+  up         run the whole platform in one process (embedded etcd and NATS)
+  gateway    run a gateway against external etcd
+  agent      run an agent against external etcd
+  etcd       run a standalone single-member etcd (for multi-process set-ups and tests)
+  nats       run a standalone NATS server with JetStream
+
+Run 'ufopd <command> -h' for the command's flags.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	cmd, args := os.Args[1], os.Args[2:]
+	run, ok := map[string]func([]string, *slog.Logger) error{
+		"up": up, "gateway": runGateway, "agent": runAgent, "etcd": runEtcd, "nats": runNATS,
+	}[cmd]
+	if !ok {
+		if cmd == "-h" || cmd == "--help" || cmd == "help" {
+			fmt.Fprint(os.Stdout, usage)
+			return
+		}
+		fmt.Fprintf(os.Stderr, "ufopd: unknown command %q\n\n%s", cmd, usage)
+		os.Exit(2)
+	}
+	logger := newLogger(os.Getenv("UFOP_LOG_LEVEL"))
+	if err := run(args, logger.With("cmd", cmd)); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		logger.Error("ufopd failed", "cmd", cmd, "err", err)
+		fmt.Fprintf(os.Stderr, "ufopd %s: %v\n", cmd, err)
+		os.Exit(1)
+	}
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// signalContext ends on SIGINT or SIGTERM; a second signal exits at once.
+func signalContext() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-ch
+		cancel()
+		<-ch
+		os.Exit(1)
+	}()
+	return ctx, cancel
+}
+
+func up(args []string, logger *slog.Logger) error {
+	cfg := platform.DefaultConfig()
+	fs := flag.NewFlagSet("up", flag.ContinueOnError)
+	fs.StringVar(&cfg.DataDir, "data", "./data", "data directory")
+	fs.StringVar(&cfg.Gateway.Addr, "addr", cfg.Gateway.Addr, "gateway listen address")
+	fs.StringVar(&cfg.Gateway.AdminAddr, "admin-addr", "", "separate listen address for the admin API and uploads")
+	fs.StringVar(&cfg.Gateway.Domain, "domain", "", "serve buckets as <bucket>.<domain>")
+	fs.StringVar(&cfg.EtcdClientAddr, "etcd-addr", cfg.EtcdClientAddr, "embedded etcd client address")
+	fs.StringVar(&cfg.EtcdPeerAddr, "etcd-peer-addr", cfg.EtcdPeerAddr, "embedded etcd peer address")
+	fs.IntVar(&cfg.NATSPort, "nats-port", cfg.NATSPort, "embedded NATS port (-1: any free port)")
+	fs.StringVar(&cfg.Agent.Listen, "agent-addr", "127.0.0.1:0", "agent listen address")
+	fs.IntVar(&cfg.Agent.Workers, "workers", cfg.Agent.Workers, "built-in jobs run at once")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if abs, err := filepath.Abs(cfg.DataDir); err == nil {
+		cfg.DataDir = abs
+	}
+	p, err := platform.New(cfg, logger)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	return p.Run(ctx)
+}
+
+// clusterFlags are the flags every role takes to reach etcd.
+type clusterFlags struct {
+	etcd string
+	nats string
+}
+
+func (c *clusterFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.etcd, "etcd", "http://127.0.0.1:2379", "etcd client URLs, comma-separated")
+	fs.StringVar(&c.nats, "nats", "nats://127.0.0.1:4222", "NATS URLs, comma-separated")
+}
+
+func (c *clusterFlags) etcdClient() (*clientv3.Client, error) {
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints: strings.Split(c.etcd, ","), DialTimeout: 5 * time.Second, Logger: zap.NewNop(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("etcd client: %w", err)
+	}
+	return cli, nil
+}
+
+func runGateway(args []string, logger *slog.Logger) error {
+	cfg := gateway.DefaultConfig()
+	var cl clusterFlags
+	var data, keyFile, adminConf string
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	cl.register(fs)
+	fs.StringVar(&data, "data", "./data", "object storage directory")
+	fs.StringVar(&keyFile, "master-key", "", "file holding the 32-byte master key shared by all gateways (default DATA/master.key, created if missing)")
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "public listen address")
+	fs.StringVar(&cfg.AdminAddr, "admin-addr", "", "separate listen address for the admin API and uploads")
+	fs.StringVar(&cfg.InternalURL, "internal-url", "", "base URL agents use to fetch sources from this gateway (default http://ADDR)")
+	fs.StringVar(&cfg.Domain, "domain", "", "serve buckets as <bucket>.<domain>")
+	fs.StringVar(&adminConf, "admin-config", "", "create an admin account if this file does not exist, and write its ufopctl config there")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if keyFile == "" {
+		keyFile = filepath.Join(data, "master.key")
+	}
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return err
+	}
+	key, err := platform.MasterKey(keyFile)
+	if err != nil {
+		return err
+	}
+	cfg.Catalog.MasterKey = key
+	cli, err := cl.etcdClient()
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	store, err := storage.New(storage.Config{Dir: filepath.Join(data, "objects")}, logger)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	gw, err := gateway.New(cfg, gateway.Deps{Etcd: cli, Store: store, Logger: logger})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	if adminConf == "" {
+		return gw.Run(ctx)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- gw.Run(ctx) }()
+	select {
+	case <-gw.Ready():
+		if err := platform.EnsureAdmin(ctx, gw, adminConf, logger); err != nil {
+			cancel()
+			<-errc
+			return err
+		}
+	case err := <-errc:
+		return err
+	}
+	return <-errc
+}
+
+func runAgent(args []string, logger *slog.Logger) error {
+	cfg := agent.DefaultConfig()
+	var cl clusterFlags
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	cl.register(fs)
+	fs.StringVar(&cfg.ID, "id", "", "agent ID in the registry (default: host name and a random suffix)")
+	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:9100", "internal API listen address")
+	fs.StringVar(&cfg.Advertise, "advertise", "", "base URL gateways use to reach this agent (default http://LISTEN)")
+	fs.StringVar(&cfg.CacheDir, "cache", "./agent-cache", "source and result cache directory")
+	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "built-in jobs run at once")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cli, err := cl.etcdClient()
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	a, err := agent.New(cfg, cli, logger)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	return a.Run(ctx)
+}
+
+func runEtcd(args []string, logger *slog.Logger) error {
+	var cfg embedded.EtcdConfig
+	fs := flag.NewFlagSet("etcd", flag.ContinueOnError)
+	fs.StringVar(&cfg.Dir, "data", "./etcd-data", "data directory")
+	fs.StringVar(&cfg.ClientAddr, "client-addr", "127.0.0.1:2379", "client listen address")
+	fs.StringVar(&cfg.PeerAddr, "peer-addr", "127.0.0.1:2380", "peer listen address")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	e, err := embedded.StartEtcd(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-e.Err():
+		return err
+	}
+}
+
+func runNATS(args []string, logger *slog.Logger) error {
+	var cfg embedded.NATSConfig
+	fs := flag.NewFlagSet("nats", flag.ContinueOnError)
+	fs.StringVar(&cfg.Dir, "data", "./nats-data", "JetStream store directory")
+	fs.StringVar(&cfg.Host, "host", "127.0.0.1", "listen host")
+	fs.IntVar(&cfg.Port, "port", 4222, "listen port")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	n, err := embedded.StartNATS(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	ctx, cancel := signalContext()
+	defer cancel()
+	<-ctx.Done()
+	return nil
+}

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/ufop/ufop/auth"
+	"github.com/ufop/ufop/discovery"
+	"github.com/ufop/ufop/internal/testenv"
+	"github.com/ufop/ufop/ufopctl"
+)
+
+// proc is a ufopd process started by a test.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+}
+
+func buildUfopd(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "ufopd")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func startProc(t *testing.T, bin, name string, args ...string) *proc {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), name+".log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{name: name, cmd: cmd, log: logPath}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		f.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			if len(b) > 4000 {
+				b = b[len(b)-4000:]
+			}
+			t.Logf("--- %s log (tail):\n%s", name, b)
+		}
+	})
+	return p
+}
+
+func waitHTTP(t *testing.T, url string, within time.Duration) {
+	t.Helper()
+	testenv.Eventually(t, within, func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}, "%s answers 200", url)
+}
+
+// TestKillAgent runs etcd, NATS, a gateway and two agents as separate
+// processes, kill -9s one agent under a steady request loop, and checks
+// that no request fails and that the registry drops the agent within 5 s.
+func TestKillAgent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test")
+	}
+	portrait, err := os.ReadFile("../../../shared/testdata/images/portrait.jpg")
+	if err != nil {
+		t.Skipf("test images not found: %v", err)
+	}
+	bin := buildUfopd(t)
+	dir := t.TempDir()
+	etcdAddr, gwAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	etcdURL := "http://" + etcdAddr
+	startProc(t, bin, "etcd", "etcd", "--data", filepath.Join(dir, "etcd"), "--client-addr", etcdAddr, "--peer-addr", testenv.FreeAddr(t))
+	natsAddr := testenv.FreeAddr(t)
+	_, natsPort, _ := net.SplitHostPort(natsAddr)
+	startProc(t, bin, "nats", "nats", "--data", filepath.Join(dir, "nats"), "--port", natsPort)
+	natsURL := "nats://" + natsAddr
+	conf := filepath.Join(dir, "ufopctl.json")
+	startProc(t, bin, "gateway", "gateway", "--etcd", etcdURL, "--nats", natsURL, "--data", filepath.Join(dir, "gw"),
+		"--addr", gwAddr, "--admin-config", conf)
+	agents := map[string]*proc{}
+	for _, id := range []string{"a1", "a2"} {
+		agents[id] = startProc(t, bin, id, "agent", "--etcd", etcdURL, "--nats", natsURL, "--id", id,
+			"--listen", testenv.FreeAddr(t), "--cache", filepath.Join(dir, id))
+	}
+	base := "http://" + gwAddr
+	waitHTTP(t, base+"/healthz", 60*time.Second)
+
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{etcdURL}, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	prefix := discovery.DefaultConfig().Prefix
+	registered := func() int {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		resp, err := cli.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+		if err != nil {
+			return -1
+		}
+		return int(resp.Count)
+	}
+	testenv.Eventually(t, 30*time.Second, func() bool { return registered() == 2 }, "two agents registered")
+	testenv.Eventually(t, 10*time.Second, func() bool { _, err := os.Stat(conf); return err == nil }, "admin config written")
+	cfg, err := ufopctl.LoadConfig(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := func(method, path string, body []byte) {
+		req, _ := http.NewRequest(method, base+path, bytes.NewReader(body))
+		auth.SignRequest(req, cfg.AK, cfg.SK, auth.BodyHash(body), time.Now())
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("%s %s: %s %s", method, path, resp.Status, b)
+		}
+	}
+	admin(http.MethodPut, "/v1/buckets/pics", nil)
+	const keys = 12
+	for i := range keys {
+		admin(http.MethodPut, fmt.Sprintf("/v1/objects/pics/p%d.jpg", i), portrait)
+	}
+
+	// A steady loop: 4 clients, each request a fresh result so that it
+	// reaches an agent.
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var ok, failed atomic.Int64
+	var firstErr atomic.Value
+	client := &http.Client{Timeout: 30 * time.Second}
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; ctx.Err() == nil; n++ {
+				url := fmt.Sprintf("%s/pics/p%d.jpg?imageView2/2/w/%d", base, (n+w)%keys, 40+(n*4+w)%400)
+				resp, err := client.Get(url)
+				if err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("%s: %s %s", url, resp.Status, body))
+					continue
+				}
+				ok.Add(1)
+			}
+		}()
+	}
+	time.Sleep(time.Second) // let the loop reach both agents before the kill
+	before := ok.Load()
+	if err := agents["a1"].cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	testenv.Eventually(t, 8*time.Second, func() bool { return registered() == 1 }, "killed agent dropped from the registry")
+	if took := time.Since(killed); took > 5*time.Second {
+		t.Errorf("registry dropped the killed agent after %v, want ≤ 5s", took)
+	}
+	time.Sleep(time.Second) // keep the loop running on the survivor
+	stop()
+	wg.Wait()
+	t.Logf("requests: %d ok (%d before the kill), %d failed", ok.Load(), before, failed.Load())
+	if failed.Load() > 0 {
+		t.Fatalf("%d requests failed; first: %v", failed.Load(), firstErr.Load())
+	}
+	if ok.Load() <= before {
+		t.Fatal("no request succeeded after the kill")
+	}
+}

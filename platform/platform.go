@@ -1,0 +1,329 @@
+// Package platform assembles the whole of ufop in one process: embedded
+// etcd and NATS, local-disk storage, a gateway, one agent and the
+// scheduler, scaler and builder roles. It is what `ufopd up` runs; the same
+// roles run one by one against external clusters through cmd/ufopd.
+package platform
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/agent"
+	"github.com/ufop/ufop/embedded"
+	"github.com/ufop/ufop/gateway"
+	"github.com/ufop/ufop/storage"
+	"github.com/ufop/ufop/ufopctl"
+)
+
+// Config configures the one-process platform.
+type Config struct {
+	// DataDir holds everything: etcd and NATS data, objects, caches, the
+	// master key and the admin's ufopctl config.
+	DataDir string
+	// EtcdClientAddr and EtcdPeerAddr are the embedded etcd's listeners.
+	EtcdClientAddr string
+	EtcdPeerAddr   string
+	// NATSPort is the embedded NATS server's port (-1: any free port).
+	NATSPort int
+
+	Gateway gateway.Config
+	Agent   agent.Config
+	Storage storage.Config
+}
+
+// DefaultConfig returns the defaults; DataDir must still be set.
+func DefaultConfig() Config {
+	return Config{
+		EtcdClientAddr: "127.0.0.1:9379",
+		EtcdPeerAddr:   "127.0.0.1:9380",
+		NATSPort:       9422,
+		Gateway:        gateway.DefaultConfig(),
+		Agent:          agent.DefaultConfig(),
+	}
+}
+
+// Validate reports a config that cannot work.
+func (c Config) Validate() error {
+	if c.DataDir == "" {
+		return errors.New("platform: data dir is required")
+	}
+	return nil
+}
+
+// Platform is the running one-process platform.
+type Platform struct {
+	cfg    Config
+	logger *slog.Logger
+
+	mu        sync.Mutex
+	gw        *gateway.Gateway
+	ag        *agent.Agent
+	etcdURL   string
+	natsURL   string
+	adminConf string
+	ready     chan struct{}
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+// New returns a platform; Run starts it.
+func New(cfg Config, logger *slog.Logger) (*Platform, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Platform{cfg: cfg, logger: logger, ready: make(chan struct{}), closed: make(chan struct{})}, nil
+}
+
+// Ready is closed once every role serves.
+func (p *Platform) Ready() <-chan struct{} { return p.ready }
+
+// Gateway returns the gateway once Ready.
+func (p *Platform) Gateway() *gateway.Gateway { p.mu.Lock(); defer p.mu.Unlock(); return p.gw }
+
+// AdminConfig returns the path of the admin's ufopctl config once Ready.
+func (p *Platform) AdminConfig() string { p.mu.Lock(); defer p.mu.Unlock(); return p.adminConf }
+
+// EtcdURL returns the embedded etcd's client URL once Ready.
+func (p *Platform) EtcdURL() string { p.mu.Lock(); defer p.mu.Unlock(); return p.etcdURL }
+
+// Close stops a running platform as if its context were canceled; safe to
+// call more than once.
+func (p *Platform) Close() error {
+	p.closeOnce.Do(func() { close(p.closed) })
+	return nil
+}
+
+// Run starts everything and serves until ctx ends or Close is called; then
+// the roles drain in order (gateway, agent) before etcd and NATS stop.
+func (p *Platform) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-p.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	dir := p.cfg.DataDir
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("platform: %w", err)
+	}
+	key, err := MasterKey(filepath.Join(dir, "master.key"))
+	if err != nil {
+		return err
+	}
+
+	etcd, err := embedded.StartEtcd(ctx, embedded.EtcdConfig{
+		Dir: filepath.Join(dir, "etcd"), ClientAddr: p.cfg.EtcdClientAddr, PeerAddr: p.cfg.EtcdPeerAddr,
+	}, p.logger)
+	if err != nil {
+		return err
+	}
+	defer etcd.Close()
+	nats, err := embedded.StartNATS(embedded.NATSConfig{Dir: filepath.Join(dir, "nats"), Port: p.cfg.NATSPort}, p.logger)
+	if err != nil {
+		return err
+	}
+	defer nats.Close()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{etcd.ClientURL()}, DialTimeout: 5 * time.Second, Logger: nopZap()})
+	if err != nil {
+		return fmt.Errorf("platform: etcd client: %w", err)
+	}
+	defer cli.Close()
+
+	scfg := p.cfg.Storage
+	if scfg.Dir == "" {
+		scfg.Dir = filepath.Join(dir, "objects")
+	}
+	store, err := storage.New(scfg, p.logger)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	gcfg := p.cfg.Gateway
+	gcfg.Catalog.MasterKey = key
+	acfg := p.cfg.Agent
+	if acfg.CacheDir == "" {
+		acfg.CacheDir = filepath.Join(dir, "cache")
+	}
+	ag, err := agent.New(acfg, cli, p.logger.With("role", "agent"))
+	if err != nil {
+		return err
+	}
+	var roles roleSet
+	gw, err := gateway.New(gcfg, gateway.Deps{Etcd: cli, Store: store, Logger: p.logger.With("role", "gateway"), Health: roles.health})
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.gw, p.ag, p.etcdURL, p.natsURL = gw, ag, etcd.ClientURL(), nats.ClientURL()
+	p.mu.Unlock()
+
+	// The agent stops after the gateway has drained, and both before etcd.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	agCtx, stopAgent := context.WithCancel(context.Background())
+	defer stopAgent()
+	errc := make(chan error, 2)
+	wg.Add(2)
+	go func() { defer wg.Done(); errc <- ag.Run(agCtx) }()
+	go func() { defer wg.Done(); errc <- gw.Run(ctx); stopAgent() }()
+	roles.add("gateway", gw.Ready())
+	roles.add("agent", ag.Ready())
+
+	if err := roles.wait(ctx, errc); err != nil {
+		cancel()
+		wg.Wait()
+		if errors.Is(err, context.Canceled) {
+			return nil
+		}
+		return err
+	}
+	conf := filepath.Join(dir, "ufopctl.json")
+	err = EnsureAdmin(ctx, gw, conf, p.logger)
+	if err != nil {
+		cancel()
+		return err
+	}
+	p.mu.Lock()
+	p.adminConf = conf
+	p.mu.Unlock()
+	close(p.ready)
+	p.logger.Info("ufop is up", "url", "http://"+gw.Addr(), "admin", "http://"+gw.AdminAddr(), "ufopctl_config", conf)
+
+	var first error
+	select {
+	case <-ctx.Done():
+	case first = <-errc:
+		cancel()
+	case err := <-etcd.Err():
+		first = fmt.Errorf("platform: etcd: %w", err)
+		cancel()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		if first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// EnsureAdmin creates an admin account on first start and writes its
+// ufopctl config to path; on later starts it only updates the endpoints in
+// that config. gw must be Ready.
+func EnsureAdmin(ctx context.Context, gw *gateway.Gateway, path string, logger *slog.Logger) error {
+	endpoint := "http://" + gw.Addr()
+	admin := ""
+	if gw.AdminAddr() != gw.Addr() {
+		admin = "http://" + gw.AdminAddr()
+	}
+	if c, err := ufopctl.LoadConfig(path); err == nil {
+		// Keys stay; the listeners may have moved since the last start.
+		if c.Endpoint != endpoint || c.AdminEndpoint != admin {
+			c.Endpoint, c.AdminEndpoint = endpoint, admin
+			return ufopctl.SaveConfig(path, c)
+		}
+		return nil
+	}
+	cat := gw.Catalog()
+	name := "admin"
+	if _, err := cat.User(name); err == nil {
+		// The account exists but its config is gone: mint another admin.
+		name = "admin-" + time.Now().UTC().Format("20060102150405")
+	}
+	_, key, err := cat.CreateUser(ctx, name, ufop.TierPaid, true)
+	if err != nil {
+		return fmt.Errorf("platform: create admin: %w", err)
+	}
+	c := ufopctl.Config{Endpoint: endpoint, AdminEndpoint: admin, AK: key.AK, SK: key.SK}
+	if err := ufopctl.SaveConfig(path, c); err != nil {
+		return err
+	}
+	logger.Info("created admin account", "user", name, "config", path)
+	return nil
+}
+
+// MasterKey reads the 32-byte master key at path, creating it on first
+// use.
+func MasterKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if len(b) != 32 {
+			return nil, fmt.Errorf("platform: master key %s: want 32 bytes, have %d", path, len(b))
+		}
+		return b, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("platform: master key: %w", err)
+	}
+	b = make([]byte, 32)
+	rand.Read(b)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("platform: master key: %w", err)
+	}
+	return b, nil
+}
+
+func nopZap() *zap.Logger { return zap.NewNop() }
+
+// roleSet tracks the readiness of the roles for /healthz.
+type roleSet struct {
+	mu    sync.Mutex
+	names []string
+	chans []<-chan struct{}
+}
+
+func (r *roleSet) add(name string, ready <-chan struct{}) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.names = append(r.names, name)
+	r.chans = append(r.chans, ready)
+}
+
+func (r *roleSet) health() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, ch := range r.chans {
+		select {
+		case <-ch:
+		default:
+			return fmt.Errorf("%s is not ready", r.names[i])
+		}
+	}
+	return nil
+}
+
+// wait returns once every role is ready, or with the first role's error.
+func (r *roleSet) wait(ctx context.Context, errc <-chan error) error {
+	r.mu.Lock()
+	chans := append([]<-chan struct{}(nil), r.chans...)
+	r.mu.Unlock()
+	for _, ch := range chans {
+		select {
+		case <-ch:
+		case err := <-errc:
+			if err == nil {
+				err = errors.New("platform: a role stopped while starting")
+			}
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}

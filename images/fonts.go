@@ -1,15 +1,20 @@
 package images
 
 import (
+	"bytes"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf16"
 
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/gofont/gobold"
@@ -53,9 +58,11 @@ type fontLibrary struct {
 // fontEntry is one font face: its names, which runes it has, and (once
 // used) the parsed font.
 type fontEntry struct {
-	// names are normalized (see normFontName): family, full name,
-	// typographic family, PostScript name and the file's base name.
-	names []string
+	// faceNames name this face alone (full name, PostScript name, file
+	// base name); familyNames name its family (family, typographic family).
+	// All normalized (see normFontName), in every language the font's name
+	// table has, so that 文泉驿微米黑 finds WenQuanYi Micro Hei.
+	faceNames, familyNames []string
 	// regular is true for the upright, normal weight face of a family, the
 	// one a bare family name picks.
 	regular bool
@@ -66,17 +73,46 @@ type fontEntry struct {
 	path  string
 	index int
 	data  []byte
-	// cover has one bit per rune of the first coveragePlanes planes.
-	cover []uint64
+	// cover has one bit per rune of the first coveragePlanes planes,
+	// computed on first need: most faces are never asked.
+	coverOnce sync.Once
+	cover     []uint64
 
 	load sync.Once
 	font *sfnt.Font
 	err  error
 }
 
+// has reports whether the face has a glyph for r.
 func (e *fontEntry) has(r rune) bool {
+	e.coverOnce.Do(e.computeCover)
 	i := int(r)
 	return i >= 0 && i/64 < len(e.cover) && e.cover[i/64]&(1<<(i%64)) != 0
+}
+
+// computeCover fills the coverage bitmap. A face not yet in use is parsed
+// only for this and not kept, so asking many faces costs time once but no
+// lasting memory beyond 24 KiB each.
+func (e *fontEntry) computeCover() {
+	e.cover = make([]uint64, coveragePlanes*0x10000/64)
+	// A built-in font is parsed before the index is published; a system
+	// font is parsed afresh rather than racing with parsed().
+	f := e.font
+	if e.data == nil {
+		data, err := readFontFile(e.path)
+		if err != nil {
+			return // unreadable now: it has nothing
+		}
+		if f, err = parseFontData(data, e.path, e.index); err != nil {
+			return
+		}
+	}
+	var buf sfnt.Buffer
+	for r := rune(0); r < coveragePlanes*0x10000; r++ {
+		if gi, err := f.GlyphIndex(&buf, r); err == nil && gi != 0 {
+			e.cover[r/64] |= 1 << (r % 64)
+		}
+	}
 }
 
 // parsed returns the parsed font, reading a system font file on first use.
@@ -109,22 +145,68 @@ func readFontFile(path string) ([]byte, error) {
 // parseFontData parses face index of a font file; index is ignored for
 // files that are not collections.
 func parseFontData(data []byte, path string, index int) (*sfnt.Font, error) {
+	var f *sfnt.Font
+	var err error
 	if isCollection(data) {
-		c, err := sfnt.ParseCollection(data)
-		if err != nil {
-			return nil, fmt.Errorf("fonts: parse %s: %w", path, err)
+		var c *sfnt.Collection
+		if c, err = sfnt.ParseCollection(data); err == nil {
+			f, err = c.Font(index)
 		}
-		f, err := c.Font(index)
-		if err != nil {
+	} else {
+		f, err = sfnt.Parse(data)
+	}
+	if err != nil {
+		// sfnt refuses tables that do not start on a 4-byte boundary, which
+		// real fonts have (wqy-microhei.ttc, the CJK font Debian installs):
+		// parse a copy of the face with its tables realigned.
+		standalone, serr := realignFace(data, index)
+		if serr != nil {
 			return nil, fmt.Errorf("fonts: parse %s face %d: %w", path, index, err)
 		}
-		return f, nil
-	}
-	f, err := sfnt.Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("fonts: parse %s: %w", path, err)
+		if f, serr = sfnt.Parse(standalone); serr != nil {
+			return nil, fmt.Errorf("fonts: parse %s face %d: %w", path, index, err)
+		}
 	}
 	return f, nil
+}
+
+// realignFace copies face index of an sfnt file or collection into a
+// standalone sfnt whose tables all start on 4-byte boundaries. Table
+// contents are only moved: they refer to each other by table, not by file
+// offset.
+func realignFace(data []byte, index int) ([]byte, error) {
+	errBad := errors.New("fonts: malformed sfnt table directory")
+	off := 0
+	if isCollection(data) {
+		if index < 0 || 12+4*index+4 > len(data) {
+			return nil, errBad
+		}
+		off = int(binary.BigEndian.Uint32(data[12+4*index:]))
+	}
+	if off < 0 || off+12 > len(data) {
+		return nil, errBad
+	}
+	numTables := int(binary.BigEndian.Uint16(data[off+4:]))
+	dirEnd := off + 12 + 16*numTables
+	if numTables == 0 || dirEnd > len(data) {
+		return nil, errBad
+	}
+	out := make([]byte, 12+16*numTables, len(data))
+	copy(out, data[off:dirEnd])
+	for i := range numTables {
+		rec := out[12+16*i : 12+16*i+16]
+		o := int64(binary.BigEndian.Uint32(rec[8:]))
+		n := int64(binary.BigEndian.Uint32(rec[12:]))
+		if o+n > int64(len(data)) {
+			return nil, errBad
+		}
+		for len(out)%4 != 0 {
+			out = append(out, 0)
+		}
+		binary.BigEndian.PutUint32(rec[8:], uint32(len(out)))
+		out = append(out, data[o:o+n]...)
+	}
+	return out, nil
 }
 
 func isCollection(data []byte) bool { return len(data) >= 4 && string(data[:4]) == "ttcf" }
@@ -148,7 +230,9 @@ func toLowerRune(r rune) rune {
 	return r
 }
 
-// index scans the built-in fonts and dirs, once.
+// index scans the built-in fonts and dirs, once. Scanning reads only each
+// file's table directory and name table, not whole files: font directories
+// hold hundreds of megabytes of CJK fonts.
 func (l *fontLibrary) index(dirs []string) []*fontEntry {
 	l.once.Do(func() {
 		builtins := []struct {
@@ -163,7 +247,11 @@ func (l *fontLibrary) index(dirs []string) []*fontEntry {
 			if err != nil {
 				continue // cannot happen: the data is compiled in and tested
 			}
-			e := describeFont(f, b.name)
+			names, err := readFaceNames(bytes.NewReader(b.data), 0)
+			if err != nil {
+				continue
+			}
+			e := describeFont(names, b.name)
 			e.data, e.font = b.data, f
 			e.load.Do(func() {}) // already parsed
 			l.entries = append(l.entries, e)
@@ -192,94 +280,186 @@ func (l *fontLibrary) index(dirs []string) []*fontEntry {
 	return l.entries
 }
 
-// scanFontFile indexes every face of one font file; files that do not parse
-// are skipped.
+// scanFontFile indexes every face of one font file; faces whose names
+// cannot be read are skipped.
 func scanFontFile(path string) []*fontEntry {
-	data, err := readFontFile(path)
+	file, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer file.Close()
+	n, err := faceCount(file)
 	if err != nil {
 		return nil
 	}
 	base := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	var fonts []*sfnt.Font
-	if isCollection(data) {
-		c, err := sfnt.ParseCollection(data)
-		if err != nil {
-			return nil
-		}
-		for i := range c.NumFonts() {
-			if f, err := c.Font(i); err == nil {
-				fonts = append(fonts, f)
-			} else {
-				fonts = append(fonts, nil)
-			}
-		}
-	} else if f, err := sfnt.Parse(data); err == nil {
-		fonts = append(fonts, f)
-	}
 	var out []*fontEntry
-	for i, f := range fonts {
-		if f == nil {
+	for i := range n {
+		names, err := readFaceNames(file, i)
+		if err != nil {
 			continue
 		}
-		e := describeFont(f, base)
+		e := describeFont(names, base)
 		e.path, e.index = path, i
 		out = append(out, e)
 	}
 	return out
 }
 
-// describeFont reads a face's names and rune coverage.
-func describeFont(f *sfnt.Font, base string) *fontEntry {
-	var buf sfnt.Buffer
+// describeFont builds the index entry of a face from its names.
+func describeFont(names map[sfnt.NameID][]string, base string) *fontEntry {
 	e := &fontEntry{rank: len(preferredFallbacks)}
-	add := func(s string) {
-		if n := normFontName(s); n != "" && !slices.Contains(e.names, n) {
-			e.names = append(e.names, n)
+	add := func(list *[]string, names ...string) {
+		for _, s := range names {
+			if n := normFontName(s); n != "" && !slices.Contains(*list, n) {
+				*list = append(*list, n)
+			}
 		}
 	}
-	family, _ := f.Name(&buf, sfnt.NameIDFamily)
-	sub, _ := f.Name(&buf, sfnt.NameIDSubfamily)
-	full, _ := f.Name(&buf, sfnt.NameIDFull)
-	typo, _ := f.Name(&buf, sfnt.NameIDTypographicFamily)
-	ps, _ := f.Name(&buf, sfnt.NameIDPostScript)
-	add(family)
-	add(full)
-	add(typo)
-	add(ps)
-	add(base)
-	switch strings.ToLower(sub) {
-	case "regular", "book", "normal", "roman", "":
-		e.regular = true
+	add(&e.faceNames, names[sfnt.NameIDFull]...)
+	add(&e.faceNames, names[sfnt.NameIDPostScript]...)
+	add(&e.faceNames, base)
+	add(&e.familyNames, names[sfnt.NameIDFamily]...)
+	add(&e.familyNames, names[sfnt.NameIDTypographicFamily]...)
+	e.regular = len(names[sfnt.NameIDSubfamily]) == 0
+	for _, sub := range names[sfnt.NameIDSubfamily] {
+		switch strings.ToLower(sub) {
+		case "regular", "book", "normal", "roman":
+			e.regular = true
+		}
 	}
 	for i, p := range preferredFallbacks {
-		if strings.HasPrefix(normFontName(family), p) || strings.HasPrefix(normFontName(typo), p) {
+		if slices.ContainsFunc(e.familyNames, func(n string) bool { return strings.HasPrefix(n, p) }) {
 			e.rank = i
 			break
-		}
-	}
-	e.cover = make([]uint64, coveragePlanes*0x10000/64)
-	for r := rune(0); r < coveragePlanes*0x10000; r++ {
-		if gi, err := f.GlyphIndex(&buf, r); err == nil && gi != 0 {
-			e.cover[r/64] |= 1 << (r % 64)
 		}
 	}
 	return e
 }
 
-// lookup finds the face a font parameter names: an exact full name first,
+// faceCount returns how many faces a font file holds: the count of a
+// collection's header, else 1.
+func faceCount(r io.ReaderAt) (int, error) {
+	var hdr [12]byte
+	if _, err := r.ReadAt(hdr[:], 0); err != nil {
+		return 0, err
+	}
+	if string(hdr[:4]) != "ttcf" {
+		return 1, nil
+	}
+	return int(min(binary.BigEndian.Uint32(hdr[8:]), 256)), nil
+}
+
+// faceOffset returns where face index's table directory starts.
+func faceOffset(r io.ReaderAt, index int) (int64, error) {
+	var hdr [4]byte
+	if _, err := r.ReadAt(hdr[:], 0); err != nil {
+		return 0, err
+	}
+	if string(hdr[:]) != "ttcf" {
+		return 0, nil
+	}
+	var off [4]byte
+	if _, err := r.ReadAt(off[:], 12+4*int64(index)); err != nil {
+		return 0, err
+	}
+	return int64(binary.BigEndian.Uint32(off[:])), nil
+}
+
+// readFaceNames returns the names of face index of a font file, in every
+// language its name table's Unicode records have (sfnt's Name gives one
+// language only; this is how 文泉驿微米黑 finds WenQuanYi Micro Hei).
+func readFaceNames(r io.ReaderAt, index int) (map[sfnt.NameID][]string, error) {
+	errBad := errors.New("fonts: malformed name table")
+	off, err := faceOffset(r, index)
+	if err != nil {
+		return nil, err
+	}
+	var hdr [12]byte
+	if _, err := r.ReadAt(hdr[:], off); err != nil {
+		return nil, err
+	}
+	numTables := int(binary.BigEndian.Uint16(hdr[4:]))
+	dir := make([]byte, 16*numTables)
+	if _, err := r.ReadAt(dir, off+12); err != nil {
+		return nil, err
+	}
+	var name []byte
+	for i := 0; i < len(dir); i += 16 {
+		if string(dir[i:i+4]) != "name" {
+			continue
+		}
+		o := int64(binary.BigEndian.Uint32(dir[i+8:]))
+		n := int64(binary.BigEndian.Uint32(dir[i+12:]))
+		if n > 1<<20 {
+			return nil, errBad
+		}
+		name = make([]byte, n)
+		if _, err := r.ReadAt(name, o); err != nil {
+			return nil, err
+		}
+		break
+	}
+	if len(name) < 6 {
+		return nil, errBad
+	}
+	out := map[sfnt.NameID][]string{}
+	count := int(binary.BigEndian.Uint16(name[2:]))
+	storage := int(binary.BigEndian.Uint16(name[4:]))
+	for i := range count {
+		rec := 6 + 12*i
+		if rec+12 > len(name) {
+			break
+		}
+		platform := binary.BigEndian.Uint16(name[rec:])
+		id := sfnt.NameID(binary.BigEndian.Uint16(name[rec+6:]))
+		length := int(binary.BigEndian.Uint16(name[rec+8:]))
+		start := storage + int(binary.BigEndian.Uint16(name[rec+10:]))
+		// Platforms 0 (Unicode) and 3 (Windows) store UTF-16BE; Macintosh
+		// records repeat them in legacy encodings.
+		if platform != 0 && platform != 3 || start+length > len(name) || length%2 != 0 {
+			continue
+		}
+		switch id {
+		case sfnt.NameIDFamily, sfnt.NameIDSubfamily, sfnt.NameIDFull, sfnt.NameIDPostScript, sfnt.NameIDTypographicFamily:
+		default:
+			continue
+		}
+		u := make([]uint16, length/2)
+		for j := range u {
+			u[j] = binary.BigEndian.Uint16(name[start+2*j:])
+		}
+		if v := string(utf16.Decode(u)); !slices.Contains(out[id], v) {
+			out[id] = append(out[id], v)
+		}
+	}
+	if len(out[sfnt.NameIDFamily]) == 0 && len(out[sfnt.NameIDFull]) == 0 {
+		return nil, errBad
+	}
+	return out, nil
+}
+
+// lookup finds the face a font parameter names: a face's own name first,
 // then the regular face of a family, then any face of it.
 func (l *fontLibrary) lookup(dirs []string, name string) *fontEntry {
 	n := normFontName(name)
-	var family *fontEntry
+	var best *fontEntry
+	bestScore := 0
 	for _, e := range l.index(dirs) {
-		if len(e.names) > 1 && e.names[1] == n { // full name
-			return e
+		score := 0
+		switch {
+		case slices.Contains(e.faceNames, n):
+			score = 3
+		case slices.Contains(e.familyNames, n) && e.regular:
+			score = 2
+		case slices.Contains(e.familyNames, n):
+			score = 1
 		}
-		if slices.Contains(e.names, n) && (family == nil || e.regular && !family.regular) {
-			family = e
+		if score > bestScore {
+			best, bestScore = e, score
 		}
 	}
-	return family
+	return best
 }
 
 // textRun is a stretch of text set in one font.

@@ -170,7 +170,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("container: LogBytes %d is below 4096", c.LogBytes)
 	case c.TmpfsBytes < 1<<20:
 		return fmt.Errorf("container: TmpfsBytes %d is below 1 MiB", c.TmpfsBytes)
-	case c.DefaultCPU < 0, c.DefaultMemory < minMemory, c.DefaultPids < 8:
+	case !(c.DefaultCPU > 0 && c.DefaultCPU <= 256), c.DefaultMemory < minMemory, c.DefaultPids < 8:
 		return fmt.Errorf("container: default limits too small (cpu %g, memory %d, pids %d)", c.DefaultCPU, c.DefaultMemory, c.DefaultPids)
 	case c.HealthFailures < 1:
 		return fmt.Errorf("container: HealthFailures %d must be at least 1", c.HealthFailures)
@@ -241,7 +241,7 @@ func (s Spec) Validate() error {
 		return ufop.Errorf(ufop.KindInvalid, "ufop %s: version %d must be at least 1", s.Name, s.Version)
 	case s.Image == "" || strings.ContainsAny(s.Image, " \t\r\n\x00"):
 		return ufop.Errorf(ufop.KindInvalid, "ufop %s: image reference %q is not valid", s.Name, s.Image)
-	case s.CPU < 0 || s.CPU > 256:
+	case !(s.CPU >= 0 && s.CPU <= 256): // also NaN
 		return ufop.Errorf(ufop.KindInvalid, "ufop %s: resources.cpu %g must be between 0 and 256", s.Name, s.CPU)
 	case s.Memory != 0 && s.Memory < minMemory:
 		return ufop.Errorf(ufop.KindInvalid, "ufop %s: resources.memory %d is below the minimum of 6 MiB", s.Name, s.Memory)

@@ -132,7 +132,7 @@ func buildHostile() (string, func(), error) {
 
 // env is one Runtime under test with its Docker client.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	docker *client.Client
 	rt     *Runtime
 	cfg    Config
@@ -181,7 +181,7 @@ func (w tWriter) Write(p []byte) (int, error) {
 
 // newEnv starts a Runtime on a fresh ufoptest- network and cleans up
 // everything it made, including after a failure.
-func newEnv(t *testing.T, tweak func(*Config)) *env {
+func newEnv(t testing.TB, tweak func(*Config)) *env {
 	t.Helper()
 	dc := needDocker(t)
 	id := "ufoptest-" + randSuffix()

@@ -183,6 +183,28 @@ func (p *Platform) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); errc <- gw.Run(ctx); stopAgent() }()
 	roles.add("gateway", gw.Ready())
 	roles.add("agent", ag.Ready())
+	// Ready also means routable: the gateway sees the agent.
+	wg.Add(1)
+	routable := make(chan struct{})
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			for _, a := range gw.Registry().Agents() {
+				if a.ID == ag.ID() {
+					close(routable)
+					return
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	roles.add("agent registration", routable)
 
 	if err := roles.wait(ctx, errc); err != nil {
 		cancel()

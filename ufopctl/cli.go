@@ -64,6 +64,10 @@ func commands() []command {
 	}
 }
 
+func (cmd command) synopsis() string {
+	return strings.TrimSpace("ufopctl " + cmd.name + " " + cmd.args)
+}
+
 // lookup finds the verb named by the first words of args.
 func lookup(args []string) (command, []string, bool) {
 	cmds := commands()
@@ -153,7 +157,7 @@ func Main(ctx context.Context, args []string, env Env) int {
 		c.printCommandHelp(env.Stdout)
 		return exitOK
 	case errors.As(err, &uerr):
-		fmt.Fprintf(env.Stderr, "ufopctl: %s: %s (usage: ufopctl %s %s)\n", cmd.name, oneLine(uerr.msg), cmd.name, cmd.args)
+		fmt.Fprintf(env.Stderr, "ufopctl: %s: %s (usage: %s)\n", cmd.name, oneLine(uerr.msg), cmd.synopsis())
 		return exitUsage
 	default:
 		fmt.Fprintf(env.Stderr, "ufopctl: %s\n", oneLine(err.Error()))
@@ -270,14 +274,14 @@ func (c *cli) printUsage(w io.Writer) {
 	fmt.Fprintf(w, "usage: ufopctl [--config FILE] [-o json] <command> [arguments]\n\ncommands:\n")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, cmd := range commands() {
-		fmt.Fprintf(tw, "  %s %s\t%s\n", cmd.name, cmd.args, cmd.summary)
+		fmt.Fprintf(tw, "  %s\t%s\n", cmd.name, cmd.summary)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nFlags may come before or after arguments. Run ufopctl help <command> for its flags.\n")
 }
 
 func (c *cli) printCommandHelp(w io.Writer) {
-	fmt.Fprintf(w, "usage: ufopctl %s %s\n\n%s\n\nflags:\n", c.cmd.name, c.cmd.args, c.cmd.summary)
+	fmt.Fprintf(w, "usage: %s\n\n%s\n\nflags:\n", c.cmd.synopsis(), c.cmd.summary)
 	if c.fs != nil {
 		c.fs.SetOutput(w)
 		c.fs.PrintDefaults()

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"image/jpeg"
 	"testing"
+
+	"github.com/disintegration/imaging"
 )
 
 // BenchmarkDecodePortrait decodes the 800x533 portrait at every scale, and
@@ -47,6 +49,31 @@ func benchDecode(b *testing.B, name string) {
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := Decode(bytes.NewReader(data), Options{Scale: s}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkThumbnailPortrait is the whole 200x200 fill of the portrait
+// (decode, Lanczos fill, JPEG encode at quality 85), with a full decode as
+// image/jpeg does it and with a 1/2 shrink-on-load decode: what the images
+// package does for imageView2/1/w/200/h/200, minus its bookkeeping.
+func BenchmarkThumbnailPortrait(b *testing.B) {
+	data := readImage(b, "portrait.jpg")
+	for _, s := range []int{1, 2} {
+		b.Run(fmt.Sprintf("scale=%d", s), func(b *testing.B) {
+			b.ReportAllocs()
+			var out bytes.Buffer
+			for b.Loop() {
+				img, err := Decode(bytes.NewReader(data), Options{Scale: s})
+				if err != nil {
+					b.Fatal(err)
+				}
+				thumb := imaging.Fill(img, 200, 200, imaging.Center, imaging.Lanczos)
+				out.Reset()
+				if err := jpeg.Encode(&out, thumb, &jpeg.Options{Quality: 85}); err != nil {
 					b.Fatal(err)
 				}
 			}

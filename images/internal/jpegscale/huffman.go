@@ -5,6 +5,7 @@
 package jpegscale
 
 import (
+	"encoding/binary"
 	"io"
 )
 
@@ -42,42 +43,73 @@ type huffman struct {
 // Huffman data.
 var errShortHuffmanData = FormatError("short Huffman data")
 
-// ensureNBits reads bytes from the byte buffer to ensure that d.bits.n is at
-// least n. For best performance (avoiding function calls inside hot loops),
-// the caller is the one responsible for first checking that d.bits.n < n.
-func (d *decoder) ensureNBits(n int32) error {
-	for {
-		c, err := d.readByteStuffedByte()
-		if err != nil {
-			if err == io.ErrUnexpectedEOF {
-				return errShortHuffmanData
+// refill reads bytes from the byte buffer into d.bits until it holds at
+// least 57 bits, the end of the entropy-coded segment (a marker, left
+// unread for the marker loop) or the end of input. It never fails: running
+// out of bits is reported by the reads that need them, as d.bits.end.
+func (d *decoder) refill() {
+	for d.bits.n <= 56 && d.bits.end == nil {
+		// Fast path: eight buffered bytes without an 0xff among them go in
+		// with one load. Most of the entropy-coded data takes this path.
+		if d.bytes.j-d.bytes.i >= 8 {
+			x := binary.BigEndian.Uint64(d.bytes.buf[d.bytes.i:])
+			if y := ^x; (y-0x0101010101010101)&^y&0x8080808080808080 == 0 {
+				k := (64 - d.bits.n) >> 3 // whole bytes that fit: 1 to 8
+				d.bits.a = d.bits.a<<(8*k) | x>>(64-8*k)
+				d.bits.n += 8 * k
+				d.bytes.i += int(k)
+				continue
 			}
-			return err
 		}
-		d.bits.a = d.bits.a<<8 | uint32(c)
+		c, err := d.readByte()
+		if err != nil {
+			d.bits.end = err
+			if err == io.ErrUnexpectedEOF {
+				d.bits.end = errShortHuffmanData
+			}
+			return
+		}
+		if c == 0xff {
+			c2, err := d.readByte()
+			if err != nil {
+				d.bits.end = err
+				if err == io.ErrUnexpectedEOF {
+					d.bits.end = errShortHuffmanData
+				}
+				return
+			}
+			if c2 != 0x00 {
+				// A marker: give both bytes back (fill keeps the last two
+				// bytes buffered, so they are still there).
+				d.bytes.i -= 2
+				d.bits.end = errMissingFF00
+				return
+			}
+		}
+		d.bits.a = d.bits.a<<8 | uint64(c)
 		d.bits.n += 8
-		if d.bits.m == 0 {
-			d.bits.m = 1 << 7
-		} else {
-			d.bits.m <<= 8
-		}
-		if d.bits.n >= n {
-			break
-		}
 	}
-	return nil
+}
+
+// endErr is the error for a read past the end of the segment's bits.
+func (d *decoder) endErr() error {
+	if d.bits.end == nil {
+		// Unreachable: refill stops early only with end set.
+		return errShortHuffmanData
+	}
+	return d.bits.end
 }
 
 // receiveExtend is the composition of RECEIVE and EXTEND, specified in section
 // F.2.2.1.
 func (d *decoder) receiveExtend(t uint8) (int32, error) {
 	if d.bits.n < int32(t) {
-		if err := d.ensureNBits(int32(t)); err != nil {
-			return 0, err
+		d.refill()
+		if d.bits.n < int32(t) {
+			return 0, d.endErr()
 		}
 	}
 	d.bits.n -= int32(t)
-	d.bits.m >>= t
 	s := int32(1) << t
 	x := int32(d.bits.a>>uint8(d.bits.n)) & (s - 1)
 	if x < s>>1 {
@@ -174,43 +206,33 @@ func (d *decoder) processDHT(n int) error {
 // decodeHuffman returns the next Huffman-coded value from the bit-stream,
 // decoded according to h.
 func (d *decoder) decodeHuffman(h *huffman) (uint8, error) {
+	if d.bits.n < 16 {
+		d.refill()
+	}
+	if d.bits.n >= lutSize {
+		if v := h.lut[(d.bits.a>>uint32(d.bits.n-lutSize))&(1<<lutSize-1)]; v != 0 {
+			d.bits.n -= int32(v&0xff) - 1
+			return uint8(v >> 8), nil
+		}
+	}
+	return d.decodeHuffmanSlow(h)
+}
+
+// decodeHuffmanSlow decodes codes longer than lutSize bits, and codes near
+// the end of the segment, one bit at a time.
+func (d *decoder) decodeHuffmanSlow(h *huffman) (uint8, error) {
 	if h.nCodes == 0 {
 		return 0, FormatError("uninitialized Huffman table")
 	}
-
-	if d.bits.n < 8 {
-		if err := d.ensureNBits(8); err != nil {
-			if err != errMissingFF00 && err != errShortHuffmanData {
-				return 0, err
-			}
-			// There are no more bytes of data in this segment, but we may still
-			// be able to read the next symbol out of the previously read bits.
-			// First, undo the readByte that the ensureNBits call made.
-			if d.bytes.nUnreadable != 0 {
-				d.unreadByteStuffedByte()
-			}
-			goto slowPath
-		}
-	}
-	if v := h.lut[(d.bits.a>>uint32(d.bits.n-lutSize))&0xff]; v != 0 {
-		n := (v & 0xff) - 1
-		d.bits.n -= int32(n)
-		d.bits.m >>= n
-		return uint8(v >> 8), nil
-	}
-
-slowPath:
 	for i, code := 0, int32(0); i < maxCodeLength; i++ {
 		if d.bits.n == 0 {
-			if err := d.ensureNBits(1); err != nil {
-				return 0, err
+			d.refill()
+			if d.bits.n == 0 {
+				return 0, d.endErr()
 			}
 		}
-		if d.bits.a&d.bits.m != 0 {
-			code |= 1
-		}
 		d.bits.n--
-		d.bits.m >>= 1
+		code |= int32(d.bits.a>>uint32(d.bits.n)) & 1
 		if code <= h.maxCodes[i] {
 			return h.vals[h.valsIndices[i]+code-h.minCodes[i]], nil
 		}
@@ -221,25 +243,22 @@ slowPath:
 
 func (d *decoder) decodeBit() (bool, error) {
 	if d.bits.n == 0 {
-		if err := d.ensureNBits(1); err != nil {
-			return false, err
+		d.refill()
+		if d.bits.n == 0 {
+			return false, d.endErr()
 		}
 	}
-	ret := d.bits.a&d.bits.m != 0
 	d.bits.n--
-	d.bits.m >>= 1
-	return ret, nil
+	return (d.bits.a>>uint32(d.bits.n))&1 != 0, nil
 }
 
 func (d *decoder) decodeBits(n int32) (uint32, error) {
 	if d.bits.n < n {
-		if err := d.ensureNBits(n); err != nil {
-			return 0, err
+		d.refill()
+		if d.bits.n < n {
+			return 0, d.endErr()
 		}
 	}
-	ret := d.bits.a >> uint32(d.bits.n-n)
-	ret &= (1 << uint32(n)) - 1
 	d.bits.n -= n
-	d.bits.m >>= uint32(n)
-	return ret, nil
+	return uint32(d.bits.a>>uint32(d.bits.n)) & (1<<uint32(n) - 1), nil
 }

@@ -17,6 +17,7 @@ func (d *decoder) makeImg(mxx, myy int) {
 	if d.nComp == 1 {
 		m := image.NewGray(image.Rect(0, 0, bs*mxx, bs*myy))
 		d.img1 = m.SubImage(image.Rect(0, 0, w, h)).(*image.Gray)
+		d.planes[0] = plane{m.Pix, m.Stride}
 		return
 	}
 
@@ -48,7 +49,11 @@ func (d *decoder) makeImg(mxx, myy int) {
 		h3, v3 := d.comp[3].h, d.comp[3].v
 		d.blackPix = make([]byte, bs*h3*mxx*bs*v3*myy)
 		d.blackStride = bs * h3 * mxx
+		d.planes[3] = plane{d.blackPix, d.blackStride}
 	}
+	d.planes[0] = plane{m.Y, m.YStride}
+	d.planes[1] = plane{m.Cb, m.CStride}
+	d.planes[2] = plane{m.Cr, m.CStride}
 }
 
 // coeffPool recycles the coefficient buffers of progressive decodes, the
@@ -203,17 +208,26 @@ func (d *decoder) processSOS(n int) error {
 				d.progCoeffs[compIndex] = allocCoeffs(mxx * myy * d.comp[compIndex].h * d.comp[compIndex].v)
 			}
 		}
-		// A scan of AC coefficients that the reduced IDCT never reads (all
-		// AC scans at 1/8) is not decoded. Returning here leaves its
-		// entropy-coded data in the stream, where the marker loop in
-		// decode skips it as extraneous bytes up to the next marker: AC
-		// bands are independent, so no other scan needs its state.
-		if d.scale > 1 && zigStart > maxZig(d.bs) {
+		// At 1/8 only DC coefficients are used, so AC scans are not
+		// decoded. Returning here leaves their entropy-coded data in the
+		// stream, where the marker loop in decode skips it as extraneous
+		// bytes up to the next marker. No other scan needs their state: AC
+		// refinement scans depend only on AC history. (At 1/4 and 1/2 a
+		// refinement scan of band 1-63 would need the history of the
+		// coefficients the reduced IDCT ignores, so nothing is skipped.)
+		if d.scale == 8 && zigStart > 0 {
 			return nil
 		}
 	}
 
 	d.bits = bits{}
+	// zmax is the last coefficient (in zig-zag order) that a sequential
+	// scan stores: all 63 at full size, fewer for the reduced IDCTs.
+	// Progressive scans keep every coefficient for refinement.
+	zmax := int32(blockSize - 1)
+	if !d.progressive {
+		zmax = maxZig(d.bs)
+	}
 	mcu, expectedRST := 0, uint8(rst0Marker)
 	var (
 		// b is the decoded coefficients, in natural (not zig-zag) order.
@@ -230,133 +244,145 @@ func (d *decoder) processSOS(n int) error {
 				compIndex := scan[i].compIndex
 				hi := d.comp[compIndex].h
 				vi := d.comp[compIndex].v
-				for j := 0; j < hi*vi; j++ {
-					// The blocks are traversed one MCU at a time. For 4:2:0 chroma
-					// subsampling, there are four Y 8x8 blocks in every 16x16 MCU.
-					//
-					// For a sequential 32x16 pixel image, the Y blocks visiting order is:
-					//	0 1 4 5
-					//	2 3 6 7
-					//
-					// For progressive images, the interleaved scans (those with nComp > 1)
-					// are traversed as above, but non-interleaved scans are traversed left
-					// to right, top to bottom:
-					//	0 1 2 3
-					//	4 5 6 7
-					// Only DC scans (zigStart == 0) can be interleaved. AC scans must have
-					// only one component.
-					//
-					// To further complicate matters, for non-interleaved scans, there is no
-					// data for any blocks that are inside the image at the MCU level but
-					// outside the image at the pixel level. For example, a 24x16 pixel 4:2:0
-					// progressive image consists of two 16x16 MCUs. The interleaved scans
-					// will process 8 Y blocks:
-					//	0 1 4 5
-					//	2 3 6 7
-					// The non-interleaved scans will process only 6 Y blocks:
-					//	0 1 2
-					//	3 4 5
-					if nComp != 1 {
-						bx = hi*mx + j%hi
-						by = vi*my + j/hi
-					} else {
-						q := mxx * hi
-						bx = blockCount % q
-						by = blockCount / q
-						blockCount++
-						if bx*8 >= d.width || by*8 >= d.height {
-							continue
-						}
-					}
-
-					// Load the previous partially decoded coefficients, if applicable.
-					if d.progressive {
-						b = d.progCoeffs[compIndex][by*mxx*hi+bx]
-					} else {
-						b = block{}
-					}
-
-					if ah != 0 {
-						if err := d.refine(&b, &d.huff[acTable][scan[i].ta], zigStart, zigEnd, 1<<al); err != nil {
-							return err
-						}
-					} else {
-						zig := zigStart
-						if zig == 0 {
-							zig++
-							// Decode the DC coefficient, as specified in section F.2.2.1.
-							value, err := d.decodeHuffman(&d.huff[dcTable][scan[i].td])
-							if err != nil {
-								return err
-							}
-							if value > 16 {
-								return UnsupportedError("excessive DC component")
-							}
-							dcDelta, err := d.receiveExtend(value)
-							if err != nil {
-								return err
-							}
-							dc[compIndex] += dcDelta
-							b[0] = dc[compIndex] << al
-						}
-
-						if zig <= zigEnd && d.eobRun > 0 {
-							d.eobRun--
+				// The loops over jy and jx walk j = jy*hi + jx, the j-th
+				// block of the component in the MCU, without divisions.
+				for jy := 0; jy < vi; jy++ {
+					for jx := 0; jx < hi; jx++ {
+						// The blocks are traversed one MCU at a time. For 4:2:0 chroma
+						// subsampling, there are four Y 8x8 blocks in every 16x16 MCU.
+						//
+						// For a sequential 32x16 pixel image, the Y blocks visiting order is:
+						//	0 1 4 5
+						//	2 3 6 7
+						//
+						// For progressive images, the interleaved scans (those with nComp > 1)
+						// are traversed as above, but non-interleaved scans are traversed left
+						// to right, top to bottom:
+						//	0 1 2 3
+						//	4 5 6 7
+						// Only DC scans (zigStart == 0) can be interleaved. AC scans must have
+						// only one component.
+						//
+						// To further complicate matters, for non-interleaved scans, there is no
+						// data for any blocks that are inside the image at the MCU level but
+						// outside the image at the pixel level. For example, a 24x16 pixel 4:2:0
+						// progressive image consists of two 16x16 MCUs. The interleaved scans
+						// will process 8 Y blocks:
+						//	0 1 4 5
+						//	2 3 6 7
+						// The non-interleaved scans will process only 6 Y blocks:
+						//	0 1 2
+						//	3 4 5
+						if nComp != 1 {
+							bx = hi*mx + jx
+							by = vi*my + jy
 						} else {
-							// Decode the AC coefficients, as specified in section F.2.2.2.
-							huff := &d.huff[acTable][scan[i].ta]
-							for ; zig <= zigEnd; zig++ {
-								value, err := d.decodeHuffman(huff)
+							q := mxx * hi
+							bx = blockCount % q
+							by = blockCount / q
+							blockCount++
+							if bx*8 >= d.width || by*8 >= d.height {
+								continue
+							}
+						}
+
+						// Load the previous partially decoded coefficients, if applicable.
+						if d.progressive {
+							b = d.progCoeffs[compIndex][by*mxx*hi+bx]
+						} else if zmax == blockSize-1 {
+							b = block{}
+						} else {
+							// Reduced IDCTs read only coefficients up to zmax
+							// (zig-zag), and only those are stored: clear them.
+							for z := range zmax + 1 {
+								b[unzig[z]] = 0
+							}
+						}
+
+						if ah != 0 {
+							if err := d.refine(&b, &d.huff[acTable][scan[i].ta], zigStart, zigEnd, 1<<al); err != nil {
+								return err
+							}
+						} else {
+							zig := zigStart
+							if zig == 0 {
+								zig++
+								// Decode the DC coefficient, as specified in section F.2.2.1.
+								value, err := d.decodeHuffman(&d.huff[dcTable][scan[i].td])
 								if err != nil {
 									return err
 								}
-								val0 := value >> 4
-								val1 := value & 0x0f
-								if val1 != 0 {
-									zig += int32(val0)
-									if zig > zigEnd {
-										break
-									}
-									ac, err := d.receiveExtend(val1)
+								if value > 16 {
+									return UnsupportedError("excessive DC component")
+								}
+								dcDelta, err := d.receiveExtend(value)
+								if err != nil {
+									return err
+								}
+								dc[compIndex] += dcDelta
+								b[0] = dc[compIndex] << al
+							}
+
+							if zig <= zigEnd && d.eobRun > 0 {
+								d.eobRun--
+							} else {
+								// Decode the AC coefficients, as specified in section F.2.2.2.
+								huff := &d.huff[acTable][scan[i].ta]
+								for ; zig <= zigEnd; zig++ {
+									value, err := d.decodeHuffman(huff)
 									if err != nil {
 										return err
 									}
-									b[unzig[zig]] = ac << al
-								} else {
-									if val0 != 0x0f {
-										d.eobRun = uint16(1 << val0)
-										if val0 != 0 {
-											bits, err := d.decodeBits(int32(val0))
-											if err != nil {
-												return err
-											}
-											d.eobRun |= uint16(bits)
+									val0 := value >> 4
+									val1 := value & 0x0f
+									if val1 != 0 {
+										zig += int32(val0)
+										if zig > zigEnd {
+											break
 										}
-										d.eobRun--
-										break
+										ac, err := d.receiveExtend(val1)
+										if err != nil {
+											return err
+										}
+										if zig <= zmax {
+											b[unzig[zig]] = ac << al
+										}
+									} else {
+										if val0 != 0x0f {
+											d.eobRun = uint16(1 << val0)
+											if val0 != 0 {
+												bits, err := d.decodeBits(int32(val0))
+												if err != nil {
+													return err
+												}
+												d.eobRun |= uint16(bits)
+											}
+											d.eobRun--
+											break
+										}
+										zig += 0x0f
 									}
-									zig += 0x0f
 								}
 							}
 						}
-					}
 
-					if d.progressive {
-						// Save the coefficients.
-						d.progCoeffs[compIndex][by*mxx*hi+bx] = b
-						// At this point, we could call reconstructBlock to dequantize and perform the
-						// inverse DCT, to save early stages of a progressive image to the *image.YCbCr
-						// buffers (the whole point of progressive encoding), but in Go, the jpeg.Decode
-						// function does not return until the entire image is decoded, so we "continue"
-						// here to avoid wasted computation. Instead, reconstructBlock is called on each
-						// accumulated block by the reconstructProgressiveImage method after all of the
-						// SOS markers are processed.
-						continue
-					}
-					if err := d.reconstructBlock(&b, bx, by, int(compIndex)); err != nil {
-						return err
-					}
-				} // for j
+						if d.progressive {
+							// Save the coefficients.
+							d.progCoeffs[compIndex][by*mxx*hi+bx] = b
+							// At this point, we could call reconstructBlock to dequantize and perform the
+							// inverse DCT, to save early stages of a progressive image to the *image.YCbCr
+							// buffers (the whole point of progressive encoding), but in Go, the jpeg.Decode
+							// function does not return until the entire image is decoded, so we "continue"
+							// here to avoid wasted computation. Instead, reconstructBlock is called on each
+							// accumulated block by the reconstructProgressiveImage method after all of the
+							// SOS markers are processed.
+							continue
+						}
+						if err := d.reconstructBlock(&b, bx, by, int(compIndex)); err != nil {
+							return err
+						}
+					} // for jx
+				} // for jy
 			} // for i
 			mcu++
 			if d.ri > 0 && mcu%d.ri == 0 && mcu < mxx*myy {
@@ -522,24 +548,12 @@ func (d *decoder) reconstructProgressiveImage() error {
 // At reduced scales it writes a d.bs x d.bs block, dequantizing only the
 // coefficients the reduced IDCT reads.
 func (d *decoder) reconstructBlock(b *block, bx, by, compIndex int) error {
-	bs := d.bs
-	dst, stride := []byte(nil), 0
-	if d.nComp == 1 {
-		dst, stride = d.img1.Pix[bs*(by*d.img1.Stride+bx):], d.img1.Stride
-	} else {
-		switch compIndex {
-		case 0:
-			dst, stride = d.img3.Y[bs*(by*d.img3.YStride+bx):], d.img3.YStride
-		case 1:
-			dst, stride = d.img3.Cb[bs*(by*d.img3.CStride+bx):], d.img3.CStride
-		case 2:
-			dst, stride = d.img3.Cr[bs*(by*d.img3.CStride+bx):], d.img3.CStride
-		case 3:
-			dst, stride = d.blackPix[bs*(by*d.blackStride+bx):], d.blackStride
-		default:
-			return UnsupportedError("too many components")
-		}
+	if compIndex >= d.nComp {
+		return UnsupportedError("too many components")
 	}
+	p := &d.planes[compIndex]
+	bs := d.bs
+	dst, stride := p.pix[bs*(by*p.stride+bx):], p.stride
 	switch bs {
 	case 1:
 		idct1x1(b, &d.quantNat[d.comp[compIndex].tq], dst)

@@ -110,10 +110,30 @@ func ParseAuthorization(header string) (Credential, error) {
 	return Credential{AK: ak, Sig: sig}, nil
 }
 
-// VerifyRequest checks an admin request's signature and timestamp.
-// pathAndQuery is the request target as received (RequestPathAndQuery);
-// sk is the secret key of cred.AK. A zero maxSkew means DefaultMaxSkew.
+// VerifyRequest checks an admin request's timestamp (CheckTimestamp) and
+// signature. pathAndQuery is the request target as received
+// (RequestPathAndQuery); sk is the secret key of cred.AK. A zero maxSkew
+// means DefaultMaxSkew.
+//
+// For a streamed upload the body hash is only known at the end: check
+// the timestamp and the AK before streaming, then call VerifyRequest from
+// storage.PutOptions.Verify, which gets the hash before the object becomes
+// visible.
 func VerifyRequest(method, pathAndQuery, bodyHash string, cred Credential, sk string, now time.Time, maxSkew time.Duration) error {
+	if err := CheckTimestamp(pathAndQuery, now, maxSkew); err != nil {
+		return err
+	}
+	want := mac(sk, StringToSign(method, pathAndQuery, bodyHash))
+	if !hmac.Equal(want, cred.Sig) {
+		return ufop.Errorf(ufop.KindUnauthenticated, "signature does not match for access key %q: check the secret key", cred.AK)
+	}
+	return nil
+}
+
+// CheckTimestamp checks that pathAndQuery carries exactly one ts= within
+// maxSkew (zero: DefaultMaxSkew) of now. It is the cheap part of
+// VerifyRequest, usable before a body has been read.
+func CheckTimestamp(pathAndQuery string, now time.Time, maxSkew time.Duration) error {
 	if maxSkew <= 0 {
 		maxSkew = DefaultMaxSkew
 	}
@@ -126,15 +146,12 @@ func VerifyRequest(method, pathAndQuery, bodyHash string, cred Credential, sk st
 	if err != nil {
 		return ufop.Errorf(ufop.KindUnauthenticated, "request parameter ts: %q is not a unix time in seconds", tsText)
 	}
-	want := mac(sk, StringToSign(method, pathAndQuery, bodyHash))
-	if !hmac.Equal(want, cred.Sig) {
-		return ufop.Errorf(ufop.KindUnauthenticated, "signature does not match for access key %q: check the secret key", cred.AK)
-	}
-	skew := now.Sub(time.Unix(ts, 0))
-	if skew < 0 {
-		skew = -skew
-	}
-	if skew > maxSkew {
+	// Compare both ways rather than negate: Sub saturates at the minimum
+	// Duration for a ts far in the future, whose negation overflows.
+	if skew := now.Sub(time.Unix(ts, 0)); skew > maxSkew || skew < -maxSkew {
+		if skew < 0 {
+			skew = -max(skew, -time.Duration(1<<62))
+		}
 		return ufop.Errorf(ufop.KindUnauthenticated, "request timestamp is %s away from the server clock (limit %s): check the client's clock", skew.Round(time.Second), maxSkew)
 	}
 	return nil

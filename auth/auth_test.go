@@ -156,6 +156,35 @@ func TestSignAndVerifyRequest(t *testing.T) {
 	}
 }
 
+func TestCheckTimestamp(t *testing.T) {
+	tests := []struct {
+		target string
+		ok     bool
+	}{
+		{"/v1/x?ts=1700000000", true},
+		{"/v1/x?a=b&ts=1700000900", true},
+		{"/v1/x?ts=1699999100", true},
+		{"/v1/x?ts=1700000901", false},
+		{"/v1/x?ts=1699999099", false},
+		{"/v1/x?ts=9223372036854775807", false},
+		{"/v1/x?ts=-9223372036854775808", false},
+		{"/v1/x?ts=99999999999999999999", false},
+		{"/v1/x?ts=", false},
+		{"/v1/x?ts=1700000000&ts=1700000000", false},
+		{"/v1/x", false},
+		{"/v1/x?xts=1700000000", false},
+	}
+	for _, tt := range tests {
+		err := CheckTimestamp(tt.target, epoch, 0)
+		if tt.ok && err != nil {
+			t.Errorf("CheckTimestamp(%q) = %v", tt.target, err)
+		}
+		if !tt.ok && ufop.KindOf(err) != ufop.KindUnauthenticated {
+			t.Errorf("CheckTimestamp(%q) = %v, want unauthenticated", tt.target, err)
+		}
+	}
+}
+
 func TestParseAuthorization(t *testing.T) {
 	sig := mac("sk", "x")
 	good := encodeSig(sig)

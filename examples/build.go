@@ -4,6 +4,7 @@
 package examples
 
 import (
+	"archive/tar"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -14,12 +15,14 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-
-	"github.com/ufop/ufop/builder"
+	"time"
 )
 
 //go:embed sepia/ufop.yaml slow/ufop.yaml
 var manifests embed.FS
+
+// manifestFile is the package manifest's name (SPEC §4).
+const manifestFile = "ufop.yaml"
 
 // Names are the example UFOPs Build knows.
 var Names = []string{"sepia", "slow"}
@@ -49,26 +52,41 @@ func Build(ctx context.Context, name, outDir string) (string, error) {
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("examples: go build %s: %w: %s", name, err, bytes.TrimSpace(stderr.Bytes()))
 	}
-	if err := os.WriteFile(filepath.Join(dir, builder.ManifestFile), manifest, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, manifestFile), manifest, 0o644); err != nil {
 		return "", fmt.Errorf("examples: %w", err)
 	}
 	return dir, nil
 }
 
-// Tarball builds the example like Build and packs it as outDir/name.tar.gz,
-// the canonical package form ufopctl uploads. It returns the file's path.
+// Tarball builds the example like Build and packs it as outDir/name.tar.gz
+// (sorted names, root owner, fixed times: what package.sh makes). It
+// returns the file's path.
 func Tarball(ctx context.Context, name, outDir string) (string, error) {
 	dir, err := Build(ctx, name, outDir)
 	if err != nil {
 		return "", err
 	}
-	pkg, err := builder.ReadDir(dir, builder.DefaultConfig())
-	if err != nil {
-		return "", fmt.Errorf("examples: %s: %w", name, err)
-	}
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
-	if err := pkg.WriteTar(zw); err != nil {
+	tw := tar.NewWriter(zw)
+	for _, f := range []string{"handler", manifestFile} { // all Build writes
+		data, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			return "", fmt.Errorf("examples: %w", err)
+		}
+		mode := int64(0o644)
+		if f == "handler" {
+			mode = 0o755
+		}
+		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: f, Mode: mode, Size: int64(len(data)), ModTime: time.Unix(0, 0)}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return "", fmt.Errorf("examples: %s: %w", name, err)
+		}
+		if _, err := tw.Write(data); err != nil {
+			return "", fmt.Errorf("examples: %s: %w", name, err)
+		}
+	}
+	if err := tw.Close(); err != nil {
 		return "", fmt.Errorf("examples: %s: %w", name, err)
 	}
 	if err := zw.Close(); err != nil {

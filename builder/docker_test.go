@@ -1,0 +1,427 @@
+package builder
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
+
+	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/examples"
+)
+
+// testRepository keeps test images apart from real ones.
+const testRepository = "ufoptest"
+
+// dockerClient connects to the engine. The tests skip only when there is no
+// engine socket at all; an engine that is there but broken fails them.
+func dockerClient(t testing.TB) *client.Client {
+	t.Helper()
+	if os.Getenv("DOCKER_HOST") == "" {
+		if _, err := os.Stat("/var/run/docker.sock"); err != nil {
+			t.Skipf("no Docker engine: %v", err)
+		}
+	}
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := cli.Ping(ctx); err != nil {
+		t.Fatalf("Docker engine not answering: %v", err)
+	}
+	return cli
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func testBuilder(t testing.TB, cli *client.Client) *Builder {
+	cfg := DefaultConfig()
+	cfg.Repository = testRepository
+	cfg.BuildTimeout = 5 * time.Minute
+	b, err := New(cfg, cli, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// uniqueName is a UFOP name no other test run uses.
+func uniqueName(prefix string) string {
+	return fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano()%1e9)
+}
+
+// removeImages deletes every test image built for name.
+func removeImages(t testing.TB, cli *client.Client, name string) {
+	t.Helper()
+	ctx := context.Background()
+	imgs, err := cli.ImageList(ctx, image.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", LabelName+"="+name))})
+	if err != nil {
+		t.Errorf("list images of %s: %v", name, err)
+		return
+	}
+	for _, img := range imgs {
+		if _, err := cli.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil && !strings.Contains(err.Error(), "No such image") {
+			t.Errorf("remove %s: %v", img.ID, err)
+		}
+	}
+}
+
+// imagesOf lists images labelled with name or tagged with its repository.
+func imagesOf(t testing.TB, cli *client.Client, name string) []string {
+	t.Helper()
+	ctx := context.Background()
+	var ids []string
+	for _, f := range []filters.Args{
+		filters.NewArgs(filters.Arg("label", LabelName+"="+name)),
+		filters.NewArgs(filters.Arg("reference", testRepository+"/"+name)),
+	} {
+		imgs, err := cli.ImageList(ctx, image.ListOptions{All: true, Filters: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, img := range imgs {
+			ids = append(ids, img.ID)
+		}
+	}
+	return ids
+}
+
+func TestBuildExampleImage(t *testing.T) {
+	cli := dockerClient(t)
+	b := testBuilder(t, cli)
+	ctx := context.Background()
+	dir, err := examples.Build(ctx, "sepia", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg, err := ReadDir(dir, b.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := uniqueName("sepia")
+	t.Cleanup(func() { removeImages(t, cli, name) })
+
+	var log bytes.Buffer
+	img, err := b.Build(ctx, name, 1, pkg, &log)
+	if err != nil {
+		t.Fatalf("%v\nbuild log:\n%s", err, log.String())
+	}
+	if img.Ref != testRepository+"/"+name+":v1" || !strings.HasPrefix(img.ID, "sha256:") || img.Size < 1<<20 {
+		t.Fatalf("image %+v", img)
+	}
+	if !strings.Contains(log.String(), "Step 1/") || strings.Count(log.String(), "\n") < 5 {
+		t.Errorf("build log has no steps:\n%s", log.String())
+	}
+
+	insp, err := cli.ImageInspect(ctx, img.Ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if insp.ID != img.ID || !slices.Contains(insp.RepoTags, img.Ref) {
+		t.Errorf("inspect %s tags %v, want %s tagged %s", insp.ID, insp.RepoTags, img.ID, img.Ref)
+	}
+	cfg := insp.Config
+	if cfg.Labels[LabelName] != name || cfg.Labels[LabelVersion] != "1" {
+		t.Errorf("labels %v", cfg.Labels)
+	}
+	labelled, err := ImageManifest(cfg.Labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := pkg.Manifest()
+	if !reflect.DeepEqual(labelled, want) || labelled.Concurrency != 4 || labelled.Resources.Memory != 128<<20 {
+		t.Errorf("label manifest %+v\nwant %+v", labelled, want)
+	}
+	if cfg.User != "65534:65534" || cfg.WorkingDir != "/app" || !reflect.DeepEqual([]string(cfg.Entrypoint), []string{"./handler"}) {
+		t.Errorf("user %q workdir %q entrypoint %q", cfg.User, cfg.WorkingDir, cfg.Entrypoint)
+	}
+	if !slices.Contains(cfg.Env, "PORT_HTTP=9100") {
+		t.Errorf("env %v lacks PORT_HTTP", cfg.Env)
+	}
+	if _, ok := cfg.ExposedPorts["9100/tcp"]; !ok {
+		t.Errorf("exposed ports %v", cfg.ExposedPorts)
+	}
+	modes := imageFiles(t, cli, img.ID)
+	if modes["app/handler"] != 0o755 || modes["app/ufop.yaml"] != 0o644 {
+		t.Errorf("file modes in the image: handler %o, ufop.yaml %o", modes["app/handler"], modes["app/ufop.yaml"])
+	}
+
+	// A second version built on the first (FROM ufop/<name>:v<N>), with env.
+	pkg2 := packageOf(t, map[string]string{
+		"ufop.yaml": fmt.Sprintf("image: %s\nrun: ./handler --quiet\nenv: {GREETING: 'say \"hi\" for $5'}\n", img.Ref),
+		"extra.txt": "more",
+	})
+	img2, err := b.Build(ctx, name, 2, pkg2, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	insp2, err := cli.ImageInspect(ctx, img2.Ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(insp2.Config.Env, `GREETING=say "hi" for $5`) || insp2.Config.Labels[LabelVersion] != "2" {
+		t.Errorf("v2 env %v labels %v", insp2.Config.Env, insp2.Config.Labels)
+	}
+	files2 := imageFiles(t, cli, img2.ID)
+	if _, ok := files2["app/extra.txt"]; !ok {
+		t.Errorf("v2 lacks its own file: %v", files2)
+	}
+	if _, ok := files2["app/handler"]; !ok {
+		t.Errorf("v2 lacks the base image's handler: %v", files2)
+	}
+}
+
+// packageOf makes a package from name → content (mode 0755 for names
+// without a dot).
+func packageOf(t testing.TB, files map[string]string) *Package {
+	t.Helper()
+	var entries []tarEntry
+	for name, body := range files {
+		mode := int64(0o644)
+		if !strings.Contains(name, ".") {
+			mode = 0o755
+		}
+		entries = append(entries, tarEntry{name: name, body: body, mode: mode})
+	}
+	slices.SortFunc(entries, func(a, b tarEntry) int { return strings.Compare(a.name, b.name) })
+	pkg, err := ReadPackage(bytes.NewReader(makeTar(t, entries...)), DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkg
+}
+
+// imageFiles returns the permission bits of the regular files in an
+// image's layers, read from `docker save` without running anything.
+func imageFiles(t testing.TB, cli *client.Client, id string) map[string]int64 {
+	t.Helper()
+	rc, err := cli.ImageSave(context.Background(), []string{id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	layers := map[string][]byte{}
+	var manifest []struct{ Layers []string }
+	tr := tar.NewReader(rc)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hdr.Name == "manifest.json" {
+			if err := json.Unmarshal(data, &manifest); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			layers[hdr.Name] = data
+		}
+	}
+	if len(manifest) != 1 {
+		t.Fatalf("docker save manifest: %+v", manifest)
+	}
+	modes := map[string]int64{}
+	for _, l := range manifest[0].Layers {
+		lr := tar.NewReader(bytes.NewReader(layers[l]))
+		for {
+			hdr, err := lr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("layer %s: %v", l, err)
+			}
+			if hdr.Typeflag == tar.TypeReg {
+				modes[hdr.Name] = hdr.Mode & 0o7777
+			}
+		}
+	}
+	return modes
+}
+
+func TestBuildRefusals(t *testing.T) {
+	cli := dockerClient(t)
+	b := testBuilder(t, cli)
+	ctx := context.Background()
+	yaml := file("ufop.yaml", minimalYAML)
+	small := b.Config()
+	small.MaxPackageBytes = 1 << 20
+	tests := []struct {
+		name  string
+		input []byte
+		cfg   Config
+		kind  ufop.Kind
+		want  string
+	}{
+		{"dotdot", makeTar(t, yaml, file("../x", "x")), b.Config(), ufop.KindInvalid, `entry "../x": path has a .. component`},
+		{"absolute", makeTar(t, yaml, file("/etc/passwd", "root::0:0::/:/bin/sh")), b.Config(), ufop.KindInvalid, `entry "/etc/passwd": absolute paths are not allowed`},
+		{"symlink to /etc/passwd", makeTar(t, yaml, tarEntry{name: "passwd", typ: tar.TypeSymlink, link: "/etc/passwd"}), b.Config(), ufop.KindInvalid, `entry "passwd": symlink to "/etc/passwd" points outside the package`},
+		{"missing ufop.yaml", makeTar(t, file("handler", "x")), b.Config(), ufop.KindInvalid, "ufop.yaml missing at the package root"},
+		{"bad yaml", makeTar(t, file("ufop.yaml", "run: [./handler\n")), b.Config(), ufop.KindInvalid, "ufop.yaml: line"},
+		{"oversized", gzipBytes(t, makeTar(t, yaml, file("blob", strings.Repeat("z", 2<<20)))), small, ufop.KindTooLarge, "over the limit of 1048576 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			name := uniqueName("refuse")
+			pkg, err := ReadPackage(bytes.NewReader(tt.input), tt.cfg)
+			if err == nil {
+				// Were it accepted, it would be built: make the failure loud.
+				_, berr := b.Build(ctx, name, 1, pkg, io.Discard)
+				removeImages(t, cli, name)
+				t.Fatalf("package accepted (build: %v)", berr)
+			}
+			if ufop.KindOf(err) != tt.kind || !strings.Contains(ufop.Message(err), tt.want) {
+				t.Fatalf("%v (kind %v), want %v containing %q", err, ufop.KindOf(err), tt.kind, tt.want)
+			}
+			if ids := imagesOf(t, cli, name); len(ids) > 0 {
+				t.Fatalf("images appeared: %v", ids)
+			}
+		})
+	}
+
+	// Refusals at build time: nothing is built either.
+	good := packageOf(t, map[string]string{"ufop.yaml": minimalYAML, "handler": "x"})
+	absent := packageOf(t, map[string]string{"ufop.yaml": "image: ufoptest/absent-base:v1\nrun: ./handler\n", "handler": "x"})
+	for _, c := range []struct {
+		what    string
+		name    string
+		version int
+		pkg     *Package
+		want    string
+	}{
+		{"absent base image", uniqueName("absent"), 1, absent, `field image: "ufoptest/absent-base:v1" is not on the build engine`},
+		{"name too short", "abc", 1, good, `build: name "abc" must be 5-20 characters`},
+		{"name with capitals", "MyFilter", 1, good, `build: name "MyFilter" must be`},
+		{"name ending in a dash", "filter-", 1, good, `build: name "filter-" must be`},
+		{"version zero", uniqueName("zero"), 0, good, "build: version must be 1 or more"},
+	} {
+		_, err := b.Build(ctx, c.name, c.version, c.pkg, io.Discard)
+		if ufop.KindOf(err) != ufop.KindInvalid || !strings.Contains(ufop.Message(err), c.want) {
+			t.Errorf("%s: %v, want invalid containing %q", c.what, err, c.want)
+		}
+		if ids := imagesOf(t, cli, c.name); len(ids) > 0 {
+			t.Errorf("%s: images appeared: %v", c.what, ids)
+			removeImages(t, cli, c.name)
+		}
+	}
+}
+
+// TestBuildScript runs build_script steps on a base image with a shell: a
+// busybox copied from the host into an image built FROM scratch.
+func TestBuildScript(t *testing.T) {
+	cli := dockerClient(t)
+	busybox, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Skipf("needs a static /bin/busybox for a base image with a shell (apt-get install busybox-static): %v", err)
+	}
+	b := testBuilder(t, cli)
+	ctx := context.Background()
+	name := uniqueName("script")
+	t.Cleanup(func() { removeImages(t, cli, name) })
+
+	// The base image, built directly: tests only.
+	base := testRepository + "/" + name + ":base"
+	dockerfile := "FROM scratch\nCOPY busybox /bin/busybox\nCOPY busybox /bin/sh\nCOPY busybox /bin/chmod\nCOPY busybox /bin/false\nLABEL " + LabelName + "=" + name + "\n"
+	ctxTar := makeTar(t, file("Dockerfile", dockerfile), tarEntry{name: "busybox", mode: 0o755, body: string(busybox)})
+	resp, err := cli.ImageBuild(ctx, bytes.NewReader(ctxTar), build.ImageBuildOptions{Tags: []string{base}, Remove: true, ForceRemove: true, Version: build.BuilderV1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = copyBuildLog(resp.Body, io.Discard)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("base image: %v", err)
+	}
+
+	ok := packageOf(t, map[string]string{
+		"ufop.yaml": "image: " + base + "\nbuild_script:\n  - echo built > stamp.txt\n  - chmod 0600 data.txt\nrun: ./handler\n",
+		"handler":   "x",
+		"data.txt":  "d",
+	})
+	var log bytes.Buffer
+	img, err := b.Build(ctx, name, 1, ok, &log)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	files := imageFiles(t, cli, img.ID)
+	if _, ok := files["app/stamp.txt"]; !ok {
+		t.Errorf("build_script output missing: %v", files)
+	}
+	if files["app/data.txt"] != 0o600 {
+		t.Errorf("build_script chmod not applied: %o", files["app/data.txt"])
+	}
+
+	failing := packageOf(t, map[string]string{
+		"ufop.yaml": "image: " + base + "\nbuild_script: [\"false\"]\nrun: ./handler\n",
+		"handler":   "x",
+	})
+	_, err = b.Build(ctx, name, 2, failing, io.Discard)
+	if ufop.KindOf(err) != ufop.KindInvalid || !strings.Contains(ufop.Message(err), "returned a non-zero code") {
+		t.Fatalf("failing build_script: %v", err)
+	}
+	if _, err := cli.ImageInspect(ctx, b.Ref(name, 2)); err == nil {
+		t.Fatal("a failed build left a tagged image")
+	}
+}
+
+// BenchmarkBuild measures building the sepia example into an image: "warm"
+// rebuilds identical content (the engine's layer cache hits), "cold" adds a
+// unique file each time so that COPY runs again.
+func BenchmarkBuild(b *testing.B) {
+	cli := dockerClient(b)
+	bld := testBuilder(b, cli)
+	ctx := context.Background()
+	dir, err := examples.Build(ctx, "sepia", b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	name := uniqueName("bench")
+	b.Cleanup(func() { removeImages(b, cli, name) })
+	for _, mode := range []string{"cold", "warm"} {
+		b.Run(mode, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if mode == "cold" {
+					stamp := fmt.Sprintf("%d-%d", time.Now().UnixNano(), i)
+					if err := os.WriteFile(dir+"/stamp.txt", []byte(stamp), 0o644); err != nil {
+						b.Fatal(err)
+					}
+				}
+				pkg, err := ReadDir(dir, bld.Config())
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := bld.Build(ctx, name, i+1, pkg, io.Discard); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

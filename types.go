@@ -69,7 +69,10 @@ type Agent struct {
 	// Ops are the built-in fops it runs.
 	Ops []string `json:"ops"`
 	// UFOPs are the custom fops it hosts a healthy instance of.
-	UFOPs   []string  `json:"ufops,omitempty"`
+	UFOPs []string `json:"ufops,omitempty"`
+	// Slots is how many UFOP instances it can host; 0 when it has no
+	// container runtime.
+	Slots   int       `json:"slots,omitempty"`
 	Load    Load      `json:"load"`
 	Started time.Time `json:"started"`
 }

@@ -25,7 +25,8 @@ type Config struct {
 	// Prefix is the etcd key prefix of the catalog.
 	Prefix string
 	// MasterKey (32 bytes) seals secret keys at rest. Every gateway of a
-	// cluster needs the same one.
+	// cluster needs the same one; roles that never read secrets (the
+	// scheduler) leave it empty.
 	MasterKey []byte
 }
 
@@ -37,7 +38,7 @@ func (c Config) Validate() error {
 	if !strings.HasSuffix(c.Prefix, "/") {
 		return errors.New("catalog: prefix must end with /")
 	}
-	if len(c.MasterKey) != 32 {
+	if len(c.MasterKey) != 0 && len(c.MasterKey) != 32 {
 		return errors.New("catalog: master key must be 32 bytes")
 	}
 	return nil
@@ -73,9 +74,12 @@ func New(cfg Config, cli *clientv3.Client, logger *slog.Logger) (*Catalog, error
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s, err := newSealer(cfg.MasterKey)
-	if err != nil {
-		return nil, err
+	var s sealer
+	if cfg.MasterKey != nil {
+		var err error
+		if s, err = newSealer(cfg.MasterKey); err != nil {
+			return nil, err
+		}
 	}
 	return &Catalog{cfg: cfg, cli: cli, logger: logger, seal: s, rows: map[string]row{}, ready: make(chan struct{})}, nil
 }

@@ -27,6 +27,9 @@ func newSealer(key []byte) (sealer, error) {
 // Seal encrypts plain, binding it to context (the access key) so a sealed
 // secret cannot be moved to another key's row.
 func (s sealer) Seal(plain, context []byte) []byte {
+	if s.aead == nil {
+		panic("catalog: sealing a secret needs a master key")
+	}
 	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(plain)+s.aead.Overhead())
 	if _, err := rand.Read(nonce); err != nil {
 		panic(err)
@@ -35,6 +38,9 @@ func (s sealer) Seal(plain, context []byte) []byte {
 }
 
 func (s sealer) Open(sealed, context []byte) ([]byte, error) {
+	if s.aead == nil {
+		return nil, errors.New("catalog: this process has no master key to open secrets")
+	}
 	n := s.aead.NonceSize()
 	if len(sealed) < n {
 		return nil, errors.New("catalog: sealed secret too short")

@@ -82,6 +82,8 @@ func (c Config) Validate() error {
 		return errors.New("gateway: deadline must be positive")
 	case c.MaxSkew <= 0:
 		return errors.New("gateway: max skew must be positive")
+	case len(c.Catalog.MasterKey) != 32:
+		return errors.New("gateway: a 32-byte master key is required")
 	}
 	if err := c.Catalog.Validate(); err != nil {
 		return err

@@ -1,0 +1,416 @@
+package images
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"image"
+	"image/color"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ufop/ufop"
+)
+
+// b64 is the URL-safe base64 fops carry their text parameters in.
+func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+func TestParseWatermark(t *testing.T) {
+	img := b64("test:watermark.png")
+	good := []struct {
+		args string // joined by "/"
+		want string
+	}{
+		{"1/image/" + img, "watermark/1/image/" + img},
+		{"1/image/" + base64.URLEncoding.EncodeToString([]byte("test:watermark.png")), "watermark/1/image/" + img},
+		{"1/image/" + img + "/", "watermark/1/image/" + img},
+		{"1/image/" + img + "/dissolve/50/gravity/northwest/dx/20/dy/5/ws/0.25",
+			"watermark/1/image/" + img + "/dissolve/50/gravity/NorthWest/dx/20/dy/5/ws/0.25"},
+		{"1/ws/0.5/image/" + img, ""}, // ws before image: refused below, not here
+		{"1/image/" + img + "/dissolve/100/gravity/SouthEast/dx/10/dy/10/ws/0", "watermark/1/image/" + img},
+		{"1/image/" + img + "/gravity/Center/dx/30/dy/-4", "watermark/1/image/" + img + "/gravity/Center"},
+		{"1/image/" + img + "/gravity/North/dx/30/dy/-4", "watermark/1/image/" + img + "/gravity/North/dy/-4"},
+		{"1/image/" + img + "/gravity/West/dx/0/dy/99", "watermark/1/image/" + img + "/gravity/West/dx/0"},
+		{"1/image/" + b64("https://example.com/m.png"), "watermark/1/image/" + b64("https://example.com/m.png")},
+		{"2/text/" + b64("Hello"), "watermark/2/text/" + b64("Hello")},
+		{"2/text/" + b64("水印") + "/font/" + b64("WenQuanYi Micro Hei") + "/fontsize/480/fill/" + b64("#FF0000") + "/dissolve/80/gravity/North/dy/4",
+			"watermark/2/text/" + b64("水印") + "/font/" + b64("WenQuanYi Micro Hei") + "/fontsize/480/fill/" + b64("#ff0000") + "/dissolve/80/gravity/North/dy/4"},
+		{"2/text/" + b64("Hi") + "/fill/" + b64("red"), "watermark/2/text/" + b64("Hi") + "/fill/" + b64("#ff0000")},
+		{"2/text/" + b64("Hi") + "/fill/" + b64("F00"), "watermark/2/text/" + b64("Hi") + "/fill/" + b64("#ff0000")},
+		{"2/text/" + b64("Hi") + "/fill/" + b64("#000000") + "/fontsize/240", "watermark/2/text/" + b64("Hi")},
+		{"3/image/" + img, "watermark/1/image/" + img},
+		{"3/text/" + b64("Hi") + "/dissolve/20", "watermark/2/text/" + b64("Hi") + "/dissolve/20"},
+		{"3/image/" + img + "/gravity/NorthWest/text/" + b64("Hi") + "/gravity/SouthEast/image/" + img + "/ws/1",
+			"watermark/3/image/" + img + "/gravity/NorthWest/text/" + b64("Hi") + "/image/" + img + "/ws/1"},
+	}
+	for _, tc := range good {
+		if tc.want == "" {
+			continue
+		}
+		o, err := parseWatermark(strings.Split(tc.args, "/"))
+		if err != nil {
+			t.Errorf("parseWatermark(%s): %v", tc.args, err)
+			continue
+		}
+		if got := o.String(); got != tc.want {
+			t.Errorf("parseWatermark(%s)\n got %s\nwant %s", tc.args, got, tc.want)
+		}
+		// The normalized spelling is a fixed point.
+		again, err := parseWatermark(strings.Split(strings.TrimPrefix(o.String(), "watermark/"), "/"))
+		if err != nil || again.String() != o.String() {
+			t.Errorf("%s does not parse to itself: %v", o, err)
+		}
+	}
+
+	many := "3"
+	for range maxMarks + 1 {
+		many += "/text/" + b64("x")
+	}
+	bad := []struct {
+		args  string
+		param string // the parameter the message must name
+	}{
+		{"", "mode"},
+		{"4/image/" + img, "mode"},
+		{"1", "image"},
+		{"1/image", "image"},
+		{"2", "text"},
+		{"3", "image or text"},
+		{"1/dissolve/50/image/" + img, "dissolve"},
+		{"1/ws/0.5/image/" + img, "ws"},
+		{"1/image/!!!", "image"},
+		{"1/image/" + b64("no-colon"), "image"},
+		{"1/image/" + b64(""), "image"},
+		{"1/image/" + img + "/image/" + img, "image"},
+		{"1/image/" + img + "/text/" + b64("x"), "text"},
+		{"1/image/" + img + "/dissolve/0", "dissolve"},
+		{"1/image/" + img + "/dissolve/101", "dissolve"},
+		{"1/image/" + img + "/dissolve/5o", "dissolve"},
+		{"1/image/" + img + "/dissolve/+50", "dissolve"},
+		{"1/image/" + img + "/dissolve/50/dissolve/60", "dissolve"},
+		{"1/image/" + img + "/gravity/Up", "gravity"},
+		{"1/image/" + img + "/dx/1.5", "dx"},
+		{"1/image/" + img + "/dy/99999999", "dy"},
+		{"1/image/" + img + "/ws/1.5", "ws"},
+		{"1/image/" + img + "/ws/-0.1", "ws"},
+		{"1/image/" + img + "/ws/NaN", "ws"},
+		{"1/image/" + img + "/foo/1", "foo"},
+		{"1/image/" + img + "/fontsize/240", "fontsize"},
+		{"2/text/" + b64(""), "text"},
+		{"2/text/" + b64("\xff\xfe"), "text"},
+		{"2/text/" + b64("two\nlines"), "text"},
+		{"2/text/" + b64(strings.Repeat("x", maxMarkText+1)), "text"},
+		{"2/text/" + b64("Hi") + "/fontsize/0", "fontsize"},
+		{"2/text/" + b64("Hi") + "/fontsize/20001", "fontsize"},
+		{"2/text/" + b64("Hi") + "/fontsize/12pt", "fontsize"},
+		{"2/text/" + b64("Hi") + "/fill/" + b64("#GGHHII"), "fill"},
+		{"2/text/" + b64("Hi") + "/fill/" + b64("#12345"), "fill"},
+		{"2/text/" + b64("Hi") + "/font/" + b64(" "), "font"},
+		{"2/text/" + b64("Hi") + "/ws/0.5", "ws"},
+		{"2/image/" + img, "image"},
+		{"3/dx/3/text/" + b64("x"), "dx"},
+		{many, "text"},
+	}
+	for _, tc := range bad {
+		_, err := parseWatermark(strings.Split(tc.args, "/"))
+		if err == nil {
+			t.Errorf("parseWatermark(%s) accepted", tc.args)
+			continue
+		}
+		if k := kindOf(t, err); k != ufop.KindInvalid {
+			t.Errorf("parseWatermark(%s): kind %s, want invalid", tc.args, k)
+		}
+		if want := "watermark: parameter " + tc.param; !strings.Contains(err.Error(), want) {
+			t.Errorf("parseWatermark(%s): %q does not say %q", tc.args, err, want)
+		}
+	}
+}
+
+func FuzzParseWatermark(f *testing.F) {
+	img := b64("test:watermark.png")
+	for _, s := range []string{
+		"1/image/" + img + "/dissolve/50/gravity/NorthWest/dx/20/dy/5/ws/0.25",
+		"2/text/" + b64("水印") + "/font/" + b64("WenQuanYi Micro Hei") + "/fontsize/480/fill/" + b64("#FF0000"),
+		"3/image/" + img + "/text/" + b64("Hi") + "/gravity/Center",
+		"1/image/" + img + "/ws/1e-3",
+		"2/text/",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		o, err := parseWatermark(strings.Split(s, "/"))
+		if err != nil {
+			if ufop.KindOf(err) != ufop.KindInvalid {
+				t.Fatalf("%q: kind %s: %v", s, ufop.KindOf(err), err)
+			}
+			return
+		}
+		norm := o.String()
+		again, err := parseWatermark(strings.Split(strings.TrimPrefix(norm, "watermark/"), "/"))
+		if err != nil || again.String() != norm {
+			t.Fatalf("%q → %s does not round-trip: %v", s, norm, err)
+		}
+	})
+}
+
+func TestMarkOrigin(t *testing.T) {
+	b := image.Rect(0, 0, 100, 80)
+	const w, h, dx, dy = 10, 6, 3, 2
+	want := map[markGravity]image.Point{
+		markNorthWest: {3, 2}, markNorth: {45, 2}, markNorthEast: {87, 2},
+		markWest: {3, 37}, markCenter: {45, 37}, markEast: {87, 37},
+		markSouthWest: {3, 72}, markSouth: {45, 72}, markSouthEast: {87, 72},
+	}
+	for g, p := range want {
+		x, y := markOrigin(b, w, h, g, dx, dy)
+		if x != p.X || y != p.Y {
+			t.Errorf("%s: origin (%d,%d), want %v", g, x, y, p)
+		}
+		// And drawWatermark puts the mark exactly there.
+		dst := filled(b, color.NRGBA{255, 255, 255, 255})
+		drawWatermark(dst, filled(image.Rect(0, 0, w, h), color.NRGBA{255, 0, 0, 255}), g, dx, dy, 100)
+		for _, q := range []struct {
+			at  image.Point
+			red bool
+		}{
+			{p, true}, {p.Add(image.Pt(w-1, h-1)), true},
+			{p.Add(image.Pt(-1, 0)), false}, {p.Add(image.Pt(w, h-1)), false}, {p.Add(image.Pt(0, h)), false},
+		} {
+			if got := dst.NRGBAAt(q.at.X, q.at.Y); (got == color.NRGBA{255, 0, 0, 255}) != q.red {
+				t.Errorf("%s: pixel %v is %v, red %v expected", g, q.at, got, q.red)
+			}
+		}
+	}
+}
+
+func filled(r image.Rectangle, c color.NRGBA) *image.NRGBA {
+	img := image.NewNRGBA(r)
+	for i := 0; i < len(img.Pix); i += 4 {
+		img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = c.R, c.G, c.B, c.A
+	}
+	return img
+}
+
+func TestDrawWatermarkBlend(t *testing.T) {
+	tests := []struct {
+		name     string
+		base     color.NRGBA
+		mark     color.NRGBA
+		dissolve int
+		want     color.NRGBA
+	}{
+		{"opaque", color.NRGBA{255, 255, 255, 255}, color.NRGBA{255, 0, 0, 255}, 100, color.NRGBA{255, 0, 0, 255}},
+		{"dissolve 50 on white", color.NRGBA{255, 255, 255, 255}, color.NRGBA{255, 0, 0, 255}, 50, color.NRGBA{255, 128, 128, 255}},
+		{"half alpha on black", color.NRGBA{0, 0, 0, 255}, color.NRGBA{255, 0, 0, 128}, 100, color.NRGBA{128, 0, 0, 255}},
+		{"on transparent", color.NRGBA{0, 0, 0, 0}, color.NRGBA{0, 0, 255, 255}, 50, color.NRGBA{0, 0, 255, 127}},
+		{"transparent mark", color.NRGBA{10, 20, 30, 255}, color.NRGBA{255, 255, 255, 0}, 100, color.NRGBA{10, 20, 30, 255}},
+		{"dissolve 1", color.NRGBA{0, 0, 0, 255}, color.NRGBA{255, 255, 255, 255}, 1, color.NRGBA{2, 2, 2, 255}},
+	}
+	for _, tc := range tests {
+		dst := filled(image.Rect(0, 0, 4, 4), tc.base)
+		drawWatermark(dst, filled(image.Rect(0, 0, 4, 4), tc.mark), markNorthWest, 0, 0, tc.dissolve)
+		got := dst.NRGBAAt(1, 1)
+		if diff(got.R, tc.want.R) > 1 || diff(got.G, tc.want.G) > 1 || diff(got.B, tc.want.B) > 1 || diff(got.A, tc.want.A) > 1 {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func diff(a, b uint8) int {
+	if a > b {
+		return int(a - b)
+	}
+	return int(b - a)
+}
+
+func TestDrawWatermarkClips(t *testing.T) {
+	red := color.NRGBA{255, 0, 0, 255}
+	for _, tc := range []struct {
+		dx, dy  int
+		g       markGravity
+		inked   image.Point // a pixel that must be red
+		redRows int
+	}{
+		{-5, -5, markNorthWest, image.Pt(0, 0), 5},
+		{-5, 0, markSouthEast, image.Pt(19, 19), 10},
+		{1000, 0, markNorthWest, image.Pt(-1, -1), 0},
+	} {
+		dst := filled(image.Rect(0, 0, 20, 20), color.NRGBA{A: 255})
+		drawWatermark(dst, filled(image.Rect(0, 0, 10, 10), red), tc.g, tc.dx, tc.dy, 100)
+		if tc.inked.X >= 0 && dst.NRGBAAt(tc.inked.X, tc.inked.Y) != red {
+			t.Errorf("%+v: pixel %v not drawn", tc, tc.inked)
+		}
+		rows := 0
+		for y := range 20 {
+			if dst.NRGBAAt(tc.inked.X, y) == red {
+				rows++
+			}
+		}
+		if tc.inked.X >= 0 && rows != tc.redRows {
+			t.Errorf("%+v: %d red rows in column %d, want %d", tc, rows, tc.inked.X, tc.redRows)
+		}
+	}
+	// A mark with an offset origin.
+	dst := filled(image.Rect(0, 0, 20, 20), color.NRGBA{A: 255})
+	mark := filled(image.Rect(0, 0, 10, 10), red).SubImage(image.Rect(5, 5, 10, 10)).(*image.NRGBA)
+	drawWatermark(dst, mark, markNorthWest, 0, 0, 100)
+	if dst.NRGBAAt(4, 4) != red || dst.NRGBAAt(5, 5) == red {
+		t.Errorf("sub-image mark drawn at the wrong place")
+	}
+}
+
+// markLoader loads "test:<name>" from the shared fixture folder: the
+// platform's loader reads buckets the same way, from bytes.
+type markLoader struct{ t testing.TB }
+
+func (l markLoader) Load(_ context.Context, ref string) ([]byte, error) {
+	bucket, key, ok := strings.Cut(ref, ":")
+	if !ok || bucket != "test" || key != filepath.Base(key) {
+		return nil, ufop.Errorf(ufop.KindNotFound, "no such object %q", ref)
+	}
+	b, err := os.ReadFile(filepath.Join(testImagesDir, key))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ufop.Errorf(ufop.KindNotFound, "no such object %q", ref)
+	}
+	return b, err
+}
+
+// TestDrawWatermarkGolden draws watermark.png on portrait.jpg without the
+// Processor.
+func TestDrawWatermarkGolden(t *testing.T) {
+	base, _ := decodeUpright(t, "portrait.jpg")
+	markImg, _ := decodeUpright(t, "watermark.png")
+	dst := toNRGBA(base)
+	mark := toNRGBA(markImg)
+	drawWatermark(dst, mark, markSouthEast, 10, 10, 100)
+	drawWatermark(dst, mark, markNorthWest, 20, 20, 40)
+	drawWatermark(dst, mark, markCenter, 0, 0, 70)
+	opGolden(t, "watermark-draw-portrait", dst, 8)
+}
+
+func toNRGBA(img image.Image) *image.NRGBA {
+	b := img.Bounds()
+	out := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	for y := 0; y < b.Dy(); y++ {
+		for x := 0; x < b.Dx(); x++ {
+			out.Set(x, y, img.At(b.Min.X+x, b.Min.Y+y))
+		}
+	}
+	return out
+}
+
+// cjkFont returns an installed font that has every rune of text, or skips.
+func cjkFont(t *testing.T, p *Processor, text string) *fontEntry {
+	t.Helper()
+	for _, e := range p.fonts.index(p.cfg.FontDirs) {
+		if e.data == nil && coversAll(e, text) {
+			return e
+		}
+	}
+	t.Skipf("no CJK font under %v has %q: install fonts-wqy-microhei or fonts-noto-cjk", p.cfg.FontDirs, text)
+	return nil
+}
+
+func TestWatermarkRun(t *testing.T) {
+	p := newTestProcessor(t, markLoader{t}, nil)
+	mark := b64("test:watermark.png")
+	tests := []struct {
+		name, file, query string
+		golden            string
+		cjk               string // the test needs a font with these runes
+	}{
+		{"image mark", "portrait.jpg", "watermark/1/image/" + mark + "/dissolve/60", "watermark-image-portrait", ""},
+		{"image mark scaled", "portrait.jpg", "watermark/1/image/" + mark + "/gravity/NorthEast/dx/0/dy/0/ws/0.25", "watermark-image-ws", ""},
+		{"latin text", "portrait.jpg", "watermark/2/text/" + b64("ufop — Hello, world! 12:34") + "/fontsize/640/fill/" + b64("#FFFFFF") + "/gravity/North/dy/20", "watermark-text-latin", ""},
+		{"latin text, named font", "portrait.jpg", "watermark/2/text/" + b64("Bold text") + "/font/" + b64("Go Bold") + "/fontsize/480/fill/" + b64("yellow") + "/gravity/SouthWest/dissolve/80", "watermark-text-gobold", ""},
+		{"cjk text", "portrait.jpg", "watermark/2/text/" + b64("水印 ufop 测试") + "/fontsize/640/fill/" + b64("#FFFFFF") + "/gravity/South", "watermark-text-cjk", "水印测试"},
+		{"several marks", "portrait.jpg", "watermark/3/image/" + mark + "/gravity/NorthWest/text/" + b64("© ufop") + "/fontsize/400/fill/" + b64("white") + "/image/" + mark + "/gravity/Center/ws/0.1", "watermark-several", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var font *fontEntry
+			if tc.cjk != "" {
+				font = cjkFont(t, p, tc.cjk)
+			}
+			res := mustRun(t, p, fixture(t, tc.file), tc.query)
+			img := decodeResult(t, res)
+			if b := img.Bounds(); b.Dx() != 800 || b.Dy() != 533 {
+				t.Fatalf("output %v, want the source's 800x533", b)
+			}
+			// Goldens of CJK text hold for the font they were made with.
+			if font == nil || strings.HasPrefix(font.path, "/usr/share/fonts/truetype/wqy/") {
+				opGolden(t, tc.golden, img, 8)
+			}
+			// The mark changed the image: compare with the source.
+			src, _ := decodeUpright(t, tc.file)
+			if d, _ := maxBlockDiff(goldenReduce(img), goldenReduce(src)); d < 10 {
+				t.Errorf("the output is the source (difference %.1f): no mark drawn", d)
+			}
+		})
+	}
+}
+
+func TestWatermarkErrors(t *testing.T) {
+	p := newTestProcessor(t, markLoader{t}, nil)
+	tests := []struct {
+		name, query string
+		kind        ufop.Kind
+		says        string
+	}{
+		{"unknown font", "watermark/2/text/" + b64("Hi") + "/font/" + b64("No Such Font 42"), ufop.KindInvalid, `parameter font: no font named "No Such Font 42"`},
+		{"character no font has", "watermark/2/text/" + b64("a\U0010FFFDb"), ufop.KindInvalid, "U+10FFFD"},
+		{"missing image", "watermark/1/image/" + b64("test:nope.png"), ufop.KindNotFound, "nope.png"},
+		{"image that is not an image", "watermark/1/image/" + b64("test:README.md"), ufop.KindUnsupported, ""},
+		{"text too large", "watermark/2/text/" + b64(strings.Repeat("W", 200)) + "/fontsize/20000", ufop.KindTooLarge, "fontsize"},
+	}
+	src := fixture(t, "portrait.jpg")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := run(t, p, src, tc.query)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if k := kindOf(t, err); k != tc.kind {
+				t.Errorf("kind %s, want %s: %v", k, tc.kind, err)
+			}
+			if !strings.Contains(ufop.Message(err), tc.says) {
+				t.Errorf("message %q does not say %q", ufop.Message(err), tc.says)
+			}
+		})
+	}
+}
+
+func TestWatermarkApplyFrame(t *testing.T) {
+	// A frame of any image type, with offset bounds, is drawn on a copy.
+	p := newTestProcessor(t, nil, nil)
+	src := image.NewGray(image.Rect(10, 10, 110, 60))
+	o, err := parseWatermark([]string{"2", "text", b64("Hi"), "fill", b64("#ffffff"), "gravity", "NorthWest", "dx", "0", "dy", "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &frame{img: src, header: http.Header{}, p: p}
+	if err := o.apply(context.Background(), f); err != nil {
+		t.Fatal(err)
+	}
+	if f.img.Bounds().Size() != src.Bounds().Size() {
+		t.Fatalf("size %v, want %v", f.img.Bounds().Size(), src.Bounds().Size())
+	}
+	inked := 0
+	out := f.img.(*image.NRGBA)
+	for i := 0; i < len(out.Pix); i += 4 {
+		if out.Pix[i] > 128 {
+			inked++
+		}
+	}
+	if inked < 20 {
+		t.Errorf("only %d inked pixels: the text was not drawn", inked)
+	}
+	for _, v := range src.Pix {
+		if v != 0 {
+			t.Fatal("the source frame was modified")
+		}
+	}
+}

@@ -124,7 +124,9 @@ func (r *Runtime) watchEvents(ctx context.Context) {
 		filters.Arg("event", string(events.ActionDie)),
 		filters.Arg("event", string(events.ActionOOM)),
 	)
-	since := ""
+	// Resuming from the last event seen (or from now) after a broken
+	// stream loses nothing in between.
+	since := fmt.Sprintf("%d.%09d", time.Now().Unix(), time.Now().Nanosecond())
 	for ctx.Err() == nil {
 		msgs, errs := r.docker.Events(ctx, events.ListOptions{Filters: f, Since: since})
 	stream:
@@ -141,9 +143,6 @@ func (r *Runtime) watchEvents(ctx context.Context) {
 				r.log.Warn("docker event stream broke, reconnecting", "err", err)
 				break stream
 			}
-		}
-		if since == "" {
-			since = strconv.FormatInt(time.Now().Unix(), 10)
 		}
 		select {
 		case <-ctx.Done():

@@ -97,7 +97,8 @@ type Runtime struct {
 	probe  *http.Client
 
 	events chan Event
-	ready  chan struct{}
+	ready  chan struct{} // closed when the network and firewall are up
+	done   chan struct{} // closed when Run returns
 
 	mu        sync.Mutex
 	runCalled bool
@@ -145,6 +146,7 @@ func New(cfg Config, docker DockerAPI, logger *slog.Logger) (*Runtime, error) {
 		}},
 		events:    make(chan Event, 256),
 		ready:     make(chan struct{}),
+		done:      make(chan struct{}),
 		instances: make(map[string]*tracked),
 	}, nil
 }
@@ -182,6 +184,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 	}
 	r.runCalled = true
 	r.mu.Unlock()
+	defer close(r.done)
 	defer close(r.events)
 
 	if err := r.setup(ctx); err != nil {
@@ -241,8 +244,8 @@ func (r *Runtime) Close() error {
 }
 
 // Start creates and starts an instance of spec and waits until its health
-// check answers 200, at most Config.StartTimeout. It waits for Ready first.
-// A failed start leaves nothing behind.
+// check answers 200, at most Config.StartTimeout. It waits for Ready first
+// and refuses once Run has returned. A failed start leaves nothing behind.
 func (r *Runtime) Start(ctx context.Context, spec Spec) (*Instance, error) {
 	spec = spec.withDefaults(r.cfg)
 	if err := spec.Validate(); err != nil {
@@ -250,9 +253,16 @@ func (r *Runtime) Start(ctx context.Context, spec Spec) (*Instance, error) {
 	}
 	select {
 	case <-r.ready:
+	case <-r.done:
 	case <-ctx.Done():
 		return nil, fmt.Errorf("container: start %s: waiting for the runtime: %w", spec.Name, ctx.Err())
 	}
+	select {
+	case <-r.done: // nobody would watch the instance
+		return nil, ufop.Errorf(ufop.KindUnavailable, "ufop %s: the container runtime of this node is not running", spec.Name)
+	default:
+	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.StartTimeout)
 	defer cancel()
 	begin := time.Now()
@@ -300,6 +310,9 @@ func (r *Runtime) Start(ctx context.Context, spec Spec) (*Instance, error) {
 	}
 	inst.Addr = "http://" + net.JoinHostPort(ep.IPAddress, strconv.Itoa(Port))
 	if err := r.waitHealthy(ctx, inst); err != nil {
+		if parent.Err() != nil { // the caller gave up, not the instance
+			err = fmt.Errorf("container: start %s: %w", spec.Name, parent.Err())
+		}
 		return fail(err)
 	}
 	inst.Started = time.Now()

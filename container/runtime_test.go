@@ -351,12 +351,37 @@ func TestStopDrainsInFlight(t *testing.T) {
 		body <- string(b)
 	}()
 
+	// Follow the logs across the stop: they end when the instance exits.
+	followed := make(chan string, 1)
+	fw := &firstWrite{seen: make(chan struct{})}
+	go func() {
+		if err := e.rt.Logs(context.Background(), inst.ID, true, fw); err != nil {
+			fw.Write([]byte("Logs: " + err.Error()))
+		}
+		followed <- fw.buf.String()
+	}()
+	select { // attached once the first line came through
+	case <-fw.seen:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Logs(follow) wrote nothing")
+	}
+
 	begin := time.Now()
 	if err := e.rt.Stop(context.Background(), inst.ID); err != nil {
 		t.Fatal(err)
 	}
 	took := time.Since(begin)
 	t.Logf("Stop with a 1.5s request in flight took %v", took)
+	select {
+	case out := <-followed:
+		for _, want := range []string{"hostile: listening", "SIGTERM, draining", "drained, exiting"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("followed logs lack %q:\n%s", want, out)
+			}
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("Logs(follow) did not return after the instance stopped")
+	}
 	if got := <-body; !strings.Contains(got, `"slept":"1.5s"`) {
 		t.Errorf("in-flight request did not finish: %q", got)
 	}
@@ -370,6 +395,19 @@ func TestStopDrainsInFlight(t *testing.T) {
 	if err := e.rt.Logs(context.Background(), inst.ID, false, &logs); ufop.KindOf(err) != ufop.KindNotFound {
 		t.Errorf("Logs after Stop: %v, want KindNotFound", err)
 	}
+}
+
+// firstWrite is a log sink that says when something arrived. Only the
+// Logs goroutine writes; the buffer is read after it is done.
+type firstWrite struct {
+	buf  bytes.Buffer
+	once sync.Once
+	seen chan struct{}
+}
+
+func (w *firstWrite) Write(p []byte) (int, error) {
+	w.once.Do(func() { close(w.seen) })
+	return w.buf.Write(p)
 }
 
 func TestStopKillsAfterGrace(t *testing.T) {

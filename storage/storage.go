@@ -470,7 +470,9 @@ func (m meta) object(bucket string) ufop.Object {
 	}
 }
 
-// readMeta reads and checks the trailer of an object file.
+// readMeta reads and checks the trailer of an object file. It reads the
+// file's tail in one call, which holds the whole trailer unless the key
+// is unusually long (List reads one trailer per object).
 func readMeta(f *os.File) (meta, error) {
 	fi, err := f.Stat()
 	if err != nil {
@@ -480,10 +482,11 @@ func readMeta(f *os.File) (meta, error) {
 	if size < trailerLen {
 		return meta{}, errors.New("corrupt object file: too short")
 	}
-	var tr [trailerLen]byte
-	if _, err := f.ReadAt(tr[:], size-trailerLen); err != nil {
+	tail := make([]byte, min(size, 2048))
+	if _, err := f.ReadAt(tail, size-int64(len(tail))); err != nil {
 		return meta{}, err
 	}
+	tr := tail[len(tail)-trailerLen:]
 	if string(tr[4:]) != trailerMagic {
 		return meta{}, errors.New("corrupt object file: bad trailer magic")
 	}
@@ -491,9 +494,14 @@ func readMeta(f *os.File) (meta, error) {
 	if mlen > maxMetaBytes || mlen+trailerLen > size {
 		return meta{}, errors.New("corrupt object file: bad metadata length")
 	}
-	js := make([]byte, mlen)
-	if _, err := f.ReadAt(js, size-trailerLen-mlen); err != nil {
-		return meta{}, err
+	var js []byte
+	if mlen+trailerLen <= int64(len(tail)) {
+		js = tail[int64(len(tail))-trailerLen-mlen : len(tail)-trailerLen]
+	} else {
+		js = make([]byte, mlen)
+		if _, err := f.ReadAt(js, size-trailerLen-mlen); err != nil {
+			return meta{}, err
+		}
 	}
 	var m meta
 	if err := json.Unmarshal(js, &m); err != nil {

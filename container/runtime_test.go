@@ -3,6 +3,7 @@ package container
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"net"
@@ -432,7 +433,13 @@ func TestStopKillsAfterGrace(t *testing.T) {
 }
 
 func TestDockerKillReportsDied(t *testing.T) {
-	e := newEnv(t, nil)
+	var b [2]byte
+	_, _ = rand.Read(b[:])
+	subnet := fmt.Sprintf("10.%d.%d.0/24", 200+int(b[0])%50, b[1]) // a chosen Subnet, on a local bridge only
+	e := newEnv(t, func(c *Config) { c.Subnet = subnet })
+	if want := strings.TrimSuffix(subnet, "0/24") + "1"; !strings.HasPrefix(e.rt.AgentAddr(), want+":") {
+		t.Errorf("AgentAddr %s, want the gateway %s of subnet %s", e.rt.AgentAddr(), want, subnet)
+	}
 	inst := e.startInstance(hostileSpec(nil))
 
 	killed := time.Now()
@@ -618,4 +625,30 @@ func iptablesS(t *testing.T, chain string) string {
 		t.Fatalf("iptables -S %s: %v %s", chain, err, out)
 	}
 	return string(out)
+}
+
+// TestRefusesUnsafeNetwork: a network of the configured name that is not
+// internal is not silently used.
+func TestRefusesUnsafeNetwork(t *testing.T) {
+	dc := needDocker(t)
+	ctx := context.Background()
+	name := "ufoptest-open-" + randSuffix()
+	if _, err := dc.NetworkCreate(ctx, name, network.CreateOptions{Driver: "bridge"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dc.NetworkRemove(context.Background(), name) })
+	rt, err := New(Config{AgentID: name, NetworkName: name}, dc, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = rt.Run(ctx)
+	if ufop.KindOf(err) != ufop.KindConflict {
+		t.Fatalf("Run on an open network: %v, want KindConflict", err)
+	}
+	if _, err := rt.Start(ctx, hostileSpec(nil)); ufop.KindOf(err) != ufop.KindUnavailable {
+		t.Errorf("Start after Run failed: %v, want KindUnavailable", err)
+	}
+	if err := rt.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
 }

@@ -37,7 +37,15 @@ type huffman struct {
 	maxCodes [maxCodeLength]int32
 	// valsIndices[i] is the index into vals of minCodes[i].
 	valsIndices [maxCodeLength]int32
+	// fastAC decodes, for AC tables, a whole coefficient from the next
+	// fastACBits bits when its code and magnitude bits fit there (as
+	// stb_image does): the signed value in the high 16 bits, the zero run
+	// in bits 8-15 and the number of bits used in the low 8. 0: no entry.
+	fastAC [1 << fastACBits]int32
 }
+
+// fastACBits is the window of the fastAC tables.
+const fastACBits = 10
 
 // errShortHuffmanData means that an unexpected EOF occurred while decoding
 // Huffman data.
@@ -183,6 +191,8 @@ func (d *decoder) processDHT(n int) error {
 			}
 		}
 
+		h.buildFastAC(&nCodes)
+
 		// Derive minCodes, maxCodes, and valsIndices.
 		var c, index int32
 		for i, n := range nCodes {
@@ -201,6 +211,33 @@ func (d *decoder) processDHT(n int) error {
 		}
 	}
 	return nil
+}
+
+// buildFastAC fills h.fastAC from the code lengths and h.vals.
+func (h *huffman) buildFastAC(nCodes *[maxCodeLength]int32) {
+	clear(h.fastAC[:])
+	var code, x int32
+	for l := int32(1); l <= fastACBits; l++ {
+		for range nCodes[l-1] {
+			s := int32(h.vals[x])
+			x++
+			run, size := s>>4, s&15
+			// Invalid tables can hold more codes than a length allows;
+			// those codes cannot be matched, and must not index out of range.
+			if size != 0 && l+size <= fastACBits && code < 1<<l {
+				free := fastACBits - l
+				for k := range int32(1) << free {
+					v := k >> (free - size) & (1<<size - 1)
+					if v < 1<<(size-1) {
+						v += -1<<size + 1
+					}
+					h.fastAC[code<<free|k] = v<<16 | run<<8 | (l + size)
+				}
+			}
+			code++
+		}
+		code <<= 1
+	}
 }
 
 // decodeHuffman returns the next Huffman-coded value from the bit-stream,

@@ -329,6 +329,23 @@ func (d *decoder) processSOS(n int) error {
 								// Decode the AC coefficients, as specified in section F.2.2.2.
 								huff := &d.huff[acTable][scan[i].ta]
 								for ; zig <= zigEnd; zig++ {
+									// Fast path: code, run and magnitude in one
+									// look-up, for the short codes that make up
+									// most of a photo's coefficients.
+									if d.bits.n < 16 {
+										d.refill()
+									}
+									if d.bits.n >= fastACBits {
+										e := huff.fastAC[(d.bits.a>>uint32(d.bits.n-fastACBits))&(1<<fastACBits-1)]
+										if z := zig + (e>>8)&0xff; e != 0 && z <= zigEnd {
+											zig = z
+											d.bits.n -= e & 0xff
+											if zig <= zmax {
+												b[unzig[zig]] = (e >> 16) << al
+											}
+											continue
+										}
+									}
 									value, err := d.decodeHuffman(huff)
 									if err != nil {
 										return err

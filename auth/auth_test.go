@@ -370,3 +370,31 @@ func TestFullURL(t *testing.T) {
 		t.Fatalf("FullURL = %q, want %q", got, want)
 	}
 }
+
+func BenchmarkVerifyRequest(b *testing.B) {
+	r := httptest.NewRequest("GET", "http://h/v1/buckets/pics/objects?prefix=a", nil)
+	SignRequest(r, "AK", "secret", EmptyBodyHash, epoch)
+	cred, err := ParseAuthorization(r.Header.Get("Authorization"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	target := r.URL.RequestURI()
+	for b.Loop() {
+		if err := VerifyRequest("GET", target, EmptyBodyHash, cred, "secret", epoch, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVerifyURL(b *testing.B) {
+	u, err := SignURL("http://127.0.0.1:9000/pics/a.jpg?imageView2/1/w/200", "AK", "secret", epoch.Add(time.Hour))
+	if err != nil {
+		b.Fatal(err)
+	}
+	secretOf := func(string) (string, error) { return "secret", nil }
+	for b.Loop() {
+		if _, err := VerifyURL(u, secretOf, epoch); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -40,12 +40,18 @@ type huffman struct {
 	// fastAC decodes, for AC tables, a whole coefficient from the next
 	// fastACBits bits when its code and magnitude bits fit there (as
 	// stb_image does): the signed value in the high 16 bits, the zero run
-	// in bits 8-15 and the number of bits used in the low 8. 0: no entry.
+	// in bits 8-15 (fastACEOB for end of block) and the number of bits used
+	// in the low 8. 0: no entry.
 	fastAC [1 << fastACBits]int32
 }
 
-// fastACBits is the window of the fastAC tables.
-const fastACBits = 10
+const (
+	// fastACBits is the window of the fastAC tables.
+	fastACBits = 10
+	// fastACEOB is the run field of a fastAC entry for the end-of-block
+	// code (symbol 0x00), out of range for real runs (0-15).
+	fastACEOB = 0x80
+)
 
 // errShortHuffmanData means that an unexpected EOF occurred while decoding
 // Huffman data.
@@ -224,7 +230,13 @@ func (h *huffman) buildFastAC(nCodes *[maxCodeLength]int32) {
 			run, size := s>>4, s&15
 			// Invalid tables can hold more codes than a length allows;
 			// those codes cannot be matched, and must not index out of range.
-			if size != 0 && l+size <= fastACBits && code < 1<<l {
+			if s == 0x00 && code < 1<<l {
+				// End of block: flagged by a run of fastACEOB.
+				free := fastACBits - l
+				for k := range int32(1) << free {
+					h.fastAC[code<<free|k] = fastACEOB<<8 | l
+				}
+			} else if size != 0 && l+size <= fastACBits && code < 1<<l {
 				free := fastACBits - l
 				for k := range int32(1) << free {
 					v := k >> (free - size) & (1<<size - 1)

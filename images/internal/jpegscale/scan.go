@@ -337,6 +337,12 @@ func (d *decoder) processSOS(n int) error {
 									}
 									if d.bits.n >= fastACBits {
 										e := huff.fastAC[(d.bits.a>>uint32(d.bits.n-fastACBits))&(1<<fastACBits-1)]
+										if (e>>8)&0xff == fastACEOB {
+											// EOB (an EOB run of 1): the
+											// block, or this band of it, is done.
+											d.bits.n -= e & 0xff
+											break
+										}
 										if z := zig + (e>>8)&0xff; e != 0 && z <= zigEnd {
 											zig = z
 											d.bits.n -= e & 0xff

@@ -691,3 +691,27 @@ func TestProgressLine(t *testing.T) {
 		}
 	}
 }
+
+// Without a file name, get saves to the key's base name in the working
+// directory, and a failed get leaves no file there.
+func TestGetDefaultFileName(t *testing.T) {
+	h := newHarness(t)
+	h.api.seed(t, "pics", false, map[string]string{"dir/photo 1.jpg": "jpeg"})
+	t.Chdir(h.dir)
+	r := h.run("get", "pics", "dir/photo 1.jpg")
+	if r.code != 0 || r.stdout != "saved pics/dir/photo 1.jpg to photo 1.jpg (4 B)\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if b, err := os.ReadFile(filepath.Join(h.dir, "photo 1.jpg")); err != nil || string(b) != "jpeg" {
+		t.Fatalf("saved file %q, %v", b, err)
+	}
+	if r := h.run("get", "pics", "dir/missing.jpg"); r.code != 1 {
+		t.Fatalf("get of a missing key: exit %d", r.code)
+	}
+	entries, _ := os.ReadDir(h.dir)
+	for _, e := range entries {
+		if e.Name() != "photo 1.jpg" {
+			t.Fatalf("get left %q behind", e.Name())
+		}
+	}
+}

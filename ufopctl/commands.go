@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -154,10 +155,7 @@ type listOpts struct {
 	limit          int
 }
 
-func listFlags(fs interface {
-	StringVar(*string, string, string, string)
-	IntVar(*int, string, int, string)
-}) *listOpts {
+func listFlags(fs *flag.FlagSet) *listOpts {
 	o := &listOpts{}
 	fs.StringVar(&o.prefix, "prefix", "", "only keys starting with `P`")
 	fs.StringVar(&o.marker, "marker", "", "start after key `M` (the next marker of a previous page)")

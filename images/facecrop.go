@@ -71,6 +71,28 @@ func (o *facecropOp) name() string { return "facecrop" }
 
 func (o *facecropOp) String() string { return fmt.Sprintf("facecrop/%dx%d", o.w, o.h) }
 
+// cropZoom bounds how far facecrop can zoom in: the smallest crop is the
+// head region of the smallest detectable face, minFacePx/detectSide of the
+// long side times headAbove+headBelow, about 1/12.6 of it. Decoding the
+// long side at cropZoom times the output's keeps even that crop at full
+// output resolution.
+const cropZoom = float64(detectSide) / minFacePx / (headAbove + headBelow)
+
+// need lets a JPEG source be decoded smaller (shrink-on-load) when even the
+// tightest crop would still have the output's resolution, and detection
+// its working size.
+func (o *facecropOp) need(w, h, _ int) (int, int) {
+	long := max(w, h)
+	want := max(int(math.Ceil(cropZoom*float64(max(o.w, o.h)))), 2*detectSide)
+	if want >= long {
+		return w, h
+	}
+	// Orientation only swaps the sides; the scale is the same.
+	return int(math.Ceil(float64(w) * float64(want) / float64(long))), int(math.Ceil(float64(h) * float64(want) / float64(long)))
+}
+
+var _ shrinker = (*facecropOp)(nil)
+
 func (o *facecropOp) apply(ctx context.Context, f *frame) error {
 	if limit := f.p.cfg.MaxOutputSide; limit > 0 && (o.w > limit || o.h > limit) {
 		return ufop.Errorf(ufop.KindTooLarge, "facecrop: parameter size: %dx%d is over the output limit of %d px a side", o.w, o.h, limit)
@@ -87,7 +109,10 @@ func (o *facecropOp) apply(ctx context.Context, f *frame) error {
 		return err
 	}
 	rect, mode := facecropRect(f.img, faces, o.w, o.h)
-	f.img = cropResize(f.img, rect, o.w, o.h)
+	// Through eachFrame, so that the frame forgets a shrink-on-load size.
+	_ = f.eachFrame(func(img image.Image) (image.Image, error) {
+		return cropResize(img, rect, o.w, o.h), nil
+	})
 	if f.header == nil {
 		f.header = make(map[string][]string)
 	}

@@ -316,6 +316,87 @@ func TestFacecropApply(t *testing.T) {
 	}
 }
 
+func TestFacecropNeed(t *testing.T) {
+	tests := []struct {
+		w, h, ow, oh int
+		wantW, wantH int
+	}{
+		{800, 533, 200, 200, 800, 533},         // small source: full size
+		{9643, 10328, 200, 200, 2360, 2527},    // 1/4 of it is enough
+		{10328, 9643, 100, 50, 1264, 1181},     // detection needs 2*detectSide
+		{9643, 10328, 2000, 2000, 9643, 10328}, // a large output needs it all
+	}
+	for _, tc := range tests {
+		o := &facecropOp{w: tc.ow, h: tc.oh}
+		if w, h := o.need(tc.w, tc.h, 1); w != tc.wantW || h != tc.wantH {
+			t.Errorf("need(%dx%d) for %dx%d = %dx%d, want %dx%d", tc.w, tc.h, tc.ow, tc.oh, w, h, tc.wantW, tc.wantH)
+		}
+	}
+}
+
+// TestFacecropLarge runs facecrop on the 100 megapixel fixture, which the
+// shrink-on-load decode makes affordable.
+func TestFacecropLarge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("decodes a 100 megapixel JPEG")
+	}
+	p := newTestProcessor(t, nil, nil)
+	res := mustRun(t, p, fixture(t, "9643x10328.jpg"), "facecrop/200x200")
+	if b := decodeResult(t, res).Bounds(); b.Dx() != 200 || b.Dy() != 200 {
+		t.Errorf("output %v, want 200x200", b)
+	}
+	if res.Header.Get(HeaderFacecrop) == "" {
+		t.Errorf("no %s header", HeaderFacecrop)
+	}
+}
+
+// TestFacecropTwoFaces builds a group photo from two copies of the
+// portrait: a wide crop frames both, a square one only the larger.
+func TestFacecropTwoFaces(t *testing.T) {
+	one, _ := decodeUpright(t, "portrait.jpg")
+	small := imaging.Resize(one, 400, 0, imaging.Lanczos)
+	group := imaging.New(800, small.Bounds().Dy()+40, color.NRGBA{20, 40, 20, 255})
+	group = imaging.Paste(group, small, image.Pt(0, 10))
+	group = imaging.Paste(group, imaging.Resize(one, 360, 0, imaging.Lanczos), image.Pt(420, 30))
+	p := newTestProcessor(t, nil, nil)
+	cls, err := p.faces.classifier()
+	if err != nil {
+		t.Fatal(err)
+	}
+	faces := detectFaces(cls, group)
+	if len(faces) != 2 {
+		t.Fatalf("found %d faces %v, want 2", len(faces), faces)
+	}
+	// The eyes and mouth of both copies, in group coordinates.
+	var left, right []image.Point
+	for _, pt := range portraitLandmarks {
+		left = append(left, image.Pt(pt.X/2, pt.Y/2+10))
+		right = append(right, image.Pt(420+pt.X*360/800, 30+pt.Y*360/800))
+	}
+	tests := []struct {
+		w, h int
+		mode string
+		keep [][]image.Point
+	}{
+		{600, 200, "faces=2", [][]image.Point{left, right}},
+		{200, 200, "face", [][]image.Point{left}},
+	}
+	for _, tc := range tests {
+		rect, mode := facecropRect(group, faces, tc.w, tc.h)
+		if mode != tc.mode {
+			t.Errorf("%dx%d: mode %q, want %q", tc.w, tc.h, mode, tc.mode)
+		}
+		checkCropRect(t, group.Bounds(), rect, tc.w, tc.h)
+		for _, pts := range tc.keep {
+			for _, pt := range pts {
+				if !pt.In(rect) {
+					t.Errorf("%dx%d: crop %v cuts off %v", tc.w, tc.h, rect, pt)
+				}
+			}
+		}
+	}
+}
+
 // TestFacecropRun goes through Parse and Processor.Run: the decode path
 // must orient the image before the op, the header says what was found, and
 // the output matches the golden image.

@@ -35,6 +35,7 @@ import (
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/discovery"
 	"github.com/ufop/ufop/images"
+	"github.com/ufop/ufop/scheduler"
 )
 
 // Config configures an Agent.
@@ -65,6 +66,11 @@ type Config struct {
 	DrainTimeout time.Duration
 	// CatalogPrefix is where the cluster token lives.
 	CatalogPrefix string
+	// SchedulerPrefix is where the scheduler places instances.
+	SchedulerPrefix string
+	// Slots is how many UFOP instances the agent hosts at most, when it
+	// has a container runtime.
+	Slots int
 
 	Images    images.Config
 	Discovery discovery.Config
@@ -83,6 +89,8 @@ func DefaultConfig() Config {
 		FetchTimeout:     10 * time.Second,
 		DrainTimeout:     30 * time.Second,
 		CatalogPrefix:    catalog.DefaultConfig().Prefix,
+		SchedulerPrefix:  scheduler.DefaultConfig().Prefix,
+		Slots:            16,
 		Images:           images.DefaultConfig(),
 		Discovery:        discovery.DefaultConfig(),
 	}
@@ -120,6 +128,7 @@ type Agent struct {
 	flight  singleflight.Group
 	metrics *metrics
 	client  *http.Client
+	ufops   *ufops // nil without a container runtime
 
 	token string // cluster token, known once Run has started
 
@@ -130,8 +139,9 @@ type Agent struct {
 	closed    chan struct{}
 }
 
-// New returns an agent; Run starts it.
-func New(cfg Config, etcd *clientv3.Client, logger *slog.Logger) (*Agent, error) {
+// New returns an agent; Run starts it. rt, when not nil, is the container
+// runtime the agent runs UFOP instances on.
+func New(cfg Config, etcd *clientv3.Client, rt Runtime, logger *slog.Logger) (*Agent, error) {
 	if cfg.ID == "" {
 		host, _ := os.Hostname()
 		cfg.ID = strings.ToLower(host) + "-" + discovery.RandomID()
@@ -152,6 +162,9 @@ func New(cfg Config, etcd *clientv3.Client, logger *slog.Logger) (*Agent, error)
 	}
 	if a.proc, err = images.New(cfg.Images, loader{a}, logger); err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
+	}
+	if rt != nil {
+		a.ufops = newUfops(a, rt, cfg.SchedulerPrefix)
 	}
 	return a, nil
 }
@@ -205,9 +218,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	if adv == "" {
 		adv = "http://" + ln.Addr().String()
 	}
-	ann, err := discovery.NewAnnouncer(a.cfg.Discovery, a.etcd, ufop.Agent{
-		ID: a.cfg.ID, Addr: adv, Ops: images.Builtins(), Load: a.pool.load(), Started: time.Now().UTC(),
-	}, a.logger)
+	self := ufop.Agent{ID: a.cfg.ID, Addr: adv, Ops: images.Builtins(), Load: a.pool.load(), Started: time.Now().UTC()}
+	if a.ufops != nil {
+		self.Slots = a.cfg.Slots
+	}
+	ann, err := discovery.NewAnnouncer(a.cfg.Discovery, a.etcd, self, a.logger)
 	if err != nil {
 		ln.Close()
 		return err
@@ -215,34 +230,59 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	var wg sync.WaitGroup
-	defer wg.Wait()
 	annCtx, stopAnn := context.WithCancel(context.Background())
-	defer stopAnn()
+	// Instances outlive the registration: they serve the requests being
+	// drained, and stop last; the runtime stops after its instances.
+	insCtx, stopIns := context.WithCancel(context.Background())
+	rtCtx, stopRT := context.WithCancel(context.Background())
+	defer stopRT()
 	serveErr := make(chan error, 1)
 	wg.Add(3)
 	go func() { defer wg.Done(); serveErr <- srv.Serve(ln) }()
 	go func() { defer wg.Done(); ann.Run(annCtx) }()
 	go func() { defer wg.Done(); a.publishLoad(annCtx, ann) }()
+	if a.ufops != nil {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if err := a.ufops.rt.Run(rtCtx); err != nil {
+				a.logger.Error("container runtime failed", "err", err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			defer stopRT() // the runtime stops once its instances have
+			if err := a.ufops.run(insCtx, ann); err != nil {
+				a.logger.Error("instances stopped", "err", err)
+			}
+		}()
+	}
 	close(a.ready)
 	a.logger.Info("agent serving", "addr", adv)
 
+	var runErr error
 	select {
 	case <-ctx.Done():
 	case err := <-serveErr:
-		stopAnn()
-		return fmt.Errorf("agent: serve: %w", err)
+		runErr = fmt.Errorf("agent: serve: %w", err)
 	}
 	// Leave the registry before draining: no new work arrives while the
 	// in-flight requests finish.
 	stopAnn()
 	dctx, dcancel := context.WithTimeout(context.Background(), a.cfg.DrainTimeout)
 	defer dcancel()
-	err = srv.Shutdown(dctx)
-	a.logger.Info("agent stopped")
-	if err != nil {
-		return fmt.Errorf("agent: drain: %w", err)
+	if err := srv.Shutdown(dctx); err != nil && runErr == nil {
+		runErr = fmt.Errorf("agent: drain: %w", err)
 	}
-	return nil
+	stopIns()
+	wg.Wait()
+	if a.ufops != nil {
+		if err := a.ufops.rt.Close(); err != nil {
+			a.logger.Warn("container runtime close", "err", err)
+		}
+	}
+	a.logger.Info("agent stopped")
+	return runErr
 }
 
 func (a *Agent) publishLoad(ctx context.Context, ann *discovery.Announcer) {
@@ -273,6 +313,7 @@ func (a *Agent) Handler() http.Handler {
 		io.WriteString(w, "ok\n")
 	})
 	mux.Handle("GET /metrics", a.metrics.handler())
+	mux.HandleFunc("GET /v1/instances/{id}/logs", a.handleLogs)
 	return mux
 }
 
@@ -337,6 +378,33 @@ func (a *Agent) handleProcess(w http.ResponseWriter, r *http.Request) {
 	w.Write(res.Body)
 }
 
+func (a *Agent) handleLogs(w http.ResponseWriter, r *http.Request) {
+	if !a.authorized(r) {
+		http.Error(w, "cluster token required", http.StatusUnauthorized)
+		return
+	}
+	if a.ufops == nil {
+		a.writeError(w, r, "", ufop.Errorf(ufop.KindNotFound, "this agent runs no UFOP instances"))
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fw := flushWriter{w}
+	if err := a.ufops.logs(r.Context(), r.PathValue("id"), r.URL.Query().Get("follow") == "1", fw); err != nil {
+		a.writeError(w, r, "", err)
+	}
+}
+
+// flushWriter sends each write at once, for followed logs.
+type flushWriter struct{ w http.ResponseWriter }
+
+func (f flushWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if fl, ok := f.w.(http.Flusher); ok {
+		fl.Flush()
+	}
+	return n, err
+}
+
 func (a *Agent) writeError(w http.ResponseWriter, r *http.Request, reqid string, err error) {
 	kind := ufop.KindOf(err)
 	if kind == ufop.KindInternal {
@@ -380,9 +448,11 @@ func (a *Agent) Process(ctx context.Context, req ProcessRequest) (*Result, error
 }
 
 func (a *Agent) process(ctx context.Context, req ProcessRequest, p images.Pipeline) (*Result, error) {
+	// Results of custom processors are not cached: user code may depend
+	// on more than its input.
 	for _, s := range p.Steps {
 		if !s.Builtin() {
-			return nil, ufop.Errorf(ufop.KindInvalid, "unknown fop %q", s.Name())
+			return a.run(ctx, req, p, "")
 		}
 	}
 	rkey := resultKey(req.Source.ETag, p.String())
@@ -409,45 +479,85 @@ func withCache(h map[string]string, v string) map[string]string {
 	return out
 }
 
-func (a *Agent) run(ctx context.Context, req ProcessRequest, p images.Pipeline, rkey string) (*Result, error) {
-	release, waited, err := a.pool.acquire(ctx, req.Tier)
-	a.metrics.admit(req.Tier, err)
-	if err != nil {
-		if ufop.KindOf(err) == ufop.KindInternal {
-			err = ufop.Errorf(ufop.KindTimeout, "deadline passed while queued: %w", err)
+// segments splits a pipeline into runs of built-in steps and single UFOP
+// steps.
+func segments(steps []images.Step) [][]images.Step {
+	var out [][]images.Step
+	for i, s := range steps {
+		if s.Builtin() && i > 0 && steps[i-1].Builtin() {
+			out[len(out)-1] = append(out[len(out)-1], s)
+			continue
 		}
-		return nil, err
+		out = append(out, []images.Step{s})
 	}
-	defer release()
-	a.metrics.stage("queue", waited)
+	return out
+}
 
+// run fetches the source and runs the pipeline: runs of built-in steps on
+// a worker of the node's pool, UFOP steps on a local instance. A non-empty
+// rkey caches the result.
+func (a *Agent) run(ctx context.Context, req ProcessRequest, p images.Pipeline, rkey string) (*Result, error) {
+	var waited, fetched, decode, process, encode, custom time.Duration
 	t := time.Now()
-	src, err := a.source(ctx, req.Source)
+	data, err := a.source(ctx, req.Source)
 	if err != nil {
 		return nil, err
 	}
-	fetched := time.Since(t)
+	fetched = time.Since(t)
 	a.metrics.stage("fetch", fetched)
-
-	ctx = context.WithValue(ctx, loadCtxKey{}, loadScope{objectsURL: req.ObjectsURL, owner: req.Owner})
-	out, err := a.proc.Run(ctx, src, p.Steps)
-	if err != nil {
-		return nil, err
-	}
-	a.metrics.stage("decode", out.Decode)
-	a.metrics.stage("process", out.Process)
-	a.metrics.stage("encode", out.Encode)
+	ct := req.Source.ContentType
 	hdr := map[string]string{}
-	for k := range out.Header {
-		hdr[k] = out.Header.Get(k)
+	ctx = context.WithValue(ctx, loadCtxKey{}, loadScope{objectsURL: req.ObjectsURL, owner: req.Owner})
+	for _, seg := range segments(p.Steps) {
+		if !seg[0].Builtin() {
+			if a.ufops == nil {
+				return nil, &ufop.Error{Kind: ufop.KindUnavailable, RetryAfter: time.Second,
+					Msg: "this agent runs no UFOP instances"}
+			}
+			t := time.Now()
+			data, ct, err = a.ufops.invoke(ctx, seg[0].Name(), seg[0].Args(), data, ct, req.Source, req.Reqid)
+			if err != nil {
+				return nil, err
+			}
+			custom += time.Since(t)
+			continue
+		}
+		release, w, err := a.pool.acquire(ctx, req.Tier)
+		a.metrics.admit(req.Tier, err)
+		if err != nil {
+			if ufop.KindOf(err) == ufop.KindInternal {
+				err = ufop.Errorf(ufop.KindTimeout, "deadline passed while queued: %w", err)
+			}
+			return nil, err
+		}
+		waited += w
+		a.metrics.stage("queue", w)
+		out, err := a.proc.Run(ctx, data, seg)
+		release()
+		if err != nil {
+			return nil, err
+		}
+		a.metrics.stage("decode", out.Decode)
+		a.metrics.stage("process", out.Process)
+		a.metrics.stage("encode", out.Encode)
+		decode, process, encode = decode+out.Decode, process+out.Process, encode+out.Encode
+		data, ct = out.Body, out.ContentType
+		for k := range out.Header {
+			hdr[k] = out.Header.Get(k)
+		}
 	}
-	if err := a.results.Put(rkey, out.Body, cacheMeta{ContentType: out.ContentType, Header: hdr}); err != nil {
-		a.logger.Warn("result cache put", "err", err)
+	if custom > 0 {
+		a.metrics.stage("ufop", custom)
+	}
+	if rkey != "" {
+		if err := a.results.Put(rkey, data, cacheMeta{ContentType: ct, Header: hdr}); err != nil {
+			a.logger.Warn("result cache put", "err", err)
+		}
 	}
 	hdr = withCache(hdr, "miss")
-	hdr[HeaderTiming] = fmt.Sprintf("queue;dur=%.1f, fetch;dur=%.1f, decode;dur=%.1f, process;dur=%.1f, encode;dur=%.1f",
-		ms(waited), ms(fetched), ms(out.Decode), ms(out.Process), ms(out.Encode))
-	return &Result{Body: out.Body, ContentType: out.ContentType, Header: hdr}, nil
+	hdr[HeaderTiming] = fmt.Sprintf("queue;dur=%.1f, fetch;dur=%.1f, decode;dur=%.1f, process;dur=%.1f, encode;dur=%.1f, ufop;dur=%.1f",
+		ms(waited), ms(fetched), ms(decode), ms(process), ms(encode), ms(custom))
+	return &Result{Body: data, ContentType: ct, Header: hdr}, nil
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

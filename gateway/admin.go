@@ -39,6 +39,8 @@ func (g *Gateway) mountAdmin(e *echo.Echo) {
 	v1.POST("/users", g.addUser)
 	v1.GET("/users", g.listUsers)
 	v1.DELETE("/users/:name", g.removeUser)
+
+	g.mountUFOPs(v1)
 }
 
 // authenticate checks the request's signature (SPEC §7). Uploads are
@@ -58,9 +60,12 @@ func (g *Gateway) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		verify := func(bodyHash string) error {
 			return auth.VerifyRequest(r.Method, auth.RequestPathAndQuery(r), bodyHash, cred, sk, time.Now(), g.cfg.MaxSkew)
 		}
-		if r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/v1/objects/") {
-			// The store calls verify once the body is hashed, before the
-			// object becomes visible.
+		if streamedBody(r) {
+			// Refuse a stale request before taking its body; the body
+			// hash is checked once the body is spooled, before it is used.
+			if err := auth.CheckTimestamp(auth.RequestPathAndQuery(r), time.Now(), g.cfg.MaxSkew); err != nil {
+				return err
+			}
 			c.Set(ctxVerify, verify)
 		} else {
 			body, err := io.ReadAll(io.LimitReader(r.Body, g.cfg.MaxAdminBody+1))
@@ -81,6 +86,13 @@ func (g *Gateway) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 const ctxVerify = "verify"
+
+// streamedBody reports requests whose body is too large to read up front:
+// object uploads and UFOP packages.
+func streamedBody(r *http.Request) bool {
+	return (r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/v1/objects/")) ||
+		(r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/v1/ufops/") && strings.HasSuffix(r.URL.Path, "/versions"))
+}
 
 func userOf(c echo.Context) ufop.User {
 	u, _ := c.Get(ctxUser).(ufop.User)

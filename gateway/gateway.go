@@ -23,6 +23,7 @@ import (
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/discovery"
 	"github.com/ufop/ufop/images"
+	"github.com/ufop/ufop/scheduler"
 	"github.com/ufop/ufop/storage"
 )
 
@@ -52,6 +53,9 @@ type Config struct {
 	// MaxAdminBody bounds admin request bodies other than uploads.
 	MaxAdminBody int64
 
+	// SchedulerPrefix is where agents report UFOP instances.
+	SchedulerPrefix string
+
 	Catalog   catalog.Config
 	Discovery discovery.Config
 }
@@ -66,8 +70,9 @@ func DefaultConfig() Config {
 		PublicMaxAge: time.Hour,
 		DrainTimeout: 30 * time.Second,
 		MaxAdminBody: 1 << 20,
-		Catalog:      catalog.DefaultConfig(),
-		Discovery:    discovery.DefaultConfig(),
+		Catalog:         catalog.DefaultConfig(),
+		Discovery:       discovery.DefaultConfig(),
+		SchedulerPrefix: scheduler.DefaultConfig().Prefix,
 	}
 }
 

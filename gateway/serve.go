@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -129,9 +130,15 @@ func (g *Gateway) serveObject(c echo.Context) error {
 	}
 	norm := p.String()
 	c.Set(ctxFop, fopLabel(p))
+	custom, err := g.ufopSteps(p, b.Owner)
+	if err != nil {
+		return err
+	}
 	etag := resultETag(obj.ETag, norm)
 	h := c.Response().Header()
-	if p.SaveAs == nil {
+	// A result is named by its source and pipeline only when every step is
+	// built in: custom code may answer differently to the same input.
+	if p.SaveAs == nil && len(custom) == 0 {
 		h.Set("ETag", etag)
 		h.Set("Last-Modified", obj.Modified.UTC().Format(http.TimeFormat))
 		if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, etag) {
@@ -144,7 +151,10 @@ func (g *Gateway) serveObject(c echo.Context) error {
 			return err
 		}
 	}
-	res, err := g.process(r.Context(), b, obj, p, reqidOf(c))
+	if len(custom) > 0 {
+		h.Set("Cache-Control", "no-cache")
+	}
+	res, err := g.process(r.Context(), b, obj, p, custom, reqidOf(c))
 	if err != nil {
 		return err
 	}
@@ -269,12 +279,7 @@ var passHeaders = []string{"X-Ufop-Facecrop", agent.HeaderCache, agent.HeaderTim
 // that cannot be reached, or whose queue is full, is skipped for the next
 // candidate; a dead agent is also taken out of routing for a while, ahead
 // of its lease expiring.
-func (g *Gateway) process(ctx context.Context, b ufop.Bucket, obj ufop.Object, p images.Pipeline, reqid string) (*result, error) {
-	for _, s := range p.Steps {
-		if !s.Builtin() {
-			return nil, ufop.Errorf(ufop.KindInvalid, "unknown fop %q: neither a built-in nor a registered UFOP", s.Name())
-		}
-	}
+func (g *Gateway) process(ctx context.Context, b ufop.Bucket, obj ufop.Object, p images.Pipeline, custom []string, reqid string) (*result, error) {
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.Deadline)
 	defer cancel()
 	deadline, _ := ctx.Deadline()
@@ -292,10 +297,16 @@ func (g *Gateway) process(ctx context.Context, b ufop.Bucket, obj ufop.Object, p
 	if err != nil {
 		return nil, err
 	}
-	cands := g.reg.Route(b.Name+"/"+obj.Key, p.Steps[0].Name())
+	// Pipelines with UFOP steps go to agents hosting all of them; built-in
+	// ones by source, for cache locality.
+	need := p.Steps[0].Name()
+	if len(custom) > 0 {
+		need = custom[0]
+	}
+	cands := slices.DeleteFunc(g.reg.Route(b.Name+"/"+obj.Key, need), func(a ufop.Agent) bool { return !hasAll(a, custom) })
 	if len(cands) == 0 {
 		return nil, &ufop.Error{Kind: ufop.KindUnavailable, RetryAfter: time.Second,
-			Msg: "no agent is available to run " + p.Steps[0].Name()}
+			Msg: "no agent is available to run " + strings.Join(append([]string{need}, custom...)[min(1, len(custom)):], " and ")}
 	}
 	const maxAttempts = 3
 	var lastErr error

@@ -20,8 +20,10 @@ import (
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/agent"
+	"github.com/ufop/ufop/builder"
 	"github.com/ufop/ufop/embedded"
 	"github.com/ufop/ufop/gateway"
+	"github.com/ufop/ufop/scheduler"
 	"github.com/ufop/ufop/storage"
 	"github.com/ufop/ufop/ufopctl"
 )
@@ -159,7 +161,32 @@ func (p *Platform) Run(ctx context.Context) error {
 	if acfg.CacheDir == "" {
 		acfg.CacheDir = filepath.Join(dir, "cache")
 	}
-	ag, err := agent.New(acfg, cli, p.logger.With("role", "agent"))
+	if acfg.ID == "" {
+		acfg.ID = "local"
+	}
+	var rt agent.Runtime
+	var bsvc *builder.Service
+	docker, err := Docker(ctx)
+	if err != nil {
+		p.logger.Warn("no Docker engine: UFOPs can be neither built nor run", "err", err)
+	} else {
+		defer docker.Close()
+		r, err := DockerRuntime(docker, acfg.ID, p.logger)
+		if err != nil {
+			return err
+		}
+		rt = r
+		bcfg := builder.DefaultServiceConfig()
+		bcfg.ID = acfg.ID
+		if bsvc, err = BuilderService(docker, bcfg, cli, p.logger); err != nil {
+			return err
+		}
+	}
+	ag, err := agent.New(acfg, cli, rt, p.logger.With("role", "agent"))
+	if err != nil {
+		return err
+	}
+	sched, err := scheduler.New(scheduler.DefaultConfig(), cli, p.logger)
 	if err != nil {
 		return err
 	}
@@ -177,12 +204,19 @@ func (p *Platform) Run(ctx context.Context) error {
 	defer wg.Wait()
 	agCtx, stopAgent := context.WithCancel(context.Background())
 	defer stopAgent()
-	errc := make(chan error, 2)
-	wg.Add(2)
+	errc := make(chan error, 4)
+	wg.Add(3)
 	go func() { defer wg.Done(); errc <- ag.Run(agCtx) }()
 	go func() { defer wg.Done(); errc <- gw.Run(ctx); stopAgent() }()
+	go func() { defer wg.Done(); errc <- sched.Run(ctx) }()
 	roles.add("gateway", gw.Ready())
 	roles.add("agent", ag.Ready())
+	roles.add("scheduler", sched.Ready())
+	if bsvc != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); errc <- bsvc.Run(ctx) }()
+		roles.add("builder", bsvc.Ready())
+	}
 	// Ready also means routable: the gateway sees the agent.
 	wg.Add(1)
 	routable := make(chan struct{})

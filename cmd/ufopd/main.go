@@ -19,9 +19,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ufop/ufop/agent"
+	"github.com/ufop/ufop/builder"
 	"github.com/ufop/ufop/embedded"
 	"github.com/ufop/ufop/gateway"
 	"github.com/ufop/ufop/platform"
+	"github.com/ufop/ufop/scheduler"
 	"github.com/ufop/ufop/storage"
 )
 
@@ -30,7 +32,9 @@ const usage = `usage: ufopd <command> [flags]
 commands:
   up         run the whole platform in one process (embedded etcd and NATS)
   gateway    run a gateway against external etcd
-  agent      run an agent against external etcd
+  agent      run an agent against external etcd (with the Docker engine for UFOP instances)
+  scheduler  run a scheduler (one leads at a time)
+  builder    run a builder of UFOP images on the Docker engine
   etcd       run a standalone single-member etcd (for multi-process set-ups and tests)
   nats       run a standalone NATS server with JetStream
 
@@ -44,7 +48,8 @@ func main() {
 	}
 	cmd, args := os.Args[1], os.Args[2:]
 	run, ok := map[string]func([]string, *slog.Logger) error{
-		"up": up, "gateway": runGateway, "agent": runAgent, "etcd": runEtcd, "nats": runNATS,
+		"up": up, "gateway": runGateway, "agent": runAgent, "scheduler": runScheduler, "builder": runBuilder,
+		"etcd": runEtcd, "nats": runNATS,
 	}[cmd]
 	if !ok {
 		if cmd == "-h" || cmd == "--help" || cmd == "help" {
@@ -206,6 +211,8 @@ func runAgent(args []string, logger *slog.Logger) error {
 	fs.StringVar(&cfg.Advertise, "advertise", "", "base URL gateways use to reach this agent (default http://LISTEN)")
 	fs.StringVar(&cfg.CacheDir, "cache", "./agent-cache", "source and result cache directory")
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "built-in jobs run at once")
+	fs.IntVar(&cfg.Slots, "slots", cfg.Slots, "UFOP instances this agent hosts at most")
+	noDocker := fs.Bool("no-docker", false, "run built-in ops only, without a container runtime for UFOPs")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -214,13 +221,81 @@ func runAgent(args []string, logger *slog.Logger) error {
 		return err
 	}
 	defer cli.Close()
-	a, err := agent.New(cfg, cli, logger)
+	if cfg.ID == "" {
+		host, _ := os.Hostname()
+		cfg.ID = host
+	}
+	var rt agent.Runtime
+	if !*noDocker {
+		docker, err := platform.Docker(context.Background())
+		if err != nil {
+			return fmt.Errorf("%w (use --no-docker for an agent without UFOPs)", err)
+		}
+		defer docker.Close()
+		if rt, err = platform.DockerRuntime(docker, cfg.ID, logger); err != nil {
+			return err
+		}
+	}
+	a, err := agent.New(cfg, cli, rt, logger)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
 	return a.Run(ctx)
+}
+
+func runScheduler(args []string, logger *slog.Logger) error {
+	cfg := scheduler.DefaultConfig()
+	var cl clusterFlags
+	fs := flag.NewFlagSet("scheduler", flag.ContinueOnError)
+	cl.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cli, err := cl.etcdClient()
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	s, err := scheduler.New(cfg, cli, logger)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	return s.Run(ctx)
+}
+
+func runBuilder(args []string, logger *slog.Logger) error {
+	cfg := builder.DefaultServiceConfig()
+	var cl clusterFlags
+	fs := flag.NewFlagSet("builder", flag.ContinueOnError)
+	cl.register(fs)
+	host, _ := os.Hostname()
+	fs.StringVar(&cfg.ID, "id", host, "builder ID in the registry")
+	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:9200", "internal API listen address")
+	fs.StringVar(&cfg.Advertise, "advertise", "", "base URL gateways use to reach this builder (default http://LISTEN)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cli, err := cl.etcdClient()
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	docker, err := platform.Docker(context.Background())
+	if err != nil {
+		return err
+	}
+	defer docker.Close()
+	svc, err := platform.BuilderService(docker, cfg, cli, logger)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	return svc.Run(ctx)
 }
 
 func runEtcd(args []string, logger *slog.Logger) error {

@@ -114,7 +114,7 @@ func TestKillAgent(t *testing.T) {
 	agents := map[string]*proc{}
 	for _, id := range []string{"a1", "a2"} {
 		agents[id] = startProc(t, bin, id, "agent", "--etcd", etcdURL, "--nats", natsURL, "--id", id,
-			"--listen", testenv.FreeAddr(t), "--cache", filepath.Join(dir, id))
+			"--listen", testenv.FreeAddr(t), "--cache", filepath.Join(dir, id), "--no-docker")
 	}
 	base := "http://" + gwAddr
 	waitHTTP(t, base+"/healthz", 60*time.Second)

@@ -1,0 +1,501 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
+
+	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/container"
+	"github.com/ufop/ufop/scheduler"
+)
+
+// Runtime runs UFOP instances as containers; container.Runtime is the
+// implementation.
+type Runtime interface {
+	Run(ctx context.Context) error
+	Close() error
+	Ready() <-chan struct{}
+	Start(ctx context.Context, spec container.Spec) (*container.Instance, error)
+	Stop(ctx context.Context, id string) error
+	List(ctx context.Context) ([]*container.Instance, error)
+	Logs(ctx context.Context, id string, follow bool, w io.Writer) error
+	Events() <-chan container.Event
+}
+
+// instance is one placement on this agent and its current container.
+type instance struct {
+	p ufop.Placement
+	// slots holds one token per request in flight (concurrency).
+	slots chan struct{}
+
+	mu       sync.Mutex
+	rtID     string // the runtime's instance id, "" while starting
+	addr     string
+	state    ufop.InstanceState
+	restarts int
+	lastErr  string
+	started  time.Time
+	queued   atomic.Int32
+	retiring bool
+}
+
+func (in *instance) snapshot(agent string) ufop.Instance {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return ufop.Instance{ID: in.p.ID, UFOP: in.p.UFOP, Version: in.p.Version, Agent: agent, State: in.state,
+		Inflight: len(in.slots), Queued: int(in.queued.Load()), Restarts: in.restarts, Error: in.lastErr, Started: in.started}
+}
+
+// ufops runs the instances the scheduler places on this agent and invokes
+// them (SPEC §5).
+type ufops struct {
+	a      *Agent
+	rt     Runtime
+	prefix string
+	logger *slog.Logger
+	client *http.Client
+
+	mu    sync.Mutex
+	insts map[string]*instance // by placement ID
+	byRT  map[string]*instance // by runtime instance id
+	wg    sync.WaitGroup       // starts and stops under way
+	sess  *concurrency.Session
+	dirty chan struct{}
+}
+
+// maxRestarts is how many times in a row an instance is restarted in
+// place before it is reported failed (and the scheduler places it again).
+const maxRestarts = 5
+
+func newUfops(a *Agent, rt Runtime, prefix string) *ufops {
+	return &ufops{a: a, rt: rt, prefix: prefix, logger: a.logger.With("part", "ufops"),
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}},
+		insts:  map[string]*instance{}, byRT: map[string]*instance{}, dirty: make(chan struct{}, 1)}
+}
+
+// run follows this agent's placements until ctx ends, then stops every
+// instance.
+func (u *ufops) run(ctx context.Context, ann interface{ Update(func(*ufop.Agent)) }) error {
+	select {
+	case <-u.rt.Ready():
+	case <-ctx.Done():
+		return nil
+	}
+	// Containers left by an earlier run of this agent have no placement
+	// we can trust: start from a clean slate.
+	if old, err := u.rt.List(ctx); err == nil {
+		for _, in := range old {
+			u.rt.Stop(ctx, in.ID)
+		}
+	}
+	sess, err := concurrency.NewSession(u.a.etcd, concurrency.WithTTL(int(u.a.cfg.Discovery.TTL/time.Second)), concurrency.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("agent: instance session: %w", err)
+	}
+	u.sess = sess
+	defer sess.Close()
+
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); u.events(ctx) }()
+	go func() { defer wg.Done(); u.report(ctx, ann) }()
+	err = u.follow(ctx)
+	wg.Wait()
+	u.stopAll()
+	return err
+}
+
+func (u *ufops) follow(ctx context.Context) error {
+	prefix := scheduler.PlacementsPrefix(u.prefix, u.a.cfg.ID)
+	for ctx.Err() == nil {
+		resp, err := u.a.etcd.Get(ctx, prefix, clientv3.WithPrefix())
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			u.logger.Warn("load placements", "err", err)
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
+		want := map[string]ufop.Placement{}
+		for _, kv := range resp.Kvs {
+			var p ufop.Placement
+			if json.Unmarshal(kv.Value, &p) == nil {
+				want[p.ID] = p
+			}
+		}
+		u.sync(ctx, want)
+		wch := u.a.etcd.Watch(clientv3.WithRequireLeader(ctx), prefix, clientv3.WithPrefix(), clientv3.WithRev(resp.Header.Revision+1))
+		for wr := range wch {
+			if wr.Err() != nil {
+				break
+			}
+			for _, ev := range wr.Events {
+				if ev.Type == clientv3.EventTypeDelete {
+					delete(want, string(ev.Kv.Key[len(prefix):]))
+					continue
+				}
+				var p ufop.Placement
+				if json.Unmarshal(ev.Kv.Value, &p) == nil {
+					want[p.ID] = p
+				}
+			}
+			u.sync(ctx, want)
+		}
+	}
+	return nil
+}
+
+// sync starts the placements not yet running and retires the ones gone.
+func (u *ufops) sync(ctx context.Context, want map[string]ufop.Placement) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for id, p := range want {
+		if _, ok := u.insts[id]; ok {
+			continue
+		}
+		conc := max(p.Spec.Concurrency, 1)
+		in := &instance{p: p, slots: make(chan struct{}, conc), state: ufop.InstanceStarting}
+		u.insts[id] = in
+		u.wg.Add(1)
+		go func() { defer u.wg.Done(); u.launch(ctx, in) }()
+	}
+	for id, in := range u.insts {
+		if _, ok := want[id]; !ok && !in.retiring {
+			in.retiring = true
+			u.wg.Add(1)
+			go func() { defer u.wg.Done(); u.retire(in) }()
+		}
+	}
+	u.markDirty()
+}
+
+func (u *ufops) markDirty() {
+	select {
+	case u.dirty <- struct{}{}:
+	default:
+	}
+}
+
+// launch starts (or restarts) the container of in and waits for health.
+func (u *ufops) launch(ctx context.Context, in *instance) {
+	s := in.p.Spec
+	ci, err := u.rt.Start(ctx, container.Spec{Name: in.p.UFOP, Version: in.p.Version, Image: s.Image, Env: s.Env,
+		CPU: s.CPU, Memory: s.Memory, Pids: s.Pids, HealthPath: s.HealthPath, HealthTimeout: s.HealthTimeout,
+		Concurrency: s.Concurrency})
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	defer u.markDirty()
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if err != nil {
+		in.lastErr = err.Error()
+		in.restarts++
+		if in.restarts >= maxRestarts || ctx.Err() != nil {
+			in.state = ufop.InstanceFailed
+		} else {
+			// Try again shortly, in place.
+			u.wg.Add(1)
+			go func() {
+				defer u.wg.Done()
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+					u.launch(ctx, in)
+				}
+			}()
+		}
+		u.logger.Warn("instance start failed", "instance", in.p.ID, "err", err)
+		return
+	}
+	if in.retiring {
+		// Retired while starting: stop what just started.
+		u.wg.Add(1)
+		go func() { defer u.wg.Done(); u.rt.Stop(context.Background(), ci.ID) }()
+		return
+	}
+	in.rtID, in.addr, in.state, in.started, in.lastErr = ci.ID, ci.Addr, ufop.InstanceHealthy, time.Now().UTC(), ""
+	u.byRT[ci.ID] = in
+	u.logger.Info("instance healthy", "instance", in.p.ID, "ufop", in.p.UFOP, "version", in.p.Version, "container", ci.ContainerID[:12])
+}
+
+// retire takes in out of routing, lets its requests finish, and stops it
+// (SIGTERM, then SIGKILL after the runtime's grace period).
+func (u *ufops) retire(in *instance) {
+	in.mu.Lock()
+	in.state = ufop.InstanceStopping
+	rtID := in.rtID
+	in.mu.Unlock()
+	u.markDirty()
+	// Wait for the requests already admitted; new ones no longer pick a
+	// stopping instance.
+	deadline := time.Now().Add(30 * time.Second)
+	for (len(in.slots) > 0 || in.queued.Load() > 0) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if rtID != "" {
+		if err := u.rt.Stop(context.Background(), rtID); err != nil {
+			u.logger.Warn("instance stop", "instance", in.p.ID, "err", err)
+		}
+	}
+	u.mu.Lock()
+	delete(u.insts, in.p.ID)
+	delete(u.byRT, rtID)
+	u.mu.Unlock()
+	u.markDirty()
+	u.logger.Info("instance stopped", "instance", in.p.ID, "ufop", in.p.UFOP)
+}
+
+// events restarts instances whose containers die.
+func (u *ufops) events(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-u.rt.Events():
+			if !ok {
+				return
+			}
+			u.mu.Lock()
+			in := u.byRT[ev.InstanceID]
+			if in == nil || in.retiring {
+				u.mu.Unlock()
+				continue
+			}
+			delete(u.byRT, ev.InstanceID)
+			in.mu.Lock()
+			in.state, in.rtID, in.addr = ufop.InstanceStarting, "", ""
+			in.restarts++
+			in.lastErr = fmt.Sprintf("container %s (exit %d)", ev.Kind, ev.ExitCode)
+			failed := in.restarts > maxRestarts
+			if failed {
+				in.state = ufop.InstanceFailed
+			}
+			in.mu.Unlock()
+			u.logger.Warn("instance lost, restarting", "instance", in.p.ID, "event", ev.Kind, "exit", ev.ExitCode)
+			if !failed {
+				u.wg.Add(1)
+				go func() {
+					defer u.wg.Done()
+					if ev.Kind == container.Unhealthy {
+						u.rt.Stop(ctx, ev.InstanceID)
+					}
+					u.launch(ctx, in)
+				}()
+			}
+			u.mu.Unlock()
+			u.markDirty()
+		}
+	}
+}
+
+// report publishes the instances (under the agent's session lease, so they
+// vanish with the agent) and the UFOPs with a healthy instance.
+func (u *ufops) report(ctx context.Context, ann interface{ Update(func(*ufop.Agent)) }) {
+	published := map[string]string{}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		u.mu.Lock()
+		snaps := make([]ufop.Instance, 0, len(u.insts))
+		for _, in := range u.insts {
+			snaps = append(snaps, in.snapshot(u.a.cfg.ID))
+		}
+		u.mu.Unlock()
+		var names []string
+		seen := map[string]bool{}
+		for _, s := range snaps {
+			if s.State == ufop.InstanceHealthy && !seen[s.UFOP] {
+				seen[s.UFOP] = true
+				names = append(names, s.UFOP)
+			}
+			b, _ := json.Marshal(s)
+			if published[s.ID] != string(b) {
+				if _, err := u.a.etcd.Put(ctx, scheduler.InstancesPrefix(u.prefix)+s.ID, string(b), clientv3.WithLease(u.sess.Lease())); err == nil {
+					published[s.ID] = string(b)
+				}
+			}
+		}
+		for id := range published {
+			if !slices.ContainsFunc(snaps, func(s ufop.Instance) bool { return s.ID == id }) {
+				if _, err := u.a.etcd.Delete(ctx, scheduler.InstancesPrefix(u.prefix)+id); err == nil {
+					delete(published, id)
+				}
+			}
+		}
+		slices.Sort(names)
+		ann.Update(func(ag *ufop.Agent) { ag.UFOPs = names })
+		select {
+		case <-ctx.Done():
+			return
+		case <-u.dirty:
+		case <-tick.C:
+		}
+	}
+}
+
+func (u *ufops) stopAll() {
+	u.mu.Lock()
+	for _, in := range u.insts {
+		if !in.retiring {
+			in.retiring = true
+			u.wg.Add(1)
+			go func() { defer u.wg.Done(); u.retire(in) }()
+		}
+	}
+	u.mu.Unlock()
+	u.wg.Wait()
+}
+
+// pick returns a healthy instance of name with a free slot, waiting for
+// one when all are busy. exclude skips an instance that just failed.
+func (u *ufops) pick(ctx context.Context, name string, exclude *instance) (*instance, error) {
+	u.mu.Lock()
+	var cands []*instance
+	for _, in := range u.insts {
+		in.mu.Lock()
+		ok := in.p.UFOP == name && in.state == ufop.InstanceHealthy && in != exclude
+		in.mu.Unlock()
+		if ok {
+			cands = append(cands, in)
+		}
+	}
+	u.mu.Unlock()
+	if len(cands) == 0 {
+		return nil, &ufop.Error{Kind: ufop.KindUnavailable, RetryAfter: time.Second,
+			Msg: fmt.Sprintf("no healthy instance of %s on this agent", name)}
+	}
+	slices.SortFunc(cands, func(a, b *instance) int {
+		return (len(a.slots) + int(a.queued.Load())) - (len(b.slots) + int(b.queued.Load()))
+	})
+	for _, in := range cands {
+		select {
+		case in.slots <- struct{}{}:
+			return in, nil
+		default:
+		}
+	}
+	in := cands[0]
+	in.queued.Add(1)
+	defer in.queued.Add(-1)
+	select {
+	case in.slots <- struct{}{}:
+		return in, nil
+	case <-ctx.Done():
+		return nil, ufop.Errorf(ufop.KindTimeout, "deadline passed waiting for an instance of %s", name)
+	}
+}
+
+// invoke runs one UFOP step: POST /handler?cmd=<name>/<params> with the
+// data as body (SPEC §5). An instance that cannot be reached is retried
+// once on another instance.
+func (u *ufops) invoke(ctx context.Context, name, params string, data []byte, contentType string, src ufop.Source, reqid string) ([]byte, string, error) {
+	var failed *instance
+	for attempt := 0; ; attempt++ {
+		in, err := u.pick(ctx, name, failed)
+		if err != nil {
+			return nil, "", err
+		}
+		body, ct, err := u.call(ctx, in, name, params, data, contentType, src, reqid)
+		<-in.slots
+		var te *transportError
+		if err == nil || !errors.As(err, &te) || attempt == 1 || ctx.Err() != nil {
+			if te != nil {
+				err = &ufop.Error{Kind: ufop.KindUnavailable, RetryAfter: time.Second,
+					Msg: fmt.Sprintf("instance of %s could not be reached", name), Err: te}
+			}
+			return body, ct, err
+		}
+		failed = in
+	}
+}
+
+type transportError struct{ err error }
+
+func (e *transportError) Error() string { return e.err.Error() }
+func (e *transportError) Unwrap() error { return e.err }
+
+func (u *ufops) call(ctx context.Context, in *instance, name, params string, data []byte, contentType string, src ufop.Source, reqid string) ([]byte, string, error) {
+	if t := in.p.Spec.Timeout; t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	in.mu.Lock()
+	addr := in.addr
+	in.mu.Unlock()
+	cmd := name
+	if params != "" {
+		cmd += "/" + params
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, addr+"/handler?cmd="+url.QueryEscape(cmd), bytes.NewReader(data))
+	if err != nil {
+		return nil, "", err
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("X-Ufop-Bucket", src.Bucket)
+	req.Header.Set("X-Ufop-Key", src.Key)
+	req.Header.Set("X-Ufop-Reqid", reqid)
+	resp, err := u.client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, "", ufop.Errorf(ufop.KindTimeout, "%s did not answer in time", name)
+		}
+		return nil, "", &transportError{err}
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, u.a.cfg.Images.MaxSourceBytes+1))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, "", ufop.Errorf(ufop.KindTimeout, "%s did not answer in time", name)
+		}
+		return nil, "", &transportError{err}
+	}
+	if int64(len(out)) > u.a.cfg.Images.MaxSourceBytes {
+		return nil, "", ufop.Errorf(ufop.KindUpstream, "%s answered more than %d bytes", name, u.a.cfg.Images.MaxSourceBytes)
+	}
+	if resp.StatusCode != http.StatusOK {
+		msg := string(bytes.TrimSpace(out))
+		if len(msg) > 300 {
+			msg = msg[:300]
+		}
+		return nil, "", ufop.Errorf(ufop.KindUpstream, "%s failed (%s): %s", name, strconv.Itoa(resp.StatusCode), msg)
+	}
+	ct := resp.Header.Get("Content-Type")
+	if ct == "" {
+		ct = http.DetectContentType(out)
+	}
+	return out, ct, nil
+}
+
+// logs writes the output of one of this agent's instances.
+func (u *ufops) logs(ctx context.Context, id string, follow bool, w io.Writer) error {
+	u.mu.Lock()
+	in := u.insts[id]
+	u.mu.Unlock()
+	if in == nil {
+		return ufop.Errorf(ufop.KindNotFound, "no instance %q on this agent", id)
+	}
+	in.mu.Lock()
+	rtID := in.rtID
+	in.mu.Unlock()
+	if rtID == "" {
+		return ufop.Errorf(ufop.KindUnavailable, "instance %q is not running", id)
+	}
+	return u.rt.Logs(ctx, rtID, follow, w)
+}

@@ -1,0 +1,269 @@
+package builder
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/catalog"
+)
+
+// ServicePrefix is where running builders register their address in etcd.
+const ServicePrefix = "/ufop/builders/"
+
+// ResultPrefix starts the last line of a build's streamed answer; the
+// rest of the line is a Result as JSON.
+const ResultPrefix = "#ufop-build "
+
+// Result is the outcome of one build.
+type Result struct {
+	UFOP    string          `json:"ufop"`
+	Version int             `json:"version"`
+	State   ufop.BuildState `json:"state"`
+	Image   string          `json:"image,omitempty"`
+	Error   string          `json:"error,omitempty"`
+}
+
+// ServiceConfig configures the builder role.
+type ServiceConfig struct {
+	// ID names the builder in the registry.
+	ID string
+	// Listen is the address of its internal API; Advertise the base URL
+	// gateways use (default http://<listener>).
+	Listen    string
+	Advertise string
+	// TTL is the registration lease.
+	TTL time.Duration
+	// LogTail is how much of a failed build's log the version record keeps.
+	LogTail int
+
+	Catalog catalog.Config
+}
+
+// DefaultServiceConfig returns the defaults; ID must still be set.
+func DefaultServiceConfig() ServiceConfig {
+	return ServiceConfig{Listen: "127.0.0.1:0", TTL: 5 * time.Second, LogTail: 4 << 10, Catalog: catalog.DefaultConfig()}
+}
+
+// Validate reports a config that cannot work.
+func (c ServiceConfig) Validate() error {
+	if c.ID == "" || c.Listen == "" {
+		return errors.New("builder: service needs an ID and a listen address")
+	}
+	if c.TTL < time.Second {
+		return errors.New("builder: TTL must be at least 1s")
+	}
+	return c.Catalog.Validate()
+}
+
+// Service is the builder role: gateways hand it validated packages (POST
+// /v1/build?ufop=<name>&version=<N>, with the cluster token); it builds
+// them, streams the log back and records the outcome in the catalog.
+type Service struct {
+	cfg    ServiceConfig
+	b      *Builder
+	cli    *clientv3.Client
+	cat    *catalog.Catalog
+	logger *slog.Logger
+	token  string
+
+	ready     chan struct{}
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+// NewService returns the builder role around b.
+func NewService(cfg ServiceConfig, b *Builder, cli *clientv3.Client, logger *slog.Logger) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cat, err := catalog.New(cfg.Catalog, cli, logger)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{cfg: cfg, b: b, cli: cli, cat: cat, logger: logger.With("role", "builder"),
+		ready: make(chan struct{}), closed: make(chan struct{})}, nil
+}
+
+// Ready is closed once the service is registered.
+func (s *Service) Ready() <-chan struct{} { return s.ready }
+
+// Close stops a running service; safe to call more than once.
+func (s *Service) Close() error {
+	s.closeOnce.Do(func() { close(s.closed) })
+	return nil
+}
+
+// Run serves builds until ctx ends or Close is called; builds under way
+// finish first.
+func (s *Service) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		select {
+		case <-s.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	go func() { defer wg.Done(); s.cat.Run(ctx) }()
+	tok, err := catalog.ClusterToken(ctx, s.cli, s.cfg.Catalog.Prefix)
+	if err != nil {
+		return fmt.Errorf("builder: %w", err)
+	}
+	s.token = tok
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("builder: listen: %w", err)
+	}
+	adv := s.cfg.Advertise
+	if adv == "" {
+		adv = "http://" + ln.Addr().String()
+	}
+	lease, err := s.cli.Grant(ctx, int64(s.cfg.TTL/time.Second))
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("builder: lease: %w", err)
+	}
+	if _, err := s.cli.Put(ctx, ServicePrefix+s.cfg.ID, adv, clientv3.WithLease(lease.ID)); err != nil {
+		ln.Close()
+		return fmt.Errorf("builder: register: %w", err)
+	}
+	ka, err := s.cli.KeepAlive(ctx, lease.ID)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("builder: keep alive: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/build", s.handleBuild)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	wg.Add(1)
+	go func() { defer wg.Done(); serveErr <- srv.Serve(ln) }()
+	close(s.ready)
+	s.logger.Info("builder serving", "addr", adv)
+
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case _, ok := <-ka:
+			if !ok && ctx.Err() == nil {
+				runErr = errors.New("builder: registration lease lost")
+				break loop
+			}
+		case err := <-serveErr:
+			runErr = fmt.Errorf("builder: serve: %w", err)
+			break loop
+		}
+	}
+	rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Second)
+	s.cli.Revoke(rctx, lease.ID)
+	rcancel()
+	dctx, dcancel := context.WithTimeout(context.Background(), s.b.cfg.BuildTimeout)
+	defer dcancel()
+	srv.Shutdown(dctx)
+	return runErr
+}
+
+// lineWriter streams the build log to the client and keeps its tail.
+type lineWriter struct {
+	w    http.ResponseWriter
+	tail []byte
+	max  int
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	n, err := l.w.Write(p)
+	if f, ok := l.w.(http.Flusher); ok {
+		f.Flush()
+	}
+	l.tail = append(l.tail, p...)
+	if len(l.tail) > l.max {
+		l.tail = l.tail[len(l.tail)-l.max:]
+	}
+	return n, err
+}
+
+func (s *Service) handleBuild(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "Bearer "+s.token {
+		http.Error(w, "cluster token required", http.StatusUnauthorized)
+		return
+	}
+	name := r.URL.Query().Get("ufop")
+	n, err := strconv.Atoi(r.URL.Query().Get("version"))
+	if err != nil || !ufop.ValidUFOPName(name) {
+		http.Error(w, "ufop and version are required", http.StatusBadRequest)
+		return
+	}
+	v, err := s.cat.Version(name, n)
+	if err != nil {
+		// The gateway wrote the record just before calling: read etcd.
+		v = ufop.Version{UFOP: name, N: n, State: ufop.BuildRunning, Created: time.Now().UTC()}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	lw := &lineWriter{w: w, max: s.cfg.LogTail}
+	res := Result{UFOP: name, Version: n}
+	img, err := s.build(r.Context(), name, n, r, lw)
+	if err != nil {
+		res.State, res.Error = ufop.BuildFailed, ufop.Message(err)
+		if ufop.KindOf(err) == ufop.KindInternal {
+			res.Error = err.Error()
+		}
+		fmt.Fprintf(lw, "build failed: %s\n", res.Error)
+		v.State, v.Log = ufop.BuildFailed, string(lw.tail)
+	} else {
+		res.State, res.Image = ufop.BuildOK, img.Ref
+		m, _ := json.Marshal(img.Manifest)
+		v.State, v.Image, v.ImageID, v.Size, v.Manifest = ufop.BuildOK, img.Ref, img.ID, img.Size, m
+	}
+	v.Finished = time.Now().UTC()
+	// Record the outcome even when the client has gone.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.cat.PutVersion(ctx, v); err != nil {
+		s.logger.Error("record build", "ufop", name, "version", n, "err", err)
+	}
+	s.logger.Info("build finished", "ufop", name, "version", n, "state", res.State)
+	b, _ := json.Marshal(res)
+	fmt.Fprintf(lw, "%s%s\n", ResultPrefix, b)
+}
+
+func (s *Service) build(ctx context.Context, name string, n int, r *http.Request, log *lineWriter) (Image, error) {
+	pkg, err := ReadPackage(r.Body, s.b.cfg)
+	if err != nil {
+		return Image{}, err
+	}
+	fmt.Fprintf(log, "package: %d files, %d bytes\n", pkg.Files(), pkg.Size())
+	ctx, cancel := context.WithTimeout(ctx, s.b.cfg.BuildTimeout)
+	defer cancel()
+	return s.b.Build(ctx, name, n, pkg, log)
+}
+
+// ParseResult reads the last line of a build's streamed answer; ok is
+// false for any other line.
+func ParseResult(line string) (res Result, ok bool) {
+	rest, found := strings.CutPrefix(strings.TrimSpace(line), ResultPrefix)
+	if !found || json.Unmarshal([]byte(rest), &res) != nil {
+		return res, false
+	}
+	return res, true
+}

@@ -261,25 +261,29 @@ func copyBuildLog(r io.Reader, w io.Writer) error {
 }
 
 // Dockerfile returns the Dockerfile that builds a package with manifest m
-// from a context holding the package under pkg/.
+// from a context holding the package under pkg/. The configuration comes
+// before COPY so that the engine's cache reuses those steps across versions
+// of a UFOP; each step the classic builder runs again costs a container.
+// build_script runs as root (it may chmod the package), then USER drops
+// privileges for the instance.
 func Dockerfile(m Manifest) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "FROM %s\n", m.Image)
 	sb.WriteString("WORKDIR /app\n")
+	sb.WriteString("ENV")
+	for _, k := range sortedKeys(m.Env) {
+		fmt.Fprintf(&sb, " %s=%s", k, envQuote(m.Env[k]))
+	}
+	fmt.Fprintf(&sb, " PORT_HTTP=%d\n", PortHTTP)
+	fmt.Fprintf(&sb, "EXPOSE %d\n", PortHTTP)
+	fmt.Fprintf(&sb, "ENTRYPOINT %s\n", jsonArray(m.Run))
 	sb.WriteString("COPY pkg/ /app/\n")
 	for _, step := range m.BuildScript {
 		// Exec form around sh -c: JSON quoting copes with any step text,
 		// newlines included, where the shell form would not.
 		fmt.Fprintf(&sb, "RUN %s\n", jsonArray([]string{"/bin/sh", "-c", step}))
 	}
-	sb.WriteString("ENV")
-	for _, k := range sortedKeys(m.Env) {
-		fmt.Fprintf(&sb, " %s=%s", k, envQuote(m.Env[k]))
-	}
-	fmt.Fprintf(&sb, " PORT_HTTP=%d\n", PortHTTP)
 	sb.WriteString("USER 65534:65534\n")
-	fmt.Fprintf(&sb, "EXPOSE %d\n", PortHTTP)
-	fmt.Fprintf(&sb, "ENTRYPOINT %s\n", jsonArray(m.Run))
 	return sb.String()
 }
 

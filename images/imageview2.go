@@ -172,12 +172,9 @@ func (v *viewOp) apply(ctx context.Context, f *frame) error {
 	if err := f.p.checkOutput("imageView2", cw, ch); err != nil {
 		return err
 	}
+	crop := image.Rect((rw-cw)/2, (rh-ch)/2, (rw-cw)/2+cw, (rh-ch)/2+ch)
 	return f.eachFrame(func(img image.Image) (image.Image, error) {
-		img = resample(img, rw, rh)
-		if cw != rw || ch != rh {
-			img = cropRect(img, image.Rect((rw-cw)/2, (rh-ch)/2, (rw-cw)/2+cw, (rh-ch)/2+ch))
-		}
-		return img, nil
+		return resampleRect(img, rw, rh, crop), nil
 	})
 }
 

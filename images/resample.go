@@ -6,27 +6,47 @@ import (
 	"github.com/disintegration/imaging"
 )
 
-// resample scales img to exactly w x h. Big reductions first go through a
+// resample scales img to exactly w x h.
+func resample(img image.Image, w, h int) image.Image {
+	return resampleRect(img, w, h, image.Rect(0, 0, w, h))
+}
+
+// resampleRect scales img to rw x rh and returns the part r of the result,
+// computing only that part where it can. Big reductions first go through a
 // box filter to about twice the target (cheap: each source pixel is read
 // once), then Lanczos does the last small step, whose kernel would
 // otherwise span 6 source pixels per output pixel times the reduction. This
-// is the shrink-then-reduce split libvips uses.
-func resample(img image.Image, w, h int) image.Image {
+// is the shrink-then-reduce split libvips uses. JPEG's YCbCr and Gray images
+// are resampled plane by plane (plane.go); other types go through imaging.
+func resampleRect(img image.Image, rw, rh int, r image.Rectangle) image.Image {
 	b := img.Bounds()
-	if b.Dx() == w && b.Dy() == h {
-		return img
+	if b.Dx() == rw && b.Dy() == rh {
+		return cropRect(img, r)
 	}
 	iw, ih := b.Dx(), b.Dy()
-	if iw > 3*w {
-		iw = 2 * w
+	if iw > 3*rw {
+		iw = 2 * rw
 	}
-	if ih > 3*h {
-		ih = 2 * h
+	if ih > 3*rh {
+		ih = 2 * rh
 	}
-	if iw != b.Dx() || ih != b.Dy() {
+	pre := iw != b.Dx() || ih != b.Dy()
+	switch m := img.(type) {
+	case *image.YCbCr:
+		if pre {
+			m = resizeYCbCrRect(m, iw, ih, image.Rect(0, 0, iw, ih), kernelBox)
+		}
+		return resizeYCbCrRect(m, rw, rh, r, kernelLanczos3)
+	case *image.Gray:
+		if pre {
+			m = resizeGrayRect(m, iw, ih, image.Rect(0, 0, iw, ih), kernelBox)
+		}
+		return resizeGrayRect(m, rw, rh, r, kernelLanczos3)
+	}
+	if pre {
 		img = imaging.Resize(img, iw, ih, imaging.Box)
 	}
-	return imaging.Resize(img, w, h, imaging.Lanczos)
+	return cropRect(imaging.Resize(img, rw, rh, imaging.Lanczos), r)
 }
 
 // cropRect returns the part r of img, r given relative to img's top-left

@@ -307,7 +307,9 @@ func rotateGray(pix []uint8, cols, rows int, up faceDir) []uint8 {
 }
 
 // smallGray returns the luma of img scaled so that its longest side is at
-// most side, row-major with stride cols.
+// most side, row-major with stride cols. Common pixel types are read
+// straight from their planes and box-averaged in one pass; a JPEG's Y plane
+// is already the luma.
 func smallGray(img image.Image, side int) (gray []uint8, cols, rows int) {
 	b := img.Bounds()
 	cols, rows = b.Dx(), b.Dy()
@@ -315,23 +317,78 @@ func smallGray(img image.Image, side int) (gray []uint8, cols, rows int) {
 		cols = max(1, int(math.Round(float64(cols)*float64(side)/float64(long))))
 		rows = max(1, int(math.Round(float64(rows)*float64(side)/float64(long))))
 	}
-	var small *image.NRGBA
-	if cols == b.Dx() && rows == b.Dy() {
-		small = imaging.Clone(img)
-	} else {
-		// Box is the right filter for a large reduction and the cheapest.
-		small = imaging.Resize(img, cols, rows, imaging.Box)
+	line := make([]uint8, b.Dx())
+	var lumaRow func(y int) []uint8 // row y (0-based) of the source's luma
+	switch m := img.(type) {
+	case *image.YCbCr:
+		lumaRow = func(y int) []uint8 {
+			i := m.YOffset(b.Min.X, b.Min.Y+y)
+			return m.Y[i : i+b.Dx()]
+		}
+	case *image.Gray:
+		lumaRow = func(y int) []uint8 {
+			i := m.PixOffset(b.Min.X, b.Min.Y+y)
+			return m.Pix[i : i+b.Dx()]
+		}
+	case *image.NRGBA:
+		lumaRow = func(y int) []uint8 { return rgbaLuma(line, m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]) }
+	case *image.RGBA:
+		lumaRow = func(y int) []uint8 { return rgbaLuma(line, m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]) }
+	default:
+		// Anything else is converted once, at the reduced size when larger.
+		var small *image.NRGBA
+		if cols == b.Dx() && rows == b.Dy() {
+			small = imaging.Clone(img)
+		} else {
+			small = imaging.Resize(img, cols, rows, imaging.Box)
+		}
+		b = small.Bounds()
+		lumaRow = func(y int) []uint8 { return rgbaLuma(line, small.Pix[y*small.Stride:]) }
 	}
-	gray = make([]uint8, cols*rows)
-	for y := 0; y < rows; y++ {
-		row := small.Pix[y*small.Stride : y*small.Stride+cols*4]
-		for x := 0; x < cols; x++ {
-			p := row[x*4 : x*4+4 : x*4+4]
-			// BT.601 luma in integer arithmetic, weights summing to 1<<16.
-			gray[y*cols+x] = uint8((19595*uint32(p[0]) + 38470*uint32(p[1]) + 7471*uint32(p[2]) + 1<<15) >> 16)
+	return boxReduce(b.Dx(), b.Dy(), cols, rows, lumaRow), cols, rows
+}
+
+// rgbaLuma writes the BT.601 luma of the RGBA or NRGBA pixels in pix into
+// dst, in integer arithmetic with weights summing to 1<<16.
+func rgbaLuma(dst, pix []uint8) []uint8 {
+	for x := range dst {
+		p := pix[x*4 : x*4+3 : x*4+3]
+		dst[x] = uint8((19595*uint32(p[0]) + 38470*uint32(p[1]) + 7471*uint32(p[2]) + 1<<15) >> 16)
+	}
+	return dst
+}
+
+// boxReduce averages a w x h plane, read a row at a time, down to cols x
+// rows: each output pixel is the mean of the source pixels whose index maps
+// to it.
+func boxReduce(w, h, cols, rows int, row func(y int) []uint8) []uint8 {
+	out := make([]uint8, cols*rows)
+	sum := make([]uint32, cols)
+	xmap := make([]int, w)
+	xcount := make([]uint32, cols)
+	for x := range xmap {
+		xmap[x] = x * cols / w
+		xcount[xmap[x]]++
+	}
+	y := 0
+	for oy := range rows {
+		clear(sum)
+		n := uint32(0)
+		for ; y < h && y*rows/h == oy; y++ {
+			for x, v := range row(y) {
+				sum[xmap[x]] += uint32(v)
+			}
+			n++
+		}
+		if n == 0 {
+			continue // cannot happen: rows <= h
+		}
+		for ox, s := range sum {
+			c := xcount[ox] * n
+			out[oy*cols+ox] = uint8((s + c/2) / c)
 		}
 	}
-	return gray, cols, rows
+	return out
 }
 
 // Head framing around a face box of side s, centred on the box: how far the

@@ -288,7 +288,7 @@ func TestDrawWatermarkGolden(t *testing.T) {
 	drawWatermark(dst, mark, markSouthEast, 10, 10, 100)
 	drawWatermark(dst, mark, markNorthWest, 20, 20, 40)
 	drawWatermark(dst, mark, markCenter, 0, 0, 70)
-	opGolden(t, "watermark-draw-portrait", dst, 8)
+	opGolden(t, "watermark-draw-portrait", dst, goldenSide, 8)
 }
 
 func toNRGBA(img image.Image) *image.NRGBA {
@@ -342,11 +342,11 @@ func TestWatermarkRun(t *testing.T) {
 			}
 			// Goldens of CJK text hold for the font they were made with.
 			if font == nil || strings.HasPrefix(font.path, "/usr/share/fonts/truetype/wqy/") {
-				opGolden(t, tc.golden, img, 8)
+				opGolden(t, tc.golden, img, goldenSide, 8)
 			}
 			// The mark changed the image: compare with the source.
 			src, _ := decodeUpright(t, tc.file)
-			if d, _ := maxBlockDiff(goldenReduce(img), goldenReduce(src)); d < 10 {
+			if d, _ := maxBlockDiff(goldenReduce(img, goldenSide), goldenReduce(src, goldenSide)); d < 10 {
 				t.Errorf("the output is the source (difference %.1f): no mark drawn", d)
 			}
 		})
@@ -412,5 +412,31 @@ func TestWatermarkApplyFrame(t *testing.T) {
 		if v != 0 {
 			t.Fatal("the source frame was modified")
 		}
+	}
+}
+
+// BenchmarkWatermark measures whole Runs on portrait.jpg, decode and
+// encode included.
+func BenchmarkWatermark(b *testing.B) {
+	for _, bc := range []struct{ name, query string }{
+		{"image", "watermark/1/image/" + b64("test:watermark.png") + "/dissolve/60"},
+		{"image-ws", "watermark/1/image/" + b64("test:watermark.png") + "/ws/0.3"},
+		{"text-latin", "watermark/2/text/" + b64("© ufop 2026") + "/fontsize/480/fill/" + b64("white")},
+		{"text-cjk", "watermark/2/text/" + b64("水印 ufop") + "/fontsize/480/fill/" + b64("white")},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			p := newTestProcessor(b, markLoader{b}, nil)
+			src := fixture(b, "portrait.jpg")
+			pl, err := Parse(bc.query, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := p.Run(context.Background(), src, pl.Steps); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/image/webp"
 
 	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/images/internal/progjpeg"
 )
 
 // The format names Probe reports and the output formats steps may ask for.
@@ -242,6 +243,11 @@ type output struct {
 	background  color.NRGBA // behind transparent areas for formats without alpha
 }
 
+// maxProgressivePixels bounds progressive JPEG output, which holds all
+// coefficients in memory (3 bytes a pixel); larger images are written
+// baseline.
+const maxProgressivePixels = 25_000_000
+
 // white is the default background of SPEC §1.
 var white = color.NRGBA{R: 0xff, G: 0xff, B: 0xff, A: 0xff}
 
@@ -255,7 +261,12 @@ func encodeImage(img image.Image, o output, defaultQuality int) ([]byte, error) 
 		if q == 0 {
 			q = defaultQuality
 		}
-		err = jpeg.Encode(&buf, opaque(img, o.background), &jpeg.Options{Quality: q})
+		m := opaque(img, o.background)
+		if b := m.Bounds(); o.progressive && b.Dx()*b.Dy() <= maxProgressivePixels {
+			err = progjpeg.Encode(&buf, m, q)
+		} else {
+			err = jpeg.Encode(&buf, m, &jpeg.Options{Quality: q})
+		}
 	case formatPNG:
 		enc := png.Encoder{CompressionLevel: png.DefaultCompression}
 		err = enc.Encode(&buf, img)

@@ -429,3 +429,26 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestInterlace(t *testing.T) {
+	p := newTestProcessor(t, nil, nil)
+	src := fixture(t, "portrait.jpg")
+	tests := []struct {
+		query       string
+		progressive bool
+	}{
+		{"imageView2/2/w/200", false},
+		{"imageView2/2/w/200/interlace/1", true},
+		{"imageMogr2/thumbnail/200x/interlace/1", true},
+		{"imageMogr2/interlace/1|imageView2/2/w/100", false}, // each step re-encodes
+	}
+	for _, tc := range tests {
+		t.Run(tc.query, func(t *testing.T) {
+			res := mustRun(t, p, src, tc.query)
+			decodeResult(t, res)
+			if got := bytes.Contains(res.Body, []byte{0xff, 0xc2}); got != tc.progressive {
+				t.Fatalf("progressive = %v, want %v", got, tc.progressive)
+			}
+		})
+	}
+}

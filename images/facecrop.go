@@ -175,7 +175,7 @@ const (
 // brows to chin; faces under minFacePx on that copy are ignored (a face that
 // small would not survive the crop's scaling anyway).
 const (
-	detectSide      = 480  // longest side of the copy searched for faces
+	detectSide      = 400  // longest side of the copy searched for faces
 	minFacePx       = 20   // smallest face window on the copy
 	faceShift       = 0.1  // window step, as a fraction of its size
 	faceScale       = 1.1  // window growth per scale step

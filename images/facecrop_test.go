@@ -323,8 +323,8 @@ func TestFacecropNeed(t *testing.T) {
 		wantW, wantH int
 	}{
 		{800, 533, 200, 200, 800, 533},         // small source: full size
-		{9643, 10328, 200, 200, 2360, 2527},    // 1/4 of it is enough
-		{10328, 9643, 100, 50, 1264, 1181},     // detection needs 2*detectSide
+		{9643, 10328, 200, 200, 1967, 2106},    // 1/4 of it is enough
+		{10328, 9643, 100, 50, 1053, 984},      // detection needs 2*detectSide
 		{9643, 10328, 2000, 2000, 9643, 10328}, // a large output needs it all
 	}
 	for _, tc := range tests {
@@ -437,9 +437,10 @@ func TestFacecropRun(t *testing.T) {
 				}
 			}
 			if tc.golden != "" {
-				// Compared small: a face box a few pixels off moves sharp
-				// edges by a pixel or two, a wrong crop moves everything.
-				opGolden(t, tc.golden, img, 25, 15)
+				// Compared small: a face box a few pixels off or a few
+				// percent larger moves edges a little; a crop 20 px off
+				// in the source differs by about 45, a centred one by 66.
+				opGolden(t, tc.golden, img, 25, 25)
 			}
 		})
 	}

@@ -70,12 +70,25 @@ func decodeSig(s string) ([]byte, bool) {
 // query) and sets its Authorization header. bodyHash is BodyHash of the
 // body r will send. The signed path and query are r.URL.RequestURI(),
 // which is what net/http writes on the wire.
+//
+// It also adds a random nonce= (replacing any), so that two identical
+// requests sent in the same second differ and the server's replay guard
+// (ReplayCache) refuses neither.
 func SignRequest(r *http.Request, ak, sk, bodyHash string, now time.Time) {
-	q := dropParams(r.URL.RawQuery, TimestampParam)
+	signRequest(r, ak, sk, bodyHash, now, newNonce())
+}
+
+// signRequest is SignRequest with a given nonce; "" adds none (the test
+// vectors).
+func signRequest(r *http.Request, ak, sk, bodyHash string, now time.Time, nonce string) {
+	q := dropParams(r.URL.RawQuery, TimestampParam, NonceParam)
 	if q != "" {
 		q += "&"
 	}
 	r.URL.RawQuery = q + TimestampParam + "=" + strconv.FormatInt(now.Unix(), 10)
+	if nonce != "" {
+		r.URL.RawQuery += "&" + NonceParam + "=" + nonce
+	}
 	method := r.Method
 	if method == "" {
 		method = http.MethodGet

@@ -41,7 +41,7 @@ func TestBodyHash(t *testing.T) {
 // printf '<string to sign>' | openssl dgst -sha1 -hmac secret -binary | base64 | tr '+/' '-_'.
 func TestSignRequestVector(t *testing.T) {
 	r := httptest.NewRequest("GET", "http://127.0.0.1:9000/v1/buckets", nil)
-	SignRequest(r, "AK", "secret", EmptyBodyHash, epoch)
+	signRequest(r, "AK", "secret", EmptyBodyHash, epoch, "")
 	if got, want := r.URL.RequestURI(), "/v1/buckets?ts=1700000000"; got != want {
 		t.Fatalf("signed target %q, want %q", got, want)
 	}

@@ -128,11 +128,11 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 			err = auth.VerifyRequest(r.Method, target, auth.BodyHash(body), cred, sk, time.Now(), 0)
 		}
 	}
-	// Record the target without ts=, which changes every second.
+	// Record the target without ts= and nonce=, which change every call.
 	path, q, _ := strings.Cut(target, "?")
 	var kept []string
 	for _, p := range strings.Split(q, "&") {
-		if p != "" && !strings.HasPrefix(p, "ts=") {
+		if p != "" && !strings.HasPrefix(p, "ts=") && !strings.HasPrefix(p, "nonce=") {
 			kept = append(kept, p)
 		}
 	}

@@ -422,7 +422,8 @@ func (o *watermarkOp) apply(ctx context.Context, f *frame) error {
 func (m *mark) loadImage(ctx context.Context, f *frame, baseWidth int) (*image.NRGBA, error) {
 	img, err := f.p.loadImage(ctx, m.ref)
 	if err != nil {
-		return nil, fmt.Errorf("watermark: image %q: %w", m.ref, err)
+		// Keep the loader's kind (404, 413, 415...) and say which parameter.
+		return nil, &ufop.Error{Kind: ufop.KindOf(err), Msg: "watermark: parameter image: " + ufop.Message(err), Err: err}
 	}
 	if m.ws == 0 {
 		return imaging.Clone(img), nil

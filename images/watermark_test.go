@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ufop/ufop"
@@ -362,8 +363,8 @@ func TestWatermarkErrors(t *testing.T) {
 	}{
 		{"unknown font", "watermark/2/text/" + b64("Hi") + "/font/" + b64("No Such Font 42"), ufop.KindInvalid, `parameter font: no font named "No Such Font 42"`},
 		{"character no font has", "watermark/2/text/" + b64("a\U0010FFFDb"), ufop.KindInvalid, "U+10FFFD"},
-		{"missing image", "watermark/1/image/" + b64("test:nope.png"), ufop.KindNotFound, "nope.png"},
-		{"image that is not an image", "watermark/1/image/" + b64("test:README.md"), ufop.KindUnsupported, ""},
+		{"missing image", "watermark/1/image/" + b64("test:nope.png"), ufop.KindNotFound, `watermark: parameter image: no such object "test:nope.png"`},
+		{"image that is not an image", "watermark/1/image/" + b64("test:README.md"), ufop.KindUnsupported, "watermark: parameter image: "},
 		{"text too large", "watermark/2/text/" + b64(strings.Repeat("W", 200)) + "/fontsize/20000", ufop.KindTooLarge, "fontsize"},
 	}
 	src := fixture(t, "portrait.jpg")
@@ -438,5 +439,45 @@ func BenchmarkWatermark(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestOpsConcurrent runs facecrop and watermarks from many goroutines on
+// one Processor, so that -race checks the lazily built cascade and font
+// index.
+func TestOpsConcurrent(t *testing.T) {
+	p := newTestProcessor(t, markLoader{t}, func(c *Config) { c.MaxDecodes = 8 })
+	src := fixture(t, "portrait.jpg")
+	queries := []string{
+		"facecrop/100x100",
+		"watermark/2/text/" + b64("ufop 水印") + "/fontsize/320",
+		"watermark/2/text/" + b64("Go Bold") + "/font/" + b64("Go Bold"),
+		"watermark/1/image/" + b64("test:watermark.png") + "/ws/0.1",
+	}
+	var pipelines []Pipeline
+	for _, q := range queries {
+		pl, err := Parse(q, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pipelines = append(pipelines, pl)
+	}
+	errs := make(chan error, 2*len(queries))
+	var wg sync.WaitGroup
+	for i := range 2 * len(queries) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := p.Run(context.Background(), src, pipelines[i%len(pipelines)].Steps)
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		// A missing CJK font is the one acceptable failure.
+		if err != nil && !strings.Contains(err.Error(), "no installed font") {
+			t.Error(err)
+		}
 	}
 }

@@ -249,7 +249,7 @@ type output struct {
 const maxProgressivePixels = 25_000_000
 
 // white is the default background of SPEC §1.
-var white = color.NRGBA{R: 0xff, G: 0xff, B: 0xff, A: 0xff}
+func white() color.NRGBA { return color.NRGBA{R: 0xff, G: 0xff, B: 0xff, A: 0xff} }
 
 // encodeImage writes img in the output format.
 func encodeImage(img image.Image, o output, defaultQuality int) ([]byte, error) {
@@ -271,10 +271,7 @@ func encodeImage(img image.Image, o output, defaultQuality int) ([]byte, error) 
 		enc := png.Encoder{CompressionLevel: png.DefaultCompression}
 		err = enc.Encode(&buf, img)
 	case formatGIF:
-		if _, ok := img.(*image.Paletted); !ok {
-			img = opaque(img, o.background)
-		}
-		err = gif.Encode(&buf, img, &gif.Options{NumColors: 256})
+		err = gif.Encode(&buf, toPaletted(img, o.background), nil)
 	case formatWebP:
 		err = nativewebp.Encode(&buf, img, nil)
 	default:

@@ -16,6 +16,7 @@ type animation struct {
 	frames    []image.Image
 	delays    []int
 	loopCount int
+	palette   color.Palette // the global (else first frame's) palette
 }
 
 // countGIFFrames counts the image descriptors of a GIF by walking its block
@@ -80,6 +81,11 @@ func decodeGIFAll(src []byte, h header, maxPixels int64) (a *animation, err erro
 	screen := image.Rect(0, 0, h.width, h.height)
 	canvas := image.NewNRGBA(screen)
 	a = &animation{loopCount: g.LoopCount}
+	if pal, ok := g.Config.ColorModel.(color.Palette); ok && len(pal) > 0 {
+		a.palette = pal
+	} else if len(g.Image) > 0 {
+		a.palette = g.Image[0].Palette
+	}
 	for i, m := range g.Image {
 		var disposal byte
 		if i < len(g.Disposal) {
@@ -115,24 +121,66 @@ func cloneNRGBA(m *image.NRGBA) *image.NRGBA {
 	return &c
 }
 
-// gifPalette is Plan 9's palette with its last entry made transparent, so
-// transparent areas survive re-encoding.
-func gifPalette() color.Palette {
-	p := append(color.Palette(nil), palette.Plan9[:255]...)
+// gifPalette is the source's palette when it has one (else Plan 9's), at
+// most 255 colours, plus a transparent entry so transparent areas survive
+// re-encoding.
+func gifPalette(src color.Palette) color.Palette {
+	if len(src) == 0 {
+		src = palette.Plan9
+	}
+	var p color.Palette
+	for _, c := range src {
+		if _, _, _, a := c.RGBA(); a != 0 && len(p) < 255 {
+			p = append(p, c)
+		}
+	}
 	return append(p, color.Transparent)
+}
+
+// toPaletted prepares a still image for GIF: paletted images pass as they
+// are, others are dithered to Plan 9's palette plus a transparent entry,
+// partial transparency composed over bg.
+func toPaletted(img image.Image, bg color.NRGBA) image.Image {
+	if p, ok := img.(*image.Paletted); ok {
+		return p
+	}
+	if o, ok := img.(interface{ Opaque() bool }); !ok || !o.Opaque() {
+		b := img.Bounds()
+		flat := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+		draw.Draw(flat, flat.Rect, &image.Uniform{C: color.NRGBA{R: bg.R, G: bg.G, B: bg.B, A: 0xff}}, image.Point{}, draw.Src)
+		draw.Draw(flat, flat.Rect, img, b.Min, draw.Over)
+		// Keep fully transparent pixels transparent.
+		src := imageAsNRGBA(img)
+		for i := 3; i < len(flat.Pix); i += 4 {
+			if src.Pix[i] == 0 {
+				flat.Pix[i] = 0
+			}
+		}
+		img = flat
+	}
+	return newQuantizer(gifPalette(nil)).paletted(img)
+}
+
+// imageAsNRGBA returns img as a dense NRGBA image at the origin.
+func imageAsNRGBA(img image.Image) *image.NRGBA {
+	b := img.Bounds()
+	if n, ok := img.(*image.NRGBA); ok && b.Min == (image.Point{}) && n.Stride == 4*b.Dx() {
+		return n
+	}
+	n := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	draw.Draw(n, n.Rect, img, b.Min, draw.Src)
+	return n
 }
 
 // encodeGIFAll writes an animation, each frame a full frame disposed to
 // the background before the next, since frames were composed on decode.
 func encodeGIFAll(a *animation) ([]byte, error) {
-	pal := gifPalette()
+	pal := gifPalette(a.palette)
+	q := newQuantizer(pal)
 	b := a.frames[0].Bounds()
 	g := &gif.GIF{LoopCount: a.loopCount, Config: image.Config{ColorModel: pal, Width: b.Dx(), Height: b.Dy()}}
 	for i, m := range a.frames {
-		mb := m.Bounds()
-		p := image.NewPaletted(image.Rect(0, 0, b.Dx(), b.Dy()), pal)
-		draw.FloydSteinberg.Draw(p, p.Rect, m, mb.Min)
-		g.Image = append(g.Image, p)
+		g.Image = append(g.Image, q.paletted(m))
 		g.Delay = append(g.Delay, a.delays[i])
 		g.Disposal = append(g.Disposal, gif.DisposalBackground)
 	}

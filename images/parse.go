@@ -240,8 +240,8 @@ func decodeB64(s string) (string, error) {
 	return string(b), nil
 }
 
-// params holds the key/value parameters of a step ("w/200/h/100") and
-// reports errors naming the fop and parameter.
+// params parses parameter values of one fop, with errors naming the fop
+// and the parameter.
 type params struct {
 	fop string
 }

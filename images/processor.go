@@ -89,7 +89,7 @@ func (p *Processor) Run(ctx context.Context, src []byte, steps []Step) (res *Res
 	if err != nil {
 		return nil, err
 	}
-	f.out = output{format: f.srcHeader.format, background: white}
+	f.out = output{format: f.srcHeader.format, background: white()}
 	if !encodable(f.out.format) {
 		f.out.format = formatPNG
 	}

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
@@ -111,7 +112,8 @@ func (c *Catalog) DeleteUser(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	ops := []clientv3.Op{clientv3.OpDelete(c.key(tUsers, name))}
+	ops := []clientv3.Op{clientv3.OpDelete(c.key(tUsers, name)), clientv3.OpDelete(c.limitKey(name, "")),
+		clientv3.OpDelete(c.limitKey(name, "")+"/", clientv3.WithPrefix())}
 	for _, ak := range u.Keys {
 		ops = append(ops, clientv3.OpDelete(c.key(tKeys, ak)))
 	}
@@ -144,4 +146,93 @@ func (c *Catalog) LookupKey(ak string) (ufop.User, string, error) {
 		return ufop.User{}, "", err
 	}
 	return u, string(sk), nil
+}
+
+// AddKey gives user a new key pair, for rotation: a user holds at most
+// MaxKeys, so the old key keeps working until it is removed.
+func (c *Catalog) AddKey(ctx context.Context, name string) (Key, error) {
+	var k Key
+	err := c.updateUser(ctx, name, func(u *ufop.User) (map[string][]byte, error) {
+		if len(u.Keys) >= MaxKeys {
+			return nil, ufop.Errorf(ufop.KindConflict, "user %q holds %d keys already: remove one first (ufopctl user key rm)", name, len(u.Keys))
+		}
+		k = newKey()
+		u.Keys = append([]string{k.AK}, u.Keys...)
+		_, kb, err := c.rows2(*u, k)
+		if err != nil {
+			return nil, err
+		}
+		return map[string][]byte{c.key(tKeys, k.AK): kb}, nil
+	})
+	if err != nil {
+		return Key{}, err
+	}
+	return k, nil
+}
+
+// RemoveKey revokes one of user's keys; the last key cannot be removed,
+// so that nobody locks an account out by mistake.
+func (c *Catalog) RemoveKey(ctx context.Context, name, ak string) error {
+	return c.updateUser(ctx, name, func(u *ufop.User) (map[string][]byte, error) {
+		if !slices.Contains(u.Keys, ak) {
+			return nil, ufop.Errorf(ufop.KindNotFound, "user %q has no access key %q", name, ak)
+		}
+		if len(u.Keys) == 1 {
+			return nil, ufop.Errorf(ufop.KindConflict, "%q is the last key of user %q: add a new key first (ufopctl user key add)", ak, name)
+		}
+		u.Keys = slices.DeleteFunc(u.Keys, func(s string) bool { return s == ak })
+		return map[string][]byte{c.key(tKeys, ak): nil}, nil
+	})
+}
+
+// updateUser applies fn to the stored user row with compare-and-swap,
+// retrying on a concurrent change. fn also returns other rows to write in
+// the same transaction (nil value: delete).
+func (c *Catalog) updateUser(ctx context.Context, name string, fn func(*ufop.User) (map[string][]byte, error)) error {
+	if err := ValidateUserName(name); err != nil {
+		return err
+	}
+	uk := c.key(tUsers, name)
+	for {
+		resp, err := c.cli.Get(ctx, uk)
+		if err != nil {
+			return fmt.Errorf("catalog: get %s: %w", uk, err)
+		}
+		if len(resp.Kvs) == 0 {
+			return ufop.Errorf(ufop.KindNotFound, "no such user %q", name)
+		}
+		var u ufop.User
+		if err := json.Unmarshal(resp.Kvs[0].Value, &u); err != nil {
+			return fmt.Errorf("catalog: decode %s: %w", uk, err)
+		}
+		rows, err := fn(&u)
+		if err != nil {
+			return err
+		}
+		ub, err := jsonBytes(u)
+		if err != nil {
+			return err
+		}
+		ops := []clientv3.Op{clientv3.OpPut(uk, string(ub))}
+		for k, v := range rows {
+			if v == nil {
+				ops = append(ops, clientv3.OpDelete(k))
+			} else {
+				ops = append(ops, clientv3.OpPut(k, string(v)))
+			}
+		}
+		tx, err := c.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(uk), "=", resp.Kvs[0].ModRevision)).
+			Then(ops...).Commit()
+		if err != nil {
+			return fmt.Errorf("catalog: update user %s: %w", name, err)
+		}
+		if !tx.Succeeded {
+			continue
+		}
+		c.apply(uk, ub, tx.Header.Revision)
+		for k, v := range rows {
+			c.apply(k, v, tx.Header.Revision)
+		}
+		return nil
+	}
 }

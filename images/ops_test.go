@@ -452,3 +452,38 @@ func TestInterlace(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentRuns runs mixed pipelines from many goroutines on one
+// Processor with fewer decode slots than goroutines (run it with -race).
+func TestConcurrentRuns(t *testing.T) {
+	p := newTestProcessor(t, nil, func(c *Config) { c.MaxDecodes = 2 })
+	srcs := [][]byte{fixture(t, "portrait.jpg"), fixture(t, "animated.gif"), fixture(t, "paletted-transparent.png")}
+	queries := []string{"imageView2/1/w/64/h/64", "imageMogr2/thumbnail/50x/rotate/45|imageInfo", "exif"}
+	var steps [][]Step
+	for _, q := range queries {
+		pl, err := Parse(q, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		steps = append(steps, pl.Steps)
+	}
+	errs := make(chan error, 12)
+	for i := 0; i < cap(errs); i++ {
+		go func() {
+			_, err := p.Run(context.Background(), srcs[i%len(srcs)], steps[i/len(srcs)%len(steps)])
+			if err != nil && ufop.KindOf(err) != ufop.KindNotFound { // exif of a PNG without EXIF
+				errs <- err
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for i := 0; i < cap(errs); i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if len(p.sem) != 0 {
+		t.Fatalf("%d decode slots still held", len(p.sem))
+	}
+}

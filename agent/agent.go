@@ -340,6 +340,9 @@ const (
 	HeaderCache      = "X-Ufop-Cache"
 	HeaderAgent      = "X-Ufop-Agent"
 	HeaderTiming     = "Server-Timing"
+	// HeaderVersion names the UFOP versions that made a result
+	// ("my-ufop/v2"), so a client can see an upgrade land.
+	HeaderVersion = "X-Ufop-Version"
 )
 
 func (a *Agent) authorized(r *http.Request) bool {
@@ -515,11 +518,17 @@ func (a *Agent) run(ctx context.Context, req ProcessRequest, p images.Pipeline, 
 					Msg: "this agent runs no UFOP instances"}
 			}
 			t := time.Now()
-			data, ct, err = a.ufops.invoke(ctx, seg[0].Name(), seg[0].Args(), data, ct, req.Source, req.Reqid)
+			var version int
+			data, ct, version, err = a.ufops.invoke(ctx, seg[0].Name(), seg[0].Args(), data, ct, req.Source, req.Reqid)
 			if err != nil {
 				return nil, err
 			}
 			custom += time.Since(t)
+			v := fmt.Sprintf("%s/v%d", seg[0].Name(), version)
+			if prev := hdr[HeaderVersion]; prev != "" {
+				v = prev + ", " + v
+			}
+			hdr[HeaderVersion] = v
 			continue
 		}
 		release, w, err := a.pool.acquire(ctx, req.Tier)

@@ -78,6 +78,9 @@ type ufops struct {
 	dirty chan struct{}
 }
 
+// publisher is the agent's registry entry.
+type publisher interface{ Publish(func(*ufop.Agent)) }
+
 // maxRestarts is how many times in a row an instance is restarted in
 // place before it is reported failed (and the scheduler places it again).
 const maxRestarts = 5
@@ -90,7 +93,7 @@ func newUfops(a *Agent, rt Runtime, prefix string) *ufops {
 
 // run follows this agent's placements until ctx ends, then stops every
 // instance.
-func (u *ufops) run(ctx context.Context, ann interface{ Update(func(*ufop.Agent)) }) error {
+func (u *ufops) run(ctx context.Context, ann publisher) error {
 	select {
 	case <-u.rt.Ready():
 	case <-ctx.Done():
@@ -306,8 +309,9 @@ func (u *ufops) events(ctx context.Context) {
 
 // report publishes the instances (under the agent's session lease, so they
 // vanish with the agent) and the UFOPs with a healthy instance.
-func (u *ufops) report(ctx context.Context, ann interface{ Update(func(*ufop.Agent)) }) {
+func (u *ufops) report(ctx context.Context, ann publisher) {
 	published := map[string]string{}
+	var announced []string
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -339,7 +343,10 @@ func (u *ufops) report(ctx context.Context, ann interface{ Update(func(*ufop.Age
 			}
 		}
 		slices.Sort(names)
-		ann.Update(func(ag *ufop.Agent) { ag.UFOPs = names })
+		if !slices.Equal(names, announced) {
+			ann.Publish(func(ag *ufop.Agent) { ag.UFOPs = names })
+			announced = names
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -404,12 +411,13 @@ func (u *ufops) pick(ctx context.Context, name string, exclude *instance) (*inst
 // invoke runs one UFOP step: POST /handler?cmd=<name>/<params> with the
 // data as body (SPEC §5). An instance that cannot be reached is retried
 // once on another instance.
-func (u *ufops) invoke(ctx context.Context, name, params string, data []byte, contentType string, src ufop.Source, reqid string) ([]byte, string, error) {
+// It returns the result, its content type and the version that made it.
+func (u *ufops) invoke(ctx context.Context, name, params string, data []byte, contentType string, src ufop.Source, reqid string) ([]byte, string, int, error) {
 	var failed *instance
 	for attempt := 0; ; attempt++ {
 		in, err := u.pick(ctx, name, failed)
 		if err != nil {
-			return nil, "", err
+			return nil, "", 0, err
 		}
 		body, ct, err := u.call(ctx, in, name, params, data, contentType, src, reqid)
 		<-in.slots
@@ -419,7 +427,7 @@ func (u *ufops) invoke(ctx context.Context, name, params string, data []byte, co
 				err = &ufop.Error{Kind: ufop.KindUnavailable, RetryAfter: time.Second,
 					Msg: fmt.Sprintf("instance of %s could not be reached", name), Err: te}
 			}
-			return body, ct, err
+			return body, ct, in.p.Version, err
 		}
 		failed = in
 	}

@@ -61,6 +61,7 @@ type Announcer struct {
 	mu      sync.Mutex
 	self    ufop.Agent
 	dirty   chan struct{}
+	urgent  chan struct{}
 	lease   clientv3.LeaseID
 	closed  bool
 	stopped chan struct{}
@@ -75,17 +76,29 @@ func NewAnnouncer(cfg Config, cli *clientv3.Client, self ufop.Agent, logger *slo
 		return nil, errors.New("discovery: agent needs an ID and an address")
 	}
 	return &Announcer{cfg: cfg, cli: cli, self: self, logger: logger,
-		dirty: make(chan struct{}, 1), stopped: make(chan struct{})}, nil
+		dirty: make(chan struct{}, 1), urgent: make(chan struct{}, 1), stopped: make(chan struct{})}, nil
 }
 
 // Update changes the published entry; the change is written at most every
-// LoadInterval.
+// LoadInterval (load figures change often and matter little).
 func (a *Announcer) Update(fn func(*ufop.Agent)) {
 	a.mu.Lock()
 	fn(&a.self)
 	a.mu.Unlock()
 	select {
 	case a.dirty <- struct{}{}:
+	default:
+	}
+}
+
+// Publish changes the published entry and writes it at once (the UFOPs
+// the agent can run: routing depends on them).
+func (a *Announcer) Publish(fn func(*ufop.Agent)) {
+	a.mu.Lock()
+	fn(&a.self)
+	a.mu.Unlock()
+	select {
+	case a.urgent <- struct{}{}:
 	default:
 	}
 }
@@ -145,6 +158,11 @@ func (a *Announcer) session(ctx context.Context) error {
 			}
 		case <-a.dirty:
 			pending = true
+		case <-a.urgent:
+			if err := a.put(ctx, lease.ID); err != nil {
+				return err
+			}
+			pending = false
 		case <-tick.C:
 			if pending {
 				if err := a.put(ctx, lease.ID); err != nil {

@@ -273,7 +273,7 @@ type result struct {
 }
 
 // passHeaders are the agent response headers a client sees.
-var passHeaders = []string{"X-Ufop-Facecrop", agent.HeaderCache, agent.HeaderTiming}
+var passHeaders = []string{"X-Ufop-Facecrop", agent.HeaderCache, agent.HeaderTiming, agent.HeaderVersion}
 
 // process runs the pipeline on an agent chosen by the registry. An agent
 // that cannot be reached, or whose queue is full, is skipped for the next

@@ -88,3 +88,15 @@ func Eventually(t testing.TB, within time.Duration, cond func() bool, format str
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// RequireDocker skips the test when this machine has no Docker engine, but
+// fails it in CI (CI set), where the engine tests must run.
+func RequireDocker(t testing.TB) {
+	t.Helper()
+	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI needs the Docker engine: %v", err)
+		}
+		t.Skipf("no Docker engine: %v", err)
+	}
+}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"image"
 	"image/color"
 	"image/png"
@@ -231,4 +233,27 @@ func TestRefusals(t *testing.T) {
 			}
 		}
 	}
+}
+
+func FuzzHandle(f *testing.F) {
+	f.Add("0.8", []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"))
+	f.Add("pixelate/3/format/jpg", []byte("\x89PNG\r\n\x1a\n"))
+	f.Add("sepia/0.1", []byte{})
+	f.Fuzz(func(t *testing.T, params string, body []byte) {
+		// Keep each run small; the pixel guard itself is tested above.
+		if cfg, _, err := image.DecodeConfig(bytes.NewReader(body)); err == nil && cfg.Width*cfg.Height > 1<<20 {
+			t.Skip()
+		}
+		resp, err := handle(context.Background(), &sdk.Request{Name: "my-sepia", Params: params, Body: body})
+		if err != nil {
+			var se *sdk.StatusError
+			if !errors.As(err, &se) || se.Status < 400 || se.Status > 499 {
+				t.Fatalf("error %v is not a client error with a status", err)
+			}
+			return
+		}
+		if _, _, err := image.DecodeConfig(bytes.NewReader(resp.Body)); err != nil {
+			t.Fatalf("output does not decode: %v", err)
+		}
+	})
 }

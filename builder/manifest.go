@@ -51,7 +51,7 @@ const (
 	maxManifestBytes = 64 << 10
 	minMemory        = 6 << 20 // the Docker engine refuses less
 	maxMemory        = 1 << 40
-	maxCPU           = 1024
+	maxCPU           = 256 // container.Spec accepts no more
 	maxPids          = 1 << 22
 	maxConcurrency   = 1000
 	maxTimeout       = time.Hour

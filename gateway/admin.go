@@ -39,6 +39,7 @@ func (g *Gateway) mountAdmin(e *echo.Echo) {
 	v1.POST("/users", g.addUser)
 	v1.GET("/users", g.listUsers)
 	v1.DELETE("/users/:name", g.removeUser)
+	g.mountLimits(v1)
 
 	g.mountUFOPs(v1)
 }
@@ -58,7 +59,12 @@ func (g *Gateway) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		verify := func(bodyHash string) error {
-			return auth.VerifyRequest(r.Method, auth.RequestPathAndQuery(r), bodyHash, cred, sk, time.Now(), g.cfg.MaxSkew)
+			if err := auth.VerifyRequest(r.Method, auth.RequestPathAndQuery(r), bodyHash, cred, sk, time.Now(), g.cfg.MaxSkew); err != nil {
+				return err
+			}
+			// Only a request that verified is recorded: others cannot
+			// fill the replay cache.
+			return g.replay.check(r.Context(), cred, auth.RequestPathAndQuery(r))
 		}
 		if streamedBody(r) {
 			// Refuse a stale request before taking its body; the body

@@ -56,6 +56,13 @@ type Config struct {
 	// SchedulerPrefix is where agents report UFOP instances.
 	SchedulerPrefix string
 
+	// ID names this gateway among its peers; default random.
+	ID string
+	// Limits are the per-user limits and the admin replay guard; Conns
+	// the per-listener connection cap and timeouts (docs/limits.md).
+	Limits LimitsConfig
+	Conns  ConnsConfig
+
 	Catalog   catalog.Config
 	Discovery discovery.Config
 }
@@ -63,16 +70,18 @@ type Config struct {
 // DefaultConfig returns the defaults; Catalog.MasterKey must still be set.
 func DefaultConfig() Config {
 	return Config{
-		Addr:         "127.0.0.1:9000",
-		MaxPipeline:  images.DefaultConfig().MaxPipeline,
-		Deadline:     30 * time.Second,
-		MaxSkew:      15 * time.Minute,
-		PublicMaxAge: time.Hour,
-		DrainTimeout: 30 * time.Second,
-		MaxAdminBody: 1 << 20,
+		Addr:            "127.0.0.1:9000",
+		MaxPipeline:     images.DefaultConfig().MaxPipeline,
+		Deadline:        30 * time.Second,
+		MaxSkew:         15 * time.Minute,
+		PublicMaxAge:    time.Hour,
+		DrainTimeout:    30 * time.Second,
+		MaxAdminBody:    1 << 20,
 		Catalog:         catalog.DefaultConfig(),
 		Discovery:       discovery.DefaultConfig(),
 		SchedulerPrefix: scheduler.DefaultConfig().Prefix,
+		Limits:          DefaultLimitsConfig(),
+		Conns:           DefaultConnsConfig(),
 	}
 }
 
@@ -91,6 +100,12 @@ func (c Config) Validate() error {
 		return errors.New("gateway: a 32-byte master key is required")
 	}
 	if err := c.Catalog.Validate(); err != nil {
+		return err
+	}
+	if err := c.Limits.Validate(); err != nil {
+		return err
+	}
+	if err := c.Conns.Validate(); err != nil {
 		return err
 	}
 	return c.Discovery.Validate()
@@ -116,6 +131,9 @@ type Gateway struct {
 	reg     *discovery.Registry
 	metrics *metrics
 	client  *http.Client
+	peers   *discovery.Registry // live gateways, for limit shares
+	limits  *limiter
+	replay  *replayGuard
 
 	token    string // cluster token for agents
 	internal string // base URL of the internal object endpoint
@@ -144,8 +162,18 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
+	peers, err := discovery.NewRegistry(peersConfig(cfg.Limits), deps.Etcd, deps.Logger.With("registry", "gateways"))
+	if err != nil {
+		return nil, err
+	}
+	if cfg.ID == "" {
+		cfg.ID = discovery.RandomID()
+	}
+	m := newMetrics()
 	return &Gateway{cfg: cfg, deps: deps, logger: deps.Logger, store: deps.Store, cat: cat, reg: reg,
-		metrics: newMetrics(), ready: make(chan struct{}), closed: make(chan struct{}),
+		metrics: m, ready: make(chan struct{}), closed: make(chan struct{}), peers: peers,
+		limits: newLimiter(cfg.Limits, cat, func() int { return len(peers.Agents()) }, m.limit, deps.Logger),
+		replay: newReplayGuard(deps.Etcd, cfg.Limits.ReplayPrefix, cfg.MaxSkew, cfg.Limits.ReplayEntries),
 		client: &http.Client{Transport: &http.Transport{
 			MaxIdleConnsPerHost: 256,
 			IdleConnTimeout:     90 * time.Second,
@@ -193,7 +221,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Add(3)
+	wg.Add(5)
 	go func() {
 		defer wg.Done()
 		select {
@@ -204,6 +232,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}()
 	go func() { defer wg.Done(); g.cat.Run(ctx) }()
 	go func() { defer wg.Done(); g.reg.Run(ctx) }()
+	go func() { defer wg.Done(); g.peers.Run(ctx) }()
+	go func() { defer wg.Done(); g.limits.run(ctx) }()
 
 	tok, err := catalog.ClusterToken(ctx, g.deps.Etcd, g.cfg.Catalog.Prefix)
 	if err != nil {
@@ -223,7 +253,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		return fmt.Errorf("gateway: listen: %w", err)
 	}
 	servers := []*http.Server{}
-	listeners := []net.Listener{ln}
+	listeners := []*connLimiter{g.limitConns(ln)}
 	g.mu.Lock()
 	g.addr, g.adminAddr = ln.Addr().String(), ln.Addr().String()
 	g.mu.Unlock()
@@ -240,15 +270,21 @@ func (g *Gateway) Run(ctx context.Context) error {
 		g.mu.Lock()
 		g.adminAddr = aln.Addr().String()
 		g.mu.Unlock()
-		listeners = append(listeners, aln)
-		servers = append(servers, g.server(g.publicRoutes(false)), g.server(g.adminRoutes()))
+		listeners = append(listeners, g.limitConns(aln))
+		servers = append(servers, g.server(g.publicRoutes(false), listeners[0]), g.server(g.adminRoutes(), listeners[1]))
 	} else {
-		servers = append(servers, g.server(g.publicRoutes(true)))
+		servers = append(servers, g.server(g.publicRoutes(true), listeners[0]))
+	}
+	if err := g.announce(ctx, &wg, ln.Addr().String()); err != nil {
+		for _, l := range listeners {
+			l.Close()
+		}
+		return err
 	}
 	errc := make(chan error, len(servers))
 	for i, s := range servers {
 		wg.Add(1)
-		go func(s *http.Server, l net.Listener) {
+		go func(s *http.Server, l *connLimiter) {
 			defer wg.Done()
 			if err := s.Serve(l); !errors.Is(err, http.ErrServerClosed) {
 				errc <- err
@@ -277,11 +313,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 	return nil
 }
 
-func (g *Gateway) server(h http.Handler) *http.Server {
+func (g *Gateway) server(h http.Handler, l *connLimiter) *http.Server {
 	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		Handler:           l.track(h),
+		ConnContext:       connContext,
+		ReadHeaderTimeout: g.cfg.Conns.ReadHeaderTimeout,
+		IdleTimeout:       g.cfg.Conns.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(g.logger.Handler(), slog.LevelWarn),
 	}
 }

@@ -20,6 +20,9 @@ type metrics struct {
 	stages   *prometheus.HistogramVec
 	results  *prometheus.CounterVec
 	agents   *prometheus.CounterVec
+	limited  *prometheus.CounterVec
+	conns    *prometheus.CounterVec
+	open     prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -42,8 +45,17 @@ func newMetrics() *metrics {
 		agents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ufop_gateway_agent_calls_total", Help: "Calls to agents by agent and outcome (ok, busy, unreachable).",
 		}, []string{"agent", "outcome"}),
+		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ufop_gateway_limited_total", Help: "Requests refused with 429 by bucket owner and reason (rps, cmd_rps, concurrency).",
+		}, []string{"user", "reason"}),
+		conns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ufop_gateway_conns_total", Help: "Connections by outcome: accepted, evicted (closed while waiting, to make room), refused (503 at the cap), dropped.",
+		}, []string{"outcome"}),
+		open: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ufop_gateway_open_conns", Help: "Connections open on the gateway's listeners.",
+		}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.stages, m.results, m.agents,
+	m.reg.MustRegister(m.requests, m.latency, m.stages, m.results, m.agents, m.limited, m.conns, m.open,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -82,3 +94,9 @@ func (m *metrics) observeTiming(h string) {
 		}
 	}
 }
+
+func (m *metrics) limit(user, reason string) { m.limited.WithLabelValues(user, reason).Inc() }
+
+func (m *metrics) conn(outcome string) { m.conns.WithLabelValues(outcome).Inc() }
+
+func (m *metrics) openConns(delta int) { m.open.Add(float64(delta)) }

@@ -118,6 +118,11 @@ func (g *Gateway) serveObject(c echo.Context) error {
 	}
 	g.setCacheControl(c, b)
 	if fops == "" {
+		release, err := g.limits.admit(b.Owner, b.Name, nil)
+		if err != nil {
+			return err
+		}
+		defer release()
 		return g.serveRaw(c, b, key)
 	}
 	fops, err = url.PathUnescape(fops)
@@ -134,6 +139,12 @@ func (g *Gateway) serveObject(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// Charged to the bucket's owner (SPEC §7), every step to its command.
+	release, err := g.limits.admit(b.Owner, b.Name, p.Steps)
+	if err != nil {
+		return err
+	}
+	defer release()
 	etag := resultETag(obj.ETag, norm)
 	h := c.Response().Header()
 	// A result is named by its source and pipeline only when every step is

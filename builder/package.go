@@ -160,6 +160,13 @@ func ReadDir(dir string, cfg Config) (*Package, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	// The root itself may be a symlink (the user named it); nothing below
+	// it is followed.
+	resolved, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return nil, ufop.Errorf(ufop.KindInvalid, "package: cannot read directory %s: %w", dir, err)
+	}
+	dir = resolved
 	root, err := os.Stat(dir)
 	if err != nil {
 		return nil, ufop.Errorf(ufop.KindInvalid, "package: cannot read directory %s: %w", dir, err)

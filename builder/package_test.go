@@ -342,6 +342,18 @@ func TestReadDirMatchesReadPackage(t *testing.T) {
 	if !bytes.Equal(a.Bytes(), b.Bytes()) {
 		t.Fatalf("ReadDir and ReadPackage disagree:\n%q\n%q", listTar(t, a.Bytes()), listTar(t, b.Bytes()))
 	}
+	// A symlink naming the package directory is followed.
+	link := filepath.Join(t.TempDir(), "pkg")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	viaLink, err := ReadDir(link, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if viaLink.Files() != fromDir.Files() || viaLink.Size() != fromDir.Size() {
+		t.Fatalf("through a symlink: %d files %d bytes, want %d, %d", viaLink.Files(), viaLink.Size(), fromDir.Files(), fromDir.Size())
+	}
 }
 
 func TestReadDirRefusals(t *testing.T) {

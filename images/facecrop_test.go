@@ -583,3 +583,40 @@ func BenchmarkDetectFaces(b *testing.B) {
 		})
 	}
 }
+
+// FuzzFacecropImage runs detection, framing and scaling on arbitrary small
+// images and output sizes: no panic, the crop inside the image with the
+// output's aspect, the output exactly the requested size.
+func FuzzFacecropImage(f *testing.F) {
+	f.Add(uint8(40), uint8(30), uint16(200), uint16(200), []byte("portrait"))
+	f.Add(uint8(1), uint8(1), uint16(1), uint16(1), []byte{0})
+	f.Add(uint8(255), uint8(2), uint16(3), uint16(999), []byte{255, 0, 255, 0})
+	var det faceDetector
+	cls, err := det.classifier()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, w, h uint8, ow, oh uint16, pix []byte) {
+		if w == 0 || h == 0 || ow == 0 || oh == 0 || len(pix) == 0 || ow > 1000 || oh > 1000 {
+			return
+		}
+		img := image.NewGray(image.Rect(3, 5, 3+int(w), 5+int(h)))
+		for i := range img.Pix {
+			img.Pix[i] = pix[i%len(pix)]
+		}
+		faces := detectFaces(cls, img)
+		for _, fb := range faces {
+			if !fb.rect.In(img.Bounds()) {
+				t.Fatalf("face %v outside %v", fb.rect, img.Bounds())
+			}
+		}
+		rect, _ := facecropRect(img, faces, int(ow), int(oh))
+		if rect.Empty() || !rect.In(img.Bounds()) {
+			t.Fatalf("crop %v outside %v", rect, img.Bounds())
+		}
+		out := cropResize(img, rect, int(ow), int(oh))
+		if out.Bounds().Dx() != int(ow) || out.Bounds().Dy() != int(oh) {
+			t.Fatalf("output %v, want %dx%d", out.Bounds(), ow, oh)
+		}
+	})
+}

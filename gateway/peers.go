@@ -37,3 +37,7 @@ func (g *Gateway) announce(ctx context.Context, wg *sync.WaitGroup, addr string)
 	go func() { defer wg.Done(); a.Run(ctx) }()
 	return nil
 }
+
+// Peers returns how many gateways share the cluster-wide limits, as this
+// one sees them (itself included once registered).
+func (g *Gateway) Peers() int { return max(1, len(g.peers.Agents())) }

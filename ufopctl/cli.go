@@ -59,6 +59,11 @@ func commands() []command {
 		{"user add", "<name> [--tier free|paid] [--admin]", "create a user and its key pair (admin)", runUserAdd},
 		{"user ls", "", "list users (admin)", runUserLs},
 		{"user rm", "<name>", "delete a user (admin)", runUserRm},
+		{"user key add", "<user>", "give a user a second key pair, for rotation (admin, or the user)", runUserKeyAdd},
+		{"user key rm", "<user> <AK>", "revoke one of a user's keys (admin, or the user)", runUserKeyRm},
+		{"limit set", "<user> [--rps R] [--burst N] [--concurrency N] [--cmd NAME]", "set a user's cluster-wide limits (admin)", runLimitSet},
+		{"limit ls", "[<user>]", "list the limits admins set and the tier defaults", runLimitLs},
+		{"limit rm", "<user> [--cmd NAME]", "remove a user's limits: tier defaults apply again (admin)", runLimitRm},
 		{"sign", "<url|bucket/key[?fop]> [--expires 1h]", "make a private download URL", runSign},
 		{"help", "[command]", "show help", runHelp},
 	}
@@ -71,7 +76,7 @@ func (cmd command) synopsis() string {
 // lookup finds the verb named by the first words of args.
 func lookup(args []string) (command, []string, bool) {
 	cmds := commands()
-	for n := min(2, len(args)); n >= 1; n-- {
+	for n := min(3, len(args)); n >= 1; n-- { // "user key add" has three words
 		name := strings.Join(args[:n], " ")
 		for _, cmd := range cmds {
 			if cmd.name == name {

@@ -294,7 +294,12 @@ func formatRational(tag uint16, n, d int64) string {
 	if tag == 0x829a && n != 0 && d%n == 0 { // ExposureTime
 		return "1/" + strconv.FormatInt(d/n, 10)
 	}
-	return strconv.FormatFloat(float64(n)/float64(d), 'f', -1, 64)
+	v := strconv.FormatFloat(float64(n)/float64(d), 'f', 4, 64)
+	v = strings.TrimRight(strings.TrimRight(v, "0"), ".")
+	if v == "-0" {
+		v = "0"
+	}
+	return v
 }
 
 // exifTagName names a tag the way exiftool and Qiniu do; unknown tags get
@@ -323,7 +328,10 @@ func exifTagName(tag uint16, ifd string) string {
 // exifTagNames names the IFD0 and Exif IFD tags of EXIF 2.32.
 var exifTagNames = map[uint16]string{
 	0x0100: "ImageWidth", 0x0101: "ImageLength", 0x0102: "BitsPerSample", 0x0103: "Compression",
-	0x0106: "PhotometricInterpretation", 0x010e: "ImageDescription", 0x010f: "Make", 0x0110: "Model",
+	0x0106: "PhotometricInterpretation", 0x010a: "FillOrder", 0x011d: "PageName", 0x0118: "MinSampleValue",
+	0x0119: "MaxSampleValue", 0x0129: "PageNumber", 0x013d: "Predictor", 0x0140: "ColorMap", 0x0142: "TileWidth",
+	0x0143: "TileLength", 0x0144: "TileOffsets", 0x0145: "TileByteCounts", 0x0152: "ExtraSamples",
+	0x0153: "SampleFormat", 0x010e: "ImageDescription", 0x010f: "Make", 0x0110: "Model",
 	0x0111: "StripOffsets", 0x0112: "Orientation", 0x0115: "SamplesPerPixel", 0x0116: "RowsPerStrip",
 	0x0117: "StripByteCounts", 0x011a: "XResolution", 0x011b: "YResolution", 0x011c: "PlanarConfiguration",
 	0x0128: "ResolutionUnit", 0x012d: "TransferFunction", 0x0131: "Software", 0x0132: "DateTime",

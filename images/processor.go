@@ -100,7 +100,7 @@ func (p *Processor) Run(ctx context.Context, src []byte, steps []Step) (res *Res
 			return nil, deadlineError(err, s.name)
 		}
 		if f.body != nil {
-			return nil, ufop.Errorf(ufop.KindInvalid, "%s: %s answers JSON, so it must be the last built-in step of the pipeline", steps[i-1].name, steps[i-1].name)
+			return nil, ufop.Errorf(ufop.KindInvalid, "%s answers JSON, so it must be the last built-in step of the pipeline (only a UFOP may follow it)", steps[i-1].name)
 		}
 		if _, ok := s.op.(describer); !ok && f.img == nil {
 			t := time.Now()

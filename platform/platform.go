@@ -99,6 +99,9 @@ func (p *Platform) AdminConfig() string { p.mu.Lock(); defer p.mu.Unlock(); retu
 // EtcdURL returns the embedded etcd's client URL once Ready.
 func (p *Platform) EtcdURL() string { p.mu.Lock(); defer p.mu.Unlock(); return p.etcdURL }
 
+// NATSURL returns the embedded NATS server's client URL once Ready.
+func (p *Platform) NATSURL() string { p.mu.Lock(); defer p.mu.Unlock(); return p.natsURL }
+
 // Close stops a running platform as if its context were canceled; safe to
 // call more than once.
 func (p *Platform) Close() error {

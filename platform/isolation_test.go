@@ -1,0 +1,258 @@
+package platform_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	dcontainer "github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
+
+	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/builder"
+	"github.com/ufop/ufop/internal/testenv"
+	"github.com/ufop/ufop/platform"
+)
+
+// hostilePackage builds testdata/hostile into a package tarball.
+func hostilePackage(t *testing.T) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, "handler"), "./testdata/hostile")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build hostile: %v\n%s", err, out)
+	}
+	manifest := "image: scratch\nrun: [\"./handler\"]\nhealth_check: {path: /health, timeout: 3s}\n" +
+		"resources: {cpu: 0.5, memory: 32Mi, pids: 24}\nconcurrency: 4\ntimeout: 20s\n"
+	if err := os.WriteFile(filepath.Join(dir, "ufop.yaml"), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pkg, err := builder.ReadDir(dir, builder.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := pkg.WriteTar(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestIsolation runs a hostile UFOP through the platform: it cannot reach
+// the gateway, etcd, NATS, another instance or a listener outside its
+// network; a fork bomb stops at the pids limit; a memory hog is OOM-killed
+// and replaced; built-in requests keep being served throughout.
+func TestIsolation(t *testing.T) {
+	needImages(t)
+	testenv.RequireDocker(t)
+	docker := dockerClient(t)
+	const name = "test-hostile"
+	t.Cleanup(func() {
+		for _, c := range containersOf(t, docker, name) {
+			docker.ContainerRemove(context.Background(), c.ID, dcontainer.RemoveOptions{Force: true})
+		}
+	})
+	// The gateway listens on every interface here, so only the sandbox
+	// stands between an instance and it.
+	cfg := platform.DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.Gateway.Addr = "0.0.0.0:0"
+	cfg.Gateway.InternalURL = ""
+	etcdAddr := testenv.FreeAddr(t)
+	cfg.EtcdClientAddr, cfg.EtcdPeerAddr, cfg.NATSPort = etcdAddr, testenv.FreeAddr(t), -1
+	p := runPlatform(t, cfg)
+	a := newAPI(t, p)
+	a.base = "http://127.0.0.1:" + port(p.Gateway().Addr())
+
+	a.do(http.MethodPut, "/v1/buckets/pics", nil, nil)
+	if _, err := a.cl.PutObject(context.Background(), "pics", "portrait.jpg", mustOpen(t, filepath.Join(images, "portrait.jpg")), "", nil); err != nil {
+		t.Fatal(err)
+	}
+	a.do(http.MethodPut, "/v1/ufops/"+name, map[string]any{"mode": 0}, nil)
+	if res, log := a.buildBytes(name, hostilePackage(t)); res.State != ufop.BuildOK {
+		t.Fatalf("build: %+v\n%s", res, log)
+	}
+	a.do(http.MethodPut, "/v1/ufops/"+name+"/version", map[string]int{"version": 1}, nil)
+	a.do(http.MethodPut, "/v1/ufops/"+name+"/instances", map[string]int{"instances": 2}, nil)
+	testenv.Eventually(t, 60*time.Second, func() bool { return a.healthy(name, 1) == 2 }, "2 hostile instances healthy")
+
+	// Built-in work goes on during the whole test.
+	stop, report := loop(a, "/pics/portrait.jpg?imageView2/2/w/90", 2, 20)
+
+	// Targets: the platform's ports on every address of this machine an
+	// instance might try, a listener of the test's own, another instance.
+	outside, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outside.Close()
+	go func() {
+		for {
+			c, err := outside.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	var bridgeIP string
+	nw, err := docker.NetworkInspect(context.Background(), "ufop-local", network.InspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range nw.IPAM.Config {
+		bridgeIP = c.Gateway
+	}
+	hosts := []string{bridgeIP, "172.17.0.1", "127.0.0.1"}
+	if ip := hostIP(); ip != "" {
+		hosts = append(hosts, ip)
+	}
+	natsURL := p.NATSURL()
+	ports := map[string]string{
+		"gateway": port(p.Gateway().Addr()),
+		"etcd":    port(etcdAddr),
+		"nats":    port(strings.TrimPrefix(natsURL, "nats://")),
+		"outside": port(outside.Addr().String()),
+	}
+	var targets []string
+	for what, pt := range ports {
+		for _, h := range hosts {
+			targets = append(targets, what+"@"+net.JoinHostPort(h, pt))
+		}
+	}
+	for _, c := range containersOf(t, docker, name) {
+		for _, ep := range c.NetworkSettings.Networks {
+			targets = append(targets, "instance@"+net.JoinHostPort(ep.IPAddress, "9100"))
+		}
+	}
+	// Sanity: the test's own listener is reachable from the host.
+	if c, err := net.DialTimeout("tcp", net.JoinHostPort(bridgeIP, ports["outside"]), time.Second); err != nil {
+		t.Fatalf("outside listener not reachable from the host: %v", err)
+	} else {
+		c.Close()
+	}
+	for _, tg := range targets {
+		what, addr, _ := strings.Cut(tg, "@")
+		host, _, _ := net.SplitHostPort(addr)
+		// An instance's dial of its own address proves nothing: try until
+		// the other instance does it.
+		for try := 0; ; try++ {
+			resp, body := a.get("/pics/portrait.jpg?" + name + "/dial/" + addr)
+			var r struct {
+				OK   bool
+				Err  string
+				Self []string
+			}
+			if err := json.Unmarshal(body, &r); err != nil || resp.StatusCode != 200 {
+				t.Errorf("dial %s (%s): %s %s", addr, what, resp.Status, body)
+				break
+			}
+			if what == "instance" && slices.Contains(r.Self, host) {
+				if try == 20 {
+					t.Errorf("dial %s: only ever answered by the instance itself", addr)
+					break
+				}
+				continue
+			}
+			if r.OK {
+				t.Errorf("an instance reached %s (%s)", addr, what)
+			}
+			break
+		}
+	}
+	t.Logf("%d connection attempts from an instance, all refused", len(targets))
+
+	// Fork bomb: stopped by the pids limit.
+	resp, body := a.get("/pics/portrait.jpg?" + name + "/fork")
+	var fork struct {
+		Children int
+		Err      string
+	}
+	json.Unmarshal(body, &fork)
+	if resp.StatusCode == 200 && (fork.Children >= 24 || fork.Err == "") {
+		t.Errorf("fork bomb: %s %s", resp.Status, body)
+	}
+	t.Logf("fork bomb: %s, %d children, %q", resp.Status, fork.Children, fork.Err)
+
+	// Memory hog: OOM-killed, the request fails cleanly, the instance is
+	// replaced.
+	before := restarts(a, name)
+	resp, body = a.get("/pics/portrait.jpg?" + name + "/hog")
+	if resp.StatusCode/100 != 5 {
+		t.Errorf("memory hog answered %s %s", resp.Status, body)
+	}
+	testenv.Eventually(t, 30*time.Second, func() bool {
+		return restarts(a, name) > before && a.healthy(name, 1) == 2
+	}, "hog instance replaced")
+
+	ok, failed, first, _ := report(stop)
+	t.Logf("built-in requests meanwhile: %d ok, %d failed", ok, failed)
+	if failed > 0 || ok == 0 {
+		t.Fatalf("built-in requests failed during the attacks: %d (first: %s)", failed, first)
+	}
+}
+
+func restarts(a *api, name string) int {
+	n := 0
+	for _, in := range a.state(name).Instances {
+		n += in.Restarts
+	}
+	return n
+}
+
+func port(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
+}
+
+// hostIP returns this machine's first non-loopback, non-Docker IPv4.
+func hostIP() string {
+	ifs, _ := net.Interfaces()
+	for _, i := range ifs {
+		if i.Flags&net.FlagLoopback != 0 || strings.HasPrefix(i.Name, "docker") || strings.HasPrefix(i.Name, "br-") ||
+			strings.HasPrefix(i.Name, "veth") || strings.HasPrefix(i.Name, "ufop") {
+			continue
+		}
+		addrs, _ := i.Addrs()
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
+				return ipn.IP.String()
+			}
+		}
+	}
+	return ""
+}
+
+func runPlatform(t *testing.T, cfg platform.Config) *platform.Platform {
+	t.Helper()
+	p, err := platform.New(cfg, testenv.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- p.Run(context.Background()) }()
+	select {
+	case <-p.Ready():
+	case err := <-errc:
+		t.Fatalf("platform: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("platform not ready in 60s")
+	}
+	t.Cleanup(func() {
+		p.Close()
+		if err := <-errc; err != nil {
+			t.Errorf("platform stop: %v", err)
+		}
+	})
+	return p
+}

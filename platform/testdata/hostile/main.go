@@ -1,0 +1,75 @@
+// Command hostile is a UFOP that attacks its sandbox, for the platform's
+// isolation test. Commands (?<name>/<cmd>/<arg>):
+//
+//	dial/<host:port>   open a TCP connection; answers {"ok":bool,"err":"..."}
+//	fork               start copies of itself until the kernel refuses
+//	hog                allocate and touch memory until killed
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/ufop/ufop/sdk"
+)
+
+func main() {
+	if os.Getenv("HOSTILE_CHILD") == "1" {
+		time.Sleep(time.Hour) // hold a pid
+		return
+	}
+	sdk.Main(handle)
+}
+
+func handle(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
+	cmd, arg, _ := strings.Cut(req.Params, "/")
+	var out any
+	switch cmd {
+	case "dial":
+		// Say who dialed, so a test can tell a dial of another instance
+		// from one of itself.
+		var self []string
+		addrs, _ := net.InterfaceAddrs()
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok {
+				self = append(self, ipn.IP.String())
+			}
+		}
+		c, err := net.DialTimeout("tcp", arg, time.Second)
+		if err != nil {
+			out = map[string]any{"ok": false, "err": err.Error(), "self": self}
+		} else {
+			c.Close()
+			out = map[string]any{"ok": true, "self": self}
+		}
+	case "fork":
+		n, lastErr := 0, ""
+		for ; n < 10000; n++ {
+			c := exec.Command("/proc/self/exe")
+			c.Env = []string{"HOSTILE_CHILD=1"}
+			if err := c.Start(); err != nil {
+				lastErr = err.Error()
+				break
+			}
+		}
+		out = map[string]any{"children": n, "err": lastErr}
+	case "hog":
+		var hold [][]byte
+		for {
+			b := make([]byte, 8<<20)
+			for i := range b {
+				b[i] = byte(i)
+			}
+			hold = append(hold, b)
+		}
+	default:
+		return nil, sdk.Errorf(400, "unknown command %q", cmd)
+	}
+	b, _ := json.Marshal(out)
+	return &sdk.Response{Body: b, ContentType: "application/json"}, nil
+}

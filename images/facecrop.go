@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,17 +47,17 @@ func parseFacecrop(args []string) (op, error) {
 	if !ok {
 		return nil, ufop.Errorf(ufop.KindInvalid, "facecrop: parameter size: %q is not <W>x<H>, e.g. 200x200", s)
 	}
-	w, errW := parseSide(ws)
-	h, errH := parseSide(hs)
+	w, errW := parseFacecropSide(ws)
+	h, errH := parseFacecropSide(hs)
 	if errW != nil || errH != nil {
 		return nil, ufop.Errorf(ufop.KindInvalid, "facecrop: parameter size: %q is not <W>x<H> with W and H whole numbers from 1 to %d", s, maxFacecropSide)
 	}
 	return &facecropOp{w: w, h: h}, nil
 }
 
-// parseSide parses a positive decimal integer of at most maxFacecropSide,
+// parseFacecropSide parses a positive decimal integer of at most maxFacecropSide,
 // digits only (no sign, no spaces) so that one size has one spelling.
-func parseSide(s string) (int, error) {
+func parseFacecropSide(s string) (int, error) {
 	if s == "" || len(s) > 6 || strings.TrimLeft(s, "0123456789") != "" {
 		return 0, strconv.ErrSyntax
 	}
@@ -73,7 +74,7 @@ func (o *facecropOp) String() string { return fmt.Sprintf("facecrop/%dx%d", o.w,
 
 // cropZoom bounds how far facecrop can zoom in: the smallest crop is the
 // head region of the smallest detectable face, minFacePx/detectSide of the
-// long side times headAbove+headBelow, about 1/12.6 of it. Decoding the
+// long side times headAbove+headBelow, about a tenth of it. Decoding the
 // long side at cropZoom times the output's keeps even that crop at full
 // output resolution.
 const cropZoom = float64(detectSide) / minFacePx / (headAbove + headBelow)
@@ -114,7 +115,7 @@ func (o *facecropOp) apply(ctx context.Context, f *frame) error {
 		return cropResize(img, rect, o.w, o.h), nil
 	})
 	if f.header == nil {
-		f.header = make(map[string][]string)
+		f.header = http.Header{}
 	}
 	f.header.Set(HeaderFacecrop, mode)
 	return nil

@@ -49,8 +49,8 @@ func FuzzProcess(f *testing.F) {
 	rec := &errorRecorder{}
 	cfg := DefaultConfig()
 	cfg.MaxSourceBytes = 1 << 20
-	cfg.MaxSourcePixels = 1 << 20
-	cfg.MaxOutputSide = 1024
+	cfg.MaxSourcePixels = 1 << 16 // 256x256: keeps each input to milliseconds
+	cfg.MaxOutputSide = 256
 	p, err := New(cfg, nil, slog.New(rec))
 	if err != nil {
 		f.Fatal(err)

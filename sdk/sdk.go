@@ -33,6 +33,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -41,6 +42,10 @@ import (
 
 // DefaultPort is the protocol's port, used when $PORT_HTTP is not set.
 const DefaultPort = "9100"
+
+// InflightHeader on health answers carries the number of requests the
+// instance is processing, for operators and tests.
+const InflightHeader = "X-Ufop-Inflight"
 
 // Request is one processing request.
 type Request struct {
@@ -130,6 +135,7 @@ type Server struct {
 	h        HandlerFunc
 	opts     Options
 	draining atomic.Bool
+	inflight atomic.Int64
 }
 
 // NewServer returns the protocol handler for h.
@@ -150,6 +156,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set(InflightHeader, strconv.FormatInt(s.inflight.Load(), 10))
 		io.WriteString(w, "ok\n")
 	case r.URL.Path == "/handler":
 		if r.Method != http.MethodPost {
@@ -163,6 +170,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
+	s.inflight.Add(1)
+	defer s.inflight.Add(-1)
 	start := time.Now()
 	q := r.URL.Query()
 	req := &Request{

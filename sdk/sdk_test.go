@@ -161,6 +161,14 @@ func TestServeDrainsInFlight(t *testing.T) {
 		inflight <- result{status: resp.StatusCode, body: string(b)}
 	}()
 	<-started
+	resp, err := http.Get(base + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get(InflightHeader); got != "1" {
+		t.Fatalf("health reports %q requests in flight, want 1", got)
+	}
 	cancel()
 	// New connections are refused once draining has begun...
 	waitFor(t, "the listener to close", func() bool {

@@ -500,7 +500,7 @@ func (l *fontLibrary) layout(dirs []string, text, name string) ([]textRun, error
 	var runs []textRun
 	for _, r := range text {
 		f := pf
-		if !primary.has(r) && !(r == ' ' || r == '\u00a0') {
+		if !primary.has(r) {
 			f = nil
 			for _, e := range entries {
 				if !e.has(r) {

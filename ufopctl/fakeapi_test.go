@@ -37,6 +37,8 @@ type fakeAPI struct {
 	reqid   int
 	// pageSize is the list page size when the client sets no limit.
 	pageSize int
+	// ufops is the UFOP part of the API (ufops_test.go), made on first use.
+	ufops *fakeUFOPs
 }
 
 // seenRequest is one request as the server received it.
@@ -225,6 +227,8 @@ func (f *fakeAPI) route(w http.ResponseWriter, r *http.Request, body []byte, use
 		}
 		delete(f.users, name)
 		w.WriteHeader(http.StatusNoContent)
+	case p == "/v1/ufops" || strings.HasPrefix(p, "/v1/ufops/"):
+		return f.ufopRoute(w, r, body, user)
 	default:
 		return ufop.Errorf(ufop.KindNotFound, "no route %s %s", r.Method, p)
 	}

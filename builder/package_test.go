@@ -432,3 +432,24 @@ func FuzzReadPackage(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkReadPackage reads a gzipped package the size of the sepia
+// example (a 7 MB binary) and writes its canonical tar.
+func BenchmarkReadPackage(b *testing.B) {
+	bin := make([]byte, 7<<20)
+	for i := range bin {
+		bin[i] = byte(i * 7 / 5) // compresses, but not to nothing
+	}
+	tgz := gzipBytes(b, makeTar(b, file("ufop.yaml", minimalYAML), tarEntry{name: "handler", mode: 0o755, body: string(bin)}))
+	b.SetBytes(int64(len(bin)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p, err := ReadPackage(bytes.NewReader(tgz), DefaultConfig())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := p.WriteTar(io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -158,6 +158,7 @@ func (v *viewOp) need(w, h, orient int) (int, int) {
 var (
 	_ shrinker = (*viewOp)(nil)
 	_ animator = (*viewOp)(nil)
+	_ ownOrientation = (*viewOp)(nil)
 	_ shrinker = (*mogrOp)(nil)
 	_ animator = (*mogrOp)(nil)
 )
@@ -165,17 +166,57 @@ var (
 func (v *viewOp) animates()            {}
 func (v *viewOp) outputFormat() string { return v.out.format }
 
+// apply resamples in the stored orientation and orients the (small)
+// result: resizing and centre-cropping commute with the EXIF transforms,
+// and this keeps JPEG planes on the fast path.
 func (v *viewOp) apply(ctx context.Context, f *frame) error {
 	v.out.apply(f)
-	sw, sh := f.size()
-	rw, rh, cw, ch := v.plan(sw, sh)
+	o := f.orient
+	f.orient = 1
+	if o < 1 || o > 8 {
+		o = 1
+	}
+	sw, sh := f.size() // stored orientation
+	if o >= 5 {
+		sw, sh = sh, sw
+	}
+	rw, rh, cw, ch := v.plan(sw, sh) // upright
 	if err := f.p.checkOutput("imageView2", cw, ch); err != nil {
 		return err
 	}
 	crop := image.Rect((rw-cw)/2, (rh-ch)/2, (rw-cw)/2+cw, (rh-ch)/2+ch)
+	if o >= 5 {
+		rw, rh = rh, rw
+	}
+	crop = storedRect(o, crop, rw, rh)
 	return f.eachFrame(func(img image.Image) (image.Image, error) {
-		return resampleRect(img, rw, rh, crop), nil
+		return orient(resampleRect(img, rw, rh, crop), o), nil
 	})
+}
+
+func (v *viewOp) orientsItself() {}
+
+// storedRect maps a rectangle of an upright image to the stored image
+// that EXIF orientation o turns upright; w, h is the stored image's size.
+func storedRect(o int, r image.Rectangle, w, h int) image.Rectangle {
+	x0, x1, y0, y1 := r.Min.X, r.Max.X, r.Min.Y, r.Max.Y
+	switch o {
+	case 2: // mirrored horizontally
+		return image.Rect(w-x1, y0, w-x0, y1)
+	case 3: // rotated 180
+		return image.Rect(w-x1, h-y1, w-x0, h-y0)
+	case 4: // mirrored vertically
+		return image.Rect(x0, h-y1, x1, h-y0)
+	case 5: // transposed
+		return image.Rect(y0, x0, y1, x1)
+	case 6: // upright = stored turned 90 clockwise
+		return image.Rect(y0, h-x1, y1, h-x0)
+	case 7: // transversed
+		return image.Rect(w-y1, h-x1, w-y0, h-x0)
+	case 8: // upright = stored turned 90 counter-clockwise
+		return image.Rect(w-y1, x0, w-y0, x1)
+	}
+	return r
 }
 
 // scaled is n*scale rounded, at least 1.

@@ -487,3 +487,63 @@ func TestConcurrentRuns(t *testing.T) {
 		t.Fatalf("%d decode slots still held", len(p.sem))
 	}
 }
+
+// TestViewOrientations checks that imageView2 on a source with each EXIF
+// orientation gives the same picture as on the upright source: the op
+// resizes in the stored orientation and turns the result.
+func TestViewOrientations(t *testing.T) {
+	p := newTestProcessor(t, nil, nil)
+	upright := synthImage(90, 60)
+	want := decodeResult(t, mustRun(t, p, encodePNG(t, upright), "imageView2/1/w/40/h/30"))
+	// unorient[o] turns the upright picture into what a camera stores
+	// with orientation o (the inverse of orient).
+	unorient := map[int]int{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 8, 7: 7, 8: 6}
+	for o := 1; o <= 8; o++ {
+		stored := orient(upright, unorient[o])
+		src := withOrientation(t, stored, o)
+		got := decodeResult(t, mustRun(t, p, src, "imageView2/1/w/40/h/30"))
+		if got.Bounds().Size() != want.Bounds().Size() {
+			t.Fatalf("orientation %d: size %v, want %v", o, got.Bounds().Size(), want.Bounds().Size())
+		}
+		if d := perceptualDistance(got, want); d > 6 {
+			t.Errorf("orientation %d: %.1f levels from the upright result", o, d)
+		}
+	}
+}
+
+// synthImage is the picture synth encodes.
+func synthImage(w, h int) *image.NRGBA {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			c := color.NRGBA{uint8(255 * x / w), uint8(255 * y / h), 128, 255}
+			if x < w/3 && y < h/3 {
+				c = color.NRGBA{250, 250, 20, 255}
+			}
+			img.SetNRGBA(x, y, c)
+		}
+	}
+	return img
+}
+
+func encodePNG(t testing.TB, img image.Image) []byte {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// withOrientation encodes img as a JPEG with an EXIF orientation tag.
+func withOrientation(t testing.TB, img image.Image, o int) []byte {
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 95}); err != nil {
+		t.Fatal(err)
+	}
+	tiff := []byte("MM\x00*\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00")
+	tiff[19] = byte(o)
+	app1 := append([]byte{0xff, 0xe1, 0, byte(2 + 6 + len(tiff))}, "Exif\x00\x00"...)
+	app1 = append(app1, tiff...)
+	b := buf.Bytes()
+	return append(append(append([]byte{}, b[:2]...), app1...), b[2:]...)
+}

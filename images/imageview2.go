@@ -156,11 +156,11 @@ func (v *viewOp) need(w, h, orient int) (int, int) {
 // Compile-time checks that the ops implement the optional interfaces the
 // Processor looks for.
 var (
-	_ shrinker = (*viewOp)(nil)
-	_ animator = (*viewOp)(nil)
+	_ shrinker       = (*viewOp)(nil)
+	_ animator       = (*viewOp)(nil)
 	_ ownOrientation = (*viewOp)(nil)
-	_ shrinker = (*mogrOp)(nil)
-	_ animator = (*mogrOp)(nil)
+	_ shrinker       = (*mogrOp)(nil)
+	_ animator       = (*mogrOp)(nil)
 )
 
 func (v *viewOp) animates()            {}

@@ -491,9 +491,48 @@ func (c *collector) finish() (*Package, error) {
 	if err != nil {
 		return nil, err
 	}
+	if m.Image == ScratchImage {
+		if err := c.checkEntrypoint(m.Run[0]); err != nil {
+			return nil, err
+		}
+	}
 	m.Resources = m.Resources.withDefaults(c.cfg.DefaultResources)
 	p.manifest = m
 	return p, nil
+}
+
+// checkEntrypoint makes sure that, on an empty base image, the program run
+// names is an executable of the package: otherwise the image builds fine
+// and every instance fails to start with an engine error.
+func (c *collector) checkEntrypoint(prog string) error {
+	var rel string
+	switch {
+	case strings.HasPrefix(prog, "/app/"):
+		rel = strings.TrimPrefix(prog, "/app/")
+	case path.IsAbs(prog):
+		return fieldErrInvalid("run", fmt.Sprintf("%s is outside the package; with image scratch only the package's files exist, under /app", prog))
+	case !strings.Contains(prog, "/"):
+		return fieldErrInvalid("run", fmt.Sprintf("%s would be looked up in $PATH, which is empty on image scratch; write ./%s", prog, prog))
+	default:
+		rel = prog
+	}
+	hops := 0
+	target, err := c.resolve(rel, &hops)
+	var e *entry
+	if err == nil {
+		e = c.byName[strings.Join(target, "/")]
+	}
+	switch {
+	case e == nil:
+		return fieldErrInvalid("run", fmt.Sprintf("%s is not a file of the package", prog))
+	case e.typ != tar.TypeReg || e.mode&0o111 == 0:
+		return fieldErrInvalid("run", fmt.Sprintf("%s is not an executable file (chmod +x it before packaging)", prog))
+	}
+	return nil
+}
+
+func fieldErrInvalid(field, msg string) error {
+	return ufop.Errorf(ufop.KindInvalid, "%s: field %s: %s", ManifestFile, field, msg)
 }
 
 // capReader fails with KindTooLarge once more than max bytes have been read

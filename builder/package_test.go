@@ -453,3 +453,36 @@ func BenchmarkReadPackage(b *testing.B) {
 		}
 	}
 }
+
+func TestReadPackageEntrypoint(t *testing.T) {
+	exe := tarEntry{name: "bin/real", mode: 0o755, body: "ELF"}
+	link := tarEntry{name: "h", typ: tar.TypeSymlink, link: "bin/real"}
+	data := file("data.txt", "d")
+	tests := []struct {
+		yaml string
+		want string // "" accepts
+	}{
+		{"run: ./bin/real", ""},
+		{"run: bin/real", ""},
+		{"run: /app/bin/real", ""},
+		{"run: ./h --flag", ""},
+		{"image: ufop/base:v1\nrun: sh", ""}, // the base image may provide it
+		{"run: real", "field run: real would be looked up in $PATH"},
+		{"run: /bin/sh", "field run: /bin/sh is outside the package"},
+		{"run: ./missing", "field run: ./missing is not a file of the package"},
+		{"run: ./data.txt", "field run: ./data.txt is not an executable file"},
+		{"run: ./bin", "field run: ./bin is not an executable file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.yaml, func(t *testing.T) {
+			in := makeTar(t, file("ufop.yaml", tt.yaml+"\n"), exe, link, data)
+			_, err := ReadPackage(bytes.NewReader(in), DefaultConfig())
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(ufop.Message(err), tt.want)):
+				t.Fatalf("got %v, want %q", err, tt.want)
+			}
+		})
+	}
+}

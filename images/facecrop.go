@@ -344,6 +344,7 @@ func smallGray(img image.Image, side int) (gray []uint8, cols, rows int) {
 			small = imaging.Resize(img, cols, rows, imaging.Box)
 		}
 		b = small.Bounds()
+		line = line[:b.Dx()]
 		lumaRow = func(y int) []uint8 { return rgbaLuma(line, small.Pix[y*small.Stride:]) }
 	}
 	return boxReduce(b.Dx(), b.Dy(), cols, rows, lumaRow), cols, rows

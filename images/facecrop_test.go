@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/color/palette"
+	"image/draw"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -276,6 +278,52 @@ func TestSaliencyCropRect(t *testing.T) {
 				t.Errorf("crop %v does not contain %v", r, tc.want)
 			}
 		})
+	}
+}
+
+// TestSmallGray checks every pixel type reduces to the same luma as a
+// plain Box resize of the NRGBA conversion would give.
+func TestSmallGray(t *testing.T) {
+	src, _ := decodeUpright(t, "portrait.jpg")
+	ycc, ok := src.(*image.YCbCr)
+	if !ok {
+		t.Fatalf("portrait.jpg decodes to %T, want *image.YCbCr", src)
+	}
+	sub := image.Rect(13, 7, 713, 507)
+	convert := func(dst draw.Image) image.Image {
+		draw.Draw(dst, dst.Bounds(), src, dst.Bounds().Min, draw.Src)
+		return dst
+	}
+	imgs := map[string]image.Image{
+		"ycbcr":             ycc,
+		"ycbcr sub":         ycc.SubImage(sub),
+		"gray":              convert(image.NewGray(src.Bounds())),
+		"nrgba sub":         convert(image.NewNRGBA(src.Bounds())).(*image.NRGBA).SubImage(sub),
+		"rgba":              convert(image.NewRGBA(src.Bounds())),
+		"cmyk":              convert(image.NewCMYK(src.Bounds())),
+		"paletted":          convert(image.NewPaletted(src.Bounds(), palette.Plan9)),
+		"gray16":            convert(image.NewGray16(src.Bounds())),
+		"smaller than side": imaging.Resize(src, 90, 0, imaging.Box),
+	}
+	for name, img := range imgs {
+		gray, cols, rows := smallGray(img, 100)
+		ref := imaging.Resize(img, cols, rows, imaging.Box)
+		if b := img.Bounds(); max(b.Dx(), b.Dy()) <= 100 {
+			ref = imaging.Clone(img)
+		}
+		if max(cols, rows) > 100 || ref.Bounds().Dx() != cols || ref.Bounds().Dy() != rows {
+			t.Errorf("%s: %dx%d", name, cols, rows)
+			continue
+		}
+		sum := 0
+		for i := range gray {
+			p := ref.Pix[i*4 : i*4+3]
+			want := (299*int(p[0]) + 587*int(p[1]) + 114*int(p[2])) / 1000
+			sum += max(int(gray[i])-want, want-int(gray[i]))
+		}
+		if d := float64(sum) / float64(len(gray)); d > 3 {
+			t.Errorf("%s: luma differs from the reference by %.1f on average", name, d)
+		}
 	}
 }
 

@@ -481,3 +481,51 @@ func TestOpsConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryFixtureFacecropWatermark runs facecrop and watermarks on every
+// shared fixture: each gets an image of the expected size or a 4xx kind,
+// never a panic or an internal error.
+func TestEveryFixtureFacecropWatermark(t *testing.T) {
+	fixture(t, "README.md") // skips when the folder is absent
+	entries, err := os.ReadDir(testImagesDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fails := map[string]ufop.Kind{
+		"README.md":                ufop.KindUnsupported,
+		"image_invalid.jpg":        ufop.KindUnsupported,
+		"image.avif":               ufop.KindUnsupported,
+		"BlueSquare_truncated.jpg": ufop.KindCorrupt,
+		"16384x16384.png":          ufop.KindTooLarge,
+	}
+	p := newTestProcessor(t, markLoader{t}, nil)
+	queries := []string{
+		"facecrop/120x80",
+		"watermark/3/image/" + b64("test:watermark.png") + "/ws/0.5/text/" + b64("ufop") + "/gravity/Center",
+	}
+	for _, e := range entries {
+		name := e.Name()
+		src := fixture(t, name)
+		for _, q := range queries {
+			t.Run(name+"/"+strings.SplitN(q, "/", 2)[0], func(t *testing.T) {
+				res, err := run(t, p, src, q)
+				if want, ok := fails[name]; ok {
+					if err == nil {
+						t.Fatalf("succeeded, want kind %s", want)
+					}
+					if k := kindOf(t, err); k != want {
+						t.Fatalf("kind %s, want %s: %v", k, want, err)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatalf("kind %s: %v", ufop.KindOf(err), err)
+				}
+				b := decodeResult(t, res).Bounds()
+				if strings.HasPrefix(q, "facecrop") && (b.Dx() != 120 || b.Dy() != 80) {
+					t.Errorf("output %v, want 120x80", b)
+				}
+			})
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
@@ -306,5 +307,32 @@ func TestReducedIDCTConstants(t *testing.T) {
 		if tc.got != tc.want {
 			t.Errorf("%s = %d, want %d", tc.name, tc.got, tc.want)
 		}
+	}
+}
+
+// TestProgressiveEighthKeepsOnlyDC checks that a 1/8 decode of a
+// progressive JPEG does not hold 64 coefficients per block: it allocates a
+// small fraction of what a 1/2 decode does.
+func TestProgressiveEighthKeepsOnlyDC(t *testing.T) {
+	data, err := os.ReadFile("testdata/prog-420-400x267.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	allocated := func(scale int) uint64 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		if _, err := Decode(bytes.NewReader(data), Options{Scale: scale}); err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	// Coefficients for 400x267 4:2:0: 2550 blocks of 256 bytes = 650 kB.
+	// The pool may serve the 1/2 decode's buffer from a previous test, so
+	// compare against the coefficient size, not a measurement.
+	const coeffBytes = 2550 * blockSize * 4
+	t.Logf("allocated: 1/8 %d bytes, 1/2 %d bytes", allocated(8), allocated(2))
+	if got := allocated(8); got > coeffBytes/4 {
+		t.Errorf("1/8 decode allocated %d bytes, want well under the %d bytes of full coefficients", got, coeffBytes)
 	}
 }

@@ -167,8 +167,11 @@ type decoder struct {
 
 	comp       [maxComponents]component
 	progCoeffs [maxComponents][]block // Saved state between progressive-mode scans.
-	huff       [maxTc + 1][maxTh + 1]huffman
-	quant      [maxTq + 1]block // Quantization tables, in zig-zag order.
+	// progDC replaces progCoeffs at 1/8 scale, where only DC coefficients
+	// are decoded: 4 bytes per block instead of 256.
+	progDC [maxComponents][]int32
+	huff   [maxTc + 1][maxTh + 1]huffman
+	quant  [maxTq + 1]block // Quantization tables, in zig-zag order.
 	// quantNat holds the quantization tables in natural order, for the
 	// reduced IDCTs that dequantize only the coefficients they use.
 	quantNat [maxTq + 1]block

@@ -204,8 +204,13 @@ func (d *decoder) processSOS(n int) error {
 	if d.progressive {
 		for i := 0; i < nComp; i++ {
 			compIndex := scan[i].compIndex
-			if d.progCoeffs[compIndex] == nil {
-				d.progCoeffs[compIndex] = allocCoeffs(mxx * myy * d.comp[compIndex].h * d.comp[compIndex].v)
+			n := mxx * myy * d.comp[compIndex].h * d.comp[compIndex].v
+			if d.scale == 8 {
+				if d.progDC[compIndex] == nil {
+					d.progDC[compIndex] = make([]int32, n)
+				}
+			} else if d.progCoeffs[compIndex] == nil {
+				d.progCoeffs[compIndex] = allocCoeffs(n)
 			}
 		}
 		// At 1/8 only DC coefficients are used, so AC scans are not
@@ -288,7 +293,11 @@ func (d *decoder) processSOS(n int) error {
 
 						// Load the previous partially decoded coefficients, if applicable.
 						if d.progressive {
-							b = d.progCoeffs[compIndex][by*mxx*hi+bx]
+							if d.scale == 8 {
+								b[0] = d.progDC[compIndex][by*mxx*hi+bx]
+							} else {
+								b = d.progCoeffs[compIndex][by*mxx*hi+bx]
+							}
 						} else if zmax == blockSize-1 {
 							b = block{}
 						} else {
@@ -391,6 +400,10 @@ func (d *decoder) processSOS(n int) error {
 
 						if d.progressive {
 							// Save the coefficients.
+							if d.scale == 8 {
+								d.progDC[compIndex][by*mxx*hi+bx] = b[0]
+								continue
+							}
 							d.progCoeffs[compIndex][by*mxx*hi+bx] = b
 							// At this point, we could call reconstructBlock to dequantize and perform the
 							// inverse DCT, to save early stages of a progressive image to the *image.YCbCr
@@ -548,15 +561,22 @@ func (d *decoder) reconstructProgressiveImage() error {
 	h0 := d.comp[0].h
 	mxx := (d.width + 8*h0 - 1) / (8 * h0)
 	for i := 0; i < d.nComp; i++ {
-		if d.progCoeffs[i] == nil {
+		if d.progCoeffs[i] == nil && d.progDC[i] == nil {
 			continue
 		}
 		v := 8 * d.comp[0].v / d.comp[i].v
 		h := 8 * d.comp[0].h / d.comp[i].h
 		stride := mxx * d.comp[i].h
+		var dcOnly block
 		for by := 0; by*v < d.height; by++ {
 			for bx := 0; bx*h < d.width; bx++ {
-				if err := d.reconstructBlock(&d.progCoeffs[i][by*stride+bx], bx, by, i); err != nil {
+				b := &dcOnly
+				if d.progDC[i] != nil {
+					dcOnly[0] = d.progDC[i][by*stride+bx]
+				} else {
+					b = &d.progCoeffs[i][by*stride+bx]
+				}
+				if err := d.reconstructBlock(b, bx, by, i); err != nil {
 					return err
 				}
 			}

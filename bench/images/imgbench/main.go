@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -62,6 +63,7 @@ func run(args []string, stdout io.Writer) error {
 	n := fs.Int("n", 100, "timed iterations")
 	warmup := fs.Int("warmup", 5, "untimed iterations first")
 	out := fs.String("out", "", "write the last result to this file")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the timed iterations to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -91,6 +93,17 @@ func run(args []string, stdout io.Writer) error {
 		if body, err = do(); err != nil {
 			return err
 		}
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	cpu0, start := cpuTime(), time.Now()
 	for range *n {

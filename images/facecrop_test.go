@@ -648,9 +648,26 @@ func FuzzFacecropImage(f *testing.F) {
 		if w == 0 || h == 0 || ow == 0 || oh == 0 || len(pix) == 0 || ow > 1000 || oh > 1000 {
 			return
 		}
-		img := image.NewGray(image.Rect(3, 5, 3+int(w), 5+int(h)))
-		for i := range img.Pix {
-			img.Pix[i] = pix[i%len(pix)]
+		// The first byte picks the pixel type: each has its own luma path.
+		r := image.Rect(3, 5, 3+int(w), 5+int(h))
+		var img draw.Image
+		switch pix[0] % 4 {
+		case 0:
+			img = image.NewGray(r)
+		case 1:
+			img = image.NewPaletted(r, palette.WebSafe)
+		case 2:
+			img = image.NewNRGBA(r)
+		default:
+			img = image.NewCMYK(r)
+		}
+		i := 0
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			for x := r.Min.X; x < r.Max.X; x++ {
+				v := pix[i%len(pix)]
+				img.Set(x, y, color.NRGBA{v, v ^ 0x55, v / 2, 255})
+				i++
+			}
 		}
 		faces := detectFaces(cls, img)
 		for _, fb := range faces {

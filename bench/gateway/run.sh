@@ -11,8 +11,10 @@
 #             (hammer) shows the overload behaviour
 #   nginx     nginx, one worker, sendfile on, access_log off, serving the
 #             cached case's very bytes as a static file
+#   gostatic  the same bytes from memory by a bare Go net/http server
+#             (gostatic/): the floor for any Go server on this box
 #
-# Rounds interleave the cases (cached, nginx, uncached, cached, ...) so a
+# Rounds interleave the cases (cached, nginx, gostatic, uncached, ...) so a
 # change in background load hits all of them; the table gives the median
 # round. The machine's cores are shared by wrk and the server (no pinning):
 # what is compared is the whole box's request rate.
@@ -22,7 +24,9 @@
 # Env:   DURATION (seconds per wrk run, 15), THREADS (wrk -t, 2),
 #        CONNS (wrk -c, 32), ROUNDS (3), PROFILE (1: perf-record ufopd on
 #        one extra cached run, after the measurements, when perf exists),
-#        IMAGES (test image dir).
+#        IMAGES (test image dir), BUILD_FROM (worktree: build the checkout
+#        as it is; head: build the last commit, exported with git archive,
+#        so others' edits in progress do not break or change the run).
 # Output: the table on stdout; results.md, results.json and the raw wrk,
 #         metrics, log and profile outputs under bench/out/gateway-<UTC>/
 #         (gitignored). The binaries are built to bench/out/.
@@ -35,6 +39,7 @@ THREADS=${THREADS:-2}
 CONNS=${CONNS:-32}
 ROUNDS=${ROUNDS:-3}
 PROFILE=${PROFILE:-1}
+BUILD_FROM=${BUILD_FROM:-worktree}
 OUT=$ROOT/bench/out/gateway-$(date -u +%Y%m%dT%H%M%SZ)
 PORTRAIT=$IMAGES/portrait.jpg
 FOP=imageView2/1/w/200/h/200
@@ -63,6 +68,7 @@ WORK=$(mktemp -d /tmp/ufop-bench-gateway.XXXXXX)
 chmod 755 "$WORK" # nginx's worker runs as nobody
 UFOPD_PID=
 NGINX_PID=
+GOSTATIC_PID=
 PERF_PID=
 
 # stop PID: TERM, wait up to 30 s for the drain, then KILL.
@@ -77,7 +83,7 @@ stop() {
 	wait "$pid" 2>/dev/null || true
 }
 cleanup() {
-	for pid in "$PERF_PID" "$NGINX_PID" "$UFOPD_PID"; do
+	for pid in "$PERF_PID" "$GOSTATIC_PID" "$NGINX_PID" "$UFOPD_PID"; do
 		[ -n "$pid" ] && stop "$pid"
 	done
 	[ -f "$WORK/ufopd.log" ] && cp "$WORK/ufopd.log" "$OUT/ufopd.log"
@@ -123,20 +129,27 @@ bench() {
 	local name=$1 kind=$2
 	shift 2
 	local before= pids c0 c1
-	if [ "$kind" = ufop ]; then
+	case $kind in
+	ufop)
 		before=$(cache_counts)
 		pids=$UFOPD_PID
-	else
+		;;
+	nginx)
 		# The master and its worker (the master only waits).
 		pids="$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')"
-	fi
-	echo "== $name (load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+		;;
+	gostatic) pids=$GOSTATIC_PID ;;
+	esac
+	local load
+	load=$(cut -d' ' -f1-3 /proc/loadavg)
+	echo "== $name (load average $load)" >&2
 	# shellcheck disable=SC2086 # pids is a list
 	c0=$(cpu_ticks $pids)
 	wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$@" >"$OUT/$name.txt"
 	# shellcheck disable=SC2086
 	c1=$(cpu_ticks $pids)
 	{
+		echo "loadavg-before: $load"
 		echo "loadavg-after: $(cut -d' ' -f1-3 /proc/loadavg)"
 		echo "server-cpu-seconds: $(awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" 'BEGIN {print t / hz}')"
 	} >>"$OUT/$name.txt"
@@ -148,14 +161,21 @@ bench() {
 }
 
 # --- build and start ufopd ---------------------------------------------------
-echo "== build ufopd, ufopctl" >&2
-(cd "$ROOT" && CGO_ENABLED=0 go build -o bench/out/ufopd ./cmd/ufopd &&
-	CGO_ENABLED=0 go build -o bench/out/ufopctl ./cmd/ufopctl)
+echo "== build ufopd, ufopctl ($BUILD_FROM)" >&2
+SRC=$ROOT
+if [ "$BUILD_FROM" = head ]; then
+	SRC=$WORK/src
+	mkdir -p "$SRC"
+	git -C "$ROOT" archive HEAD | tar -x -C "$SRC"
+fi
+(cd "$SRC" && CGO_ENABLED=0 go build -trimpath -o "$ROOT/bench/out/ufopd" ./cmd/ufopd &&
+	CGO_ENABLED=0 go build -trimpath -o "$ROOT/bench/out/ufopctl" ./cmd/ufopctl &&
+	CGO_ENABLED=0 go build -trimpath -o "$ROOT/bench/out/gostatic" ./bench/gateway/gostatic)
 UFOPD=$ROOT/bench/out/ufopd
 UFOPCTL=$ROOT/bench/out/ufopctl
 {
 	echo "date: $(date -u +%FT%TZ)"
-	echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+	echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown) (built from $BUILD_FROM)"
 	go version
 	wrk -v 2>&1 | head -n1 || true
 	nginx -v 2>&1
@@ -221,10 +241,17 @@ curl -fs -o "$WORK/nginx-result.jpg" "$NGX/result.jpg"
 cmp -s "$WORK/nginx-result.jpg" "$OUT/result.jpg" ||
 	{ echo "run.sh: nginx does not serve the same bytes" >&2; exit 1; }
 
+GS_PORT=$(freeport)
+"$ROOT/bench/out/gostatic" -addr "127.0.0.1:$GS_PORT" -file "$OUT/result.jpg" 2>"$OUT/gostatic.log" &
+GOSTATIC_PID=$!
+GS=http://127.0.0.1:$GS_PORT
+wait_http "$GS/result.jpg"
+
 # --- measurements --------------------------------------------------------------
 for r in $(seq "$ROUNDS"); do
 	bench "cached-$r" ufop "$GW/pics/portrait.jpg?$FOP"
 	bench "nginx-$r" nginx "$NGX/result.jpg"
+	bench "gostatic-$r" gostatic "$GS/result.jpg"
 	# Each uncached run has its own million fops (uncached.lua).
 	bench "uncached-$r" ufop -s "$LUA" "$GW" -- /pics/portrait.jpg "$THREADS" $((r * 1000000)) retry-after
 done
@@ -232,6 +259,8 @@ bench "uncached-hammer" ufop -s "$LUA" "$GW" -- /pics/portrait.jpg "$THREADS" 0 
 curl -fs "$GW/metrics" >"$OUT/metrics.txt"
 stop "$NGINX_PID"
 NGINX_PID=
+stop "$GOSTATIC_PID"
+GOSTATIC_PID=
 
 # --- profile -------------------------------------------------------------------
 if [ "$PROFILE" = 1 ] && command -v perf >/dev/null; then
@@ -251,7 +280,7 @@ UFOPD_PID=
 
 # --- table -----------------------------------------------------------------------
 python3 - "$OUT" "$ROUNDS" "$DURATION" "$THREADS" "$CONNS" <<'PY'
-import json, re, statistics, sys
+import json, os, re, sys
 
 out, rounds, duration, threads, conns = sys.argv[1], int(sys.argv[2]), *sys.argv[3:]
 
@@ -266,6 +295,7 @@ def parse(name):
          "p99": ms(re.search(r"\s99%\s+(\S+)", text).group(1)),
          "requests": int(re.search(r"(\d+) requests in", text).group(1)),
          "cpu_s": float(re.search(r"server-cpu-seconds: ([\d.]+)", text).group(1)),
+         "load": float(re.search(r"loadavg-before: ([\d.]+)", text).group(1)),
          "non2xx": int((re.search(r"Non-2xx or 3xx responses: (\d+)", text) or [0, 0])[1]),
          "errors": sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", text))}
     if m := re.search(r"gateway-cache-delta: hit=(\d+) miss=(\d+)", text):
@@ -282,9 +312,10 @@ def median(runs, key):
     # The run with the median rate, so its latencies belong to it.
     return sorted(runs, key=lambda r: r[key])[len(runs) // 2]
 
-res = {k: [parse(f"{k}-{i}") for i in range(1, rounds + 1)] for k in ("cached", "nginx", "uncached")}
+res = {k: [parse(f"{k}-{i}") for i in range(1, rounds + 1)] for k in ("cached", "nginx", "gostatic", "uncached")}
 hammer = parse("uncached-hammer")
 cached, nginx, uncached = median(res["cached"], "rps"), median(res["nginx"], "rps"), median(res["uncached"], "miss_rps")
+gostatic = median(res["gostatic"], "rps")
 
 problems = []
 for r in res["cached"]:
@@ -293,11 +324,11 @@ for r in res["cached"]:
 for r in res["uncached"] + [hammer]:
     if r["hdr_hits"] or r["hits"]:
         problems.append(f"uncached run had {r['hdr_hits']} hits (header), {r['hits']} (gateway)")
-for r in res["nginx"]:
+for r in res["nginx"] + res["gostatic"]:
     if r["non2xx"]:
         problems.append(f"nginx answered {r['non2xx']} non-2xx")
 
-for r in res["cached"] + res["nginx"]:
+for r in res["cached"] + res["nginx"] + res["gostatic"]:
     r["cpu_us_per_req"] = r["cpu_s"] * 1e6 / r["requests"]
 for r in res["uncached"] + [hammer]:
     r["cpu_us_per_req"] = r["cpu_s"] * 1e6 / max(r["misses"], 1)
@@ -316,20 +347,26 @@ lines = [
                uncached["miss_rps"], uncached["p50"], uncached["p99"], uncached["cpu_us_per_req"], rates(res["uncached"], "miss_rps", "{:.1f}"), prec=1),
     row.format("nginx, 1 worker, sendfile: the same 200x200 bytes as a static file",
                nginx["rps"], nginx["p50"], nginx["p99"], nginx["cpu_us_per_req"], rates(res["nginx"], "rps", "{:.0f}"), prec=0),
+    row.format("bare Go net/http (gostatic): the same bytes from memory",
+               gostatic["rps"], gostatic["p50"], gostatic["p99"], gostatic["cpu_us_per_req"], rates(res["gostatic"], "rps", "{:.0f}"), prec=0),
     row.format("ufop uncached, clients retry 503 at once (one run); 200 misses/s",
                hammer["miss_rps"], hammer["p50"], hammer["p99"], hammer["cpu_us_per_req"], hammer["statuses"], prec=1),
     "",
     f"ufop cached / nginx = {cached['rps'] / nginx['rps']:.3f}; ufop uncached / nginx = {uncached['miss_rps'] / nginx['rps']:.4f}; "
-    f"server CPU per request, ufop cached / nginx = {cached['cpu_us_per_req'] / nginx['cpu_us_per_req']:.1f}x",
+    f"server CPU per request, ufop cached / nginx = {cached['cpu_us_per_req'] / nginx['cpu_us_per_req']:.1f}x, "
+    f"ufop cached / bare Go = {cached['cpu_us_per_req'] / gostatic['cpu_us_per_req']:.1f}x",
     f"uncached median run: {uncached['statuses']} (wrk's latencies include the 503s); "
     f"the gateway counted {uncached['misses']} misses, {uncached['hits']} hits",
     f"cached median run: the gateway counted {cached['hits']} hits, {cached['misses']} misses",
     "server CPU µs/req: ufopd's (or nginx's master+worker) CPU time over the run divided by the requests"
     " wrk completed (uncached: by the 200 misses the gateway counted)",
 ]
+loads = [r["load"] for runs in res.values() for r in runs] + [hammer["load"]]
+lines.append(f"1-minute load average at the start of the runs: {min(loads):.1f} to {max(loads):.1f} "
+             f"on {os.cpu_count()} CPUs (other work on the machine competes with every case)")
 lines += [f"PROBLEM: {p}" for p in problems]
 open(f"{out}/results.md", "w").write("\n".join(lines) + "\n")
-json.dump({"cached": res["cached"], "nginx": res["nginx"], "uncached": res["uncached"], "uncached_hammer": hammer,
+json.dump({"cached": res["cached"], "nginx": res["nginx"], "gostatic": res["gostatic"], "uncached": res["uncached"], "uncached_hammer": hammer,
            "ratio_cached_over_nginx": cached["rps"] / nginx["rps"],
            "ratio_uncached_over_nginx": uncached["miss_rps"] / nginx["rps"], "problems": problems},
           open(f"{out}/results.json", "w"), indent=2)

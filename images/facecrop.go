@@ -111,9 +111,15 @@ func (o *facecropOp) apply(ctx context.Context, f *frame) error {
 	}
 	rect, mode := facecropRect(f.img, faces, o.w, o.h)
 	// Through eachFrame, so that the frame forgets a shrink-on-load size.
-	_ = f.eachFrame(func(img image.Image) (image.Image, error) {
+	err = f.eachFrame(func(img image.Image) (image.Image, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		return cropResize(img, rect, o.w, o.h), nil
 	})
+	if err != nil {
+		return err
+	}
 	if f.header == nil {
 		f.header = http.Header{}
 	}

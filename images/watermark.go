@@ -393,28 +393,42 @@ func (m *mark) writeTo(b *strings.Builder) {
 	}
 }
 
+// animates: an animated GIF keeps its frames, each watermarked.
+func (o *watermarkOp) animates() {}
+
+var _ animator = (*watermarkOp)(nil)
+
 func (o *watermarkOp) apply(ctx context.Context, f *frame) error {
-	// Draw on a copy: the frame's pixels may be shared with a decoder cache.
-	base := imaging.Clone(f.img)
+	// Load and render every mark once, whatever the number of frames.
+	width := f.img.Bounds().Dx()
+	marks := make([]*image.NRGBA, len(o.marks))
 	for i := range o.marks {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		m := &o.marks[i]
-		var img *image.NRGBA
 		var err error
 		if m.kind == markImage {
-			img, err = m.loadImage(ctx, f, base.Bounds().Dx())
+			marks[i], err = m.loadImage(ctx, f, width)
 		} else {
-			img, err = m.renderText(f)
+			marks[i], err = m.renderText(f)
 		}
 		if err != nil {
 			return err
 		}
-		drawWatermark(base, img, m.gravity, m.dx, m.dy, m.dissolve)
 	}
-	f.img = base
-	return nil
+	return f.eachFrame(func(img image.Image) (image.Image, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		// Draw on a copy: the frame's pixels may be shared with a decoder
+		// cache, and a copy is needed anyway to get NRGBA.
+		base := imaging.Clone(img)
+		for i, m := range o.marks {
+			drawWatermark(base, marks[i], m.gravity, m.dx, m.dy, m.dissolve)
+		}
+		return base, nil
+	})
 }
 
 // loadImage fetches the mark's image through the Processor's loader and

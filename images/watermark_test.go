@@ -1,11 +1,13 @@
 package images
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
 	"image"
 	"image/color"
+	"image/gif"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -529,6 +531,38 @@ func TestEveryFixtureFacecropWatermark(t *testing.T) {
 					t.Errorf("output %v, want 120x80", b)
 				}
 			})
+		}
+	}
+}
+
+// TestAnimatedGIF checks that watermarks keep every frame of an animated
+// GIF when the output stays a GIF, and that facecrop (which detects faces
+// on one frame) answers the first.
+func TestAnimatedGIF(t *testing.T) {
+	src := fixture(t, "animated.gif")
+	in, err := gif.DecodeAll(bytes.NewReader(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Image) < 2 {
+		t.Fatalf("animated.gif has %d frames", len(in.Image))
+	}
+	p := newTestProcessor(t, markLoader{t}, nil)
+	for _, tc := range []struct {
+		query  string
+		frames int
+	}{
+		{"watermark/2/text/" + b64("ufop") + "/fill/" + b64("red") + "/gravity/Center", len(in.Image)},
+		{"imageView2/2/w/50|watermark/1/image/" + b64("test:watermark.png") + "/ws/0.5", len(in.Image)},
+		{"watermark/1/image/" + b64("test:watermark.png") + "|facecrop/20x20", 1},
+	} {
+		res := mustRun(t, p, src, tc.query)
+		out, err := gif.DecodeAll(bytes.NewReader(res.Body))
+		if err != nil {
+			t.Fatalf("%s: result is not a GIF: %v", tc.query, err)
+		}
+		if len(out.Image) != tc.frames {
+			t.Errorf("%s: %d frames, want %d", tc.query, len(out.Image), tc.frames)
 		}
 	}
 }

@@ -193,6 +193,10 @@ func runBuild(ctx context.Context, c *cli, args []string) error {
 			break
 		}
 		if err != nil {
+			if ctx.Err() != nil {
+				// The gateway cancels a build whose client has gone.
+				return fail(fmt.Errorf("interrupted: check the outcome with ufopctl version %s", name))
+			}
 			return fail(err)
 		}
 		fmt.Fprintln(c.env.Stderr, line)
@@ -386,8 +390,9 @@ func runUpgrade(ctx context.Context, c *cli, args []string) error {
 type upgradeProgress struct {
 	version, desired int
 	ready            int // healthy on version
-	other            int // instances not (yet) ready: older, starting, stopping, failed
-	failed           int
+	old              int // on other versions, in any state
+	// Instances on version that are not healthy yet, by state.
+	starting, stopping, failed int
 }
 
 func progressOf(st UFOPState) upgradeProgress {
@@ -400,27 +405,34 @@ func progressOf(st UFOPState) upgradeProgress {
 	p := upgradeProgress{version: target, desired: st.UFOP.Instances}
 	for _, in := range st.Instances {
 		switch {
-		case in.Version == p.version && in.State == ufop.InstanceHealthy:
+		case in.Version != target:
+			p.old++
+		case in.State == ufop.InstanceHealthy:
 			p.ready++
+		case in.State == ufop.InstanceStopping:
+			p.stopping++
 		case in.State == ufop.InstanceFailed:
 			p.failed++
-			p.other++
 		default:
-			p.other++
+			p.starting++
 		}
 	}
 	return p
 }
 
-func (p upgradeProgress) done() bool { return p.ready == p.desired && p.other == 0 }
+func (p upgradeProgress) done() bool {
+	return p.ready == p.desired && p.old+p.starting+p.stopping+p.failed == 0
+}
 
 func (p upgradeProgress) String() string {
 	s := fmt.Sprintf("%d/%d %s healthy on version %d", p.ready, p.desired, plural(p.desired, "instance"), p.version)
-	if p.other > 0 {
-		s += fmt.Sprintf(", %d other", p.other)
-	}
-	if p.failed > 0 {
-		s += fmt.Sprintf(" (%d failed)", p.failed)
+	for _, c := range []struct {
+		n    int
+		what string
+	}{{p.old, "on older versions"}, {p.starting, "starting"}, {p.stopping, "stopping"}, {p.failed, "failed"}} {
+		if c.n > 0 {
+			s += fmt.Sprintf(", %d %s", c.n, c.what)
+		}
 	}
 	return s
 }

@@ -235,7 +235,7 @@ func (f *fakeAPI) fakeBuild(w http.ResponseWriter, r *http.Request, u *ufop.UFOP
 }
 
 // packageDir writes a small valid package (plus extra files) under dir.
-func packageDir(t *testing.T, dir string, extra map[string]string) string {
+func packageDir(t testing.TB, dir string, extra map[string]string) string {
 	t.Helper()
 	files := map[string]string{
 		"ufop.yaml": "image: scratch\nrun: [\"./handler\"]\nconcurrency: 2\n",
@@ -911,15 +911,15 @@ func TestUpgradeWait(t *testing.T) {
 	}{
 		{"text", []string{"upgrade", "sepia", "--wait", "--interval", "1ms"}, states, 0,
 			"sepia: upgrading to version 3, 1 at a time\n" +
-				"sepia: 0/2 instances healthy on version 3, 2 other\n" +
-				"sepia: 0/2 instances healthy on version 3, 3 other\n" +
-				"sepia: 1/2 instances healthy on version 3, 1 other\n" +
-				"sepia: 1/2 instances healthy on version 3, 1 other (1 failed)\n" +
+				"sepia: 0/2 instances healthy on version 3, 2 on older versions\n" +
+				"sepia: 0/2 instances healthy on version 3, 2 on older versions, 1 starting\n" +
+				"sepia: 1/2 instances healthy on version 3, 1 on older versions\n" +
+				"sepia: 1/2 instances healthy on version 3, 1 failed\n" +
 				"sepia: 2/2 instances healthy on version 3\n", ""},
 		{"json", []string{"upgrade", "sepia", "--wait", "--interval", "1ms", "-o", "json"}, states, 0, "", ""},
 		{"timeout", []string{"upgrade", "sepia", "--wait", "--interval", "1ms", "--timeout", "50ms"}, states[:2], 1,
-			"sepia: upgrading to version 3, 1 at a time\nsepia: 0/2 instances healthy on version 3, 2 other\n",
-			"ufopctl: upgrade sepia: not finished after 50ms: 0/2 instances healthy on version 3, 2 other; it goes on, follow it with ufopctl state sepia\n"},
+			"sepia: upgrading to version 3, 1 at a time\nsepia: 0/2 instances healthy on version 3, 2 on older versions\n",
+			"ufopctl: upgrade sepia: not finished after 50ms: 0/2 instances healthy on version 3, 2 on older versions; it goes on, follow it with ufopctl state sepia\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -941,6 +941,50 @@ func TestUpgradeWait(t *testing.T) {
 				t.Fatalf("stdout:\n%s\nstderr:\n%s\nwant:\n%s\n%s", r.stdout, r.stderr, tt.stdout, tt.stderr)
 			}
 		})
+	}
+}
+
+// TestBuildInterrupted: Ctrl-C during the build log ends build with one
+// line saying what to do, not a raw transport error.
+func TestBuildInterrupted(t *testing.T) {
+	h := newHarness(t)
+	h.api.seedUFOP(sepia)
+	gate := make(chan struct{})
+	defer close(gate)
+	h.api.withFakes(func(fu *fakeUFOPs) { fu.gate = gate })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(ctx, []string{"build", "sepia", "-f", packageDir(t, filepath.Join(h.dir, "pkg"), nil)}, Env{
+			Stdout: &out, Stderr: &errOut,
+			Getenv: func(k string) string { return map[string]string{"UFOP_CONFIG": h.cfgPath}[k] },
+		})
+	}()
+	waitFor(t, &errOut, "building sepia version 1\n", done)
+	cancel()
+	code := <-done
+	if last := errOut.String()[strings.LastIndex(strings.TrimSuffix(errOut.String(), "\n"), "\n")+1:]; code != 1 || out.String() != "" ||
+		last != "ufopctl: build sepia: interrupted: check the outcome with ufopctl version sepia\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
+	}
+}
+
+// waitFor polls b until it ends with want, failing if Main returns first
+// or nothing arrives within a generous deadline.
+func waitFor(t *testing.T, b *syncBuffer, want string, done <-chan int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.HasSuffix(b.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited for %q, have %q", want, b.String())
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("returned %d before %q arrived: %q", code, want, b.String())
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 }
 
@@ -978,17 +1022,7 @@ func TestLogsFollow(t *testing.T) {
 			Getenv: func(k string) string { return map[string]string{"UFOP_CONFIG": h.cfgPath}[k] },
 		})
 	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for out.String() != "line 1\n" {
-		if time.Now().After(deadline) {
-			t.Fatalf("no output while following: %q", out.String())
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("logs -f returned %d before being interrupted: %q", code, errOut.String())
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
+	waitFor(t, &out, "line 1\n", done)
 	wantReq(t, h.api, "GET", "/v1/ufops/sepia/logs?follow=1&instance=sepia-a1", "")
 	cancel()
 	if code := <-done; code != 0 || errOut.String() != "" {
@@ -1010,4 +1044,28 @@ func TestGrantEscapesUser(t *testing.T) {
 			t.Fatalf("grants %q", g)
 		}
 	})
+}
+
+// BenchmarkOpenPackage measures what build -f DIR does before uploading:
+// check the directory with the builder's rules, write the canonical tar to
+// a temp file. Then Client.Build hashes that file once more.
+func BenchmarkOpenPackage(b *testing.B) {
+	dir := packageDir(b, b.TempDir(), nil)
+	data := bytes.Repeat([]byte("0123456789abcdef"), 2<<20) // 32 MiB
+	for i := range 4 {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("data%d.bin", i)), data[:len(data)/4], 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		pkg, cleanup, err := openPackage(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := hashSeeker(pkg); err != nil {
+			b.Fatal(err)
+		}
+		cleanup()
+	}
 }

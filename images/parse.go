@@ -213,7 +213,11 @@ func parseSaveAs(raw string) (*SaveAs, error) {
 	if raw == "" {
 		return nil, ufop.Errorf(ufop.KindInvalid, "saveas: parameter is missing: append the URL-safe base64 of bucket:key")
 	}
-	dec, err := decodeB64(raw)
+	unescaped, err := url.PathUnescape(raw)
+	if err != nil {
+		return nil, ufop.Errorf(ufop.KindInvalid, "saveas: parameter %q is not valid percent-encoding", raw)
+	}
+	dec, err := decodeB64(unescaped)
 	if err != nil {
 		return nil, ufop.Errorf(ufop.KindInvalid, "saveas: parameter %q is not URL-safe base64", raw)
 	}
@@ -225,12 +229,9 @@ func parseSaveAs(raw string) (*SaveAs, error) {
 }
 
 // decodeB64 decodes URL-safe base64 with optional padding (RFC 4648 §5),
-// also accepting '+' from the standard alphabet, which users often send.
+// also accepting '+' and '/' from the standard alphabet, which users often
+// send. s is already percent-decoded.
 func decodeB64(s string) (string, error) {
-	s, err := url.PathUnescape(s)
-	if err != nil {
-		return "", err
-	}
 	s = strings.TrimRight(s, "=")
 	s = strings.NewReplacer("+", "-", "/", "_").Replace(s)
 	b, err := base64.RawURLEncoding.DecodeString(s)

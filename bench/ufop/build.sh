@@ -13,19 +13,24 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-now() { date +%s.%N; }
-elapsed() { echo "$2 - $1" | bc; }
+# measure LABEL CMD...: wall time, and CPU time when GNU time is there (the
+# machine may be shared: CPU seconds are the steadier number).
+measure() {
+	label=$1
+	shift
+	if [ -x /usr/bin/time ]; then
+		/usr/bin/time -f "$label: %e s wall, %U s user + %S s sys CPU" "$@" >/dev/null
+	else
+		t0=$(date +%s.%N)
+		"$@" >/dev/null
+		echo "$label: $(echo "$(date +%s.%N) - $t0" | bc) s wall"
+	fi
+}
 
-echo "== go build of examples/sepia (CGO_ENABLED=0, static)"
-t0=$(now)
-GOCACHE="$tmp/gocache" "$root/examples/package.sh" sepia "$tmp/cold" >/dev/null
-t1=$(now)
+echo "== go build of examples/sepia (CGO_ENABLED=0, static), load: $(cut -d' ' -f1-3 /proc/loadavg)"
+measure "cold (empty GOCACHE)" env GOCACHE="$tmp/gocache" "$root/examples/package.sh" sepia "$tmp/cold"
 "$root/examples/package.sh" sepia "$tmp/warm" >/dev/null # fills the normal cache
-t2=$(now)
-"$root/examples/package.sh" sepia "$tmp/warm" >/dev/null
-t3=$(now)
-echo "cold (empty GOCACHE): $(elapsed "$t0" "$t1") s"
-echo "warm:                 $(elapsed "$t2" "$t3") s"
+measure "warm" "$root/examples/package.sh" sepia "$tmp/warm"
 echo "package: $(du -b "$tmp/warm/sepia.tar.gz" | cut -f1) bytes compressed, handler $(du -b "$tmp/warm/sepia/handler" | cut -f1) bytes"
 
 echo "== image build through the Engine API (builder.Builder)"

@@ -12,25 +12,20 @@ func resample(img image.Image, w, h int) image.Image {
 }
 
 // resampleRect scales img to rw x rh and returns the part r of the result,
-// computing only that part where it can. Big reductions first go through a
-// box filter to about twice the target (cheap: each source pixel is read
-// once), then Lanczos does the last small step, whose kernel would
+// computing only that part where it can. Reductions of 4x or more first
+// average blocks of k x k pixels (an exact box filter, each source pixel
+// read once), leaving Lanczos-3 a reduction under 4x, whose kernel would
 // otherwise span 6 source pixels per output pixel times the reduction. This
-// is the shrink-then-reduce split libvips uses. JPEG's YCbCr and Gray images
+// is the shrink-then-reduce split of libvips. JPEG's YCbCr and Gray images
 // are resampled plane by plane (plane.go); other types go through imaging.
 func resampleRect(img image.Image, rw, rh int, r image.Rectangle) image.Image {
 	b := img.Bounds()
 	if b.Dx() == rw && b.Dy() == rh {
 		return cropRect(img, r)
 	}
-	iw, ih := b.Dx(), b.Dy()
-	if iw > 3*rw {
-		iw = 2 * rw
-	}
-	if ih > 3*rh {
-		ih = 2 * rh
-	}
-	pre := iw != b.Dx() || ih != b.Dy()
+	kx, ky := max(1, b.Dx()/rw/2), max(1, b.Dy()/rh/2)
+	iw, ih := (b.Dx()+kx/2)/kx, (b.Dy()+ky/2)/ky
+	pre := kx > 1 || ky > 1
 	switch m := img.(type) {
 	case *image.YCbCr:
 		if pre {

@@ -599,6 +599,7 @@ func BenchmarkFacecrop(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
+			reportCPU(b)
 			for b.Loop() {
 				if _, err := p.Run(context.Background(), src, pl.Steps); err != nil {
 					b.Fatal(err)
@@ -623,6 +624,7 @@ func BenchmarkDetectFaces(b *testing.B) {
 	for _, width := range []int{800, 1600, 3200} {
 		img := imaging.Resize(src, width, 0, imaging.Linear)
 		b.Run(fmt.Sprintf("%dx%d", img.Bounds().Dx(), img.Bounds().Dy()), func(b *testing.B) {
+			reportCPU(b)
 			for b.Loop() {
 				if len(detectFaces(cls, img)) != 1 {
 					b.Fatal("face not found")

@@ -435,6 +435,7 @@ func BenchmarkWatermark(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
+			reportCPU(b)
 			for b.Loop() {
 				if _, err := p.Run(context.Background(), src, pl.Steps); err != nil {
 					b.Fatal(err)

@@ -89,6 +89,8 @@ def main():
               f'| {huge["vipsthumbnail"][1]:.3f} | {huge["vipsthumbnail"][2]:.0f} |',
               "", "| target | measured | met |", "|---|---:|:---:|"]
     lines += [f"| {n} | {v} | {'yes' if ok else 'NO'} |" for n, ok, v in targets]
+    loads = [l.strip() for l in open(os.path.join(out, "env.txt")) if "load average" in l]
+    lines += ["", "Machine load during the run (uptime): " + "; ".join(loads)]
     text = "\n".join(lines) + "\n"
     open(os.path.join(out, "results.md"), "w").write(text)
     print(text, end="")

@@ -93,7 +93,7 @@ proc_cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) * 1000 / hz}'
 echo "== build imgbench" >&2
 (cd "$ROOT" && CGO_ENABLED=0 go build -o "$WORK/imgbench" ./bench/images/imgbench)
 go version >"$OUT/env.txt"
-{ vips --version; nginx -v 2>&1; uname -sr; grep -m1 'model name' /proc/cpuinfo; nproc; } >>"$OUT/env.txt"
+{ vips --version; nginx -v 2>&1; uname -sr; grep -m1 'model name' /proc/cpuinfo; nproc; echo "start: $(uptime)"; } >>"$OUT/env.txt"
 
 # --- ufop --------------------------------------------------------------------
 echo "== ufop portrait -> imageView2/1/w/200/h/200 (GOMAXPROCS=1, $UFOP_N runs)" >&2
@@ -190,6 +190,7 @@ NGINX_PID=
 # --- table -------------------------------------------------------------------
 cp "$WORK"/ufop-huge "$WORK"/vips-huge "$WORK"/vips-portrait "$OUT/"
 if grep -q Non-2xx "$OUT"/wrk-*.txt; then echo "run.sh: nginx answered errors, see $OUT/wrk-*.txt" >&2; fi
+echo "end: $(uptime)" >>"$OUT/env.txt"
 echo "VIPS_FILES=$VIPS_FILES HUGE_RUNS=$HUGE_RUNS NGINX_SECONDS=$NGINX_SECONDS UFOP_N=$UFOP_N" >>"$OUT/env.txt"
 python3 "$ROOT/bench/images/report.py" "$OUT" "$VIPS_FILES"
 echo "results in $OUT" >&2

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image/jpeg"
 	"testing"
+	"time"
 
 	"github.com/disintegration/imaging"
 )
@@ -23,12 +24,23 @@ func BenchmarkDecodeHuge(b *testing.B) {
 		b.Run(fmt.Sprintf("scale=%d", s), func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
+			cpu0 := processCPU()
 			for b.Loop() {
 				if _, err := Decode(bytes.NewReader(data), Options{Scale: s}); err != nil {
 					b.Fatal(err)
 				}
 			}
+			reportCPU(b, cpu0)
 		})
+	}
+}
+
+// reportCPU adds a cpu-ms/op metric: the process's CPU time per iteration.
+// On a shared machine wall time per op includes waiting for a core; CPU
+// time (run with -cpu 1) is the per-core cost. Call it after the loop.
+func reportCPU(b *testing.B, start time.Duration) {
+	if cpu := processCPU() - start; cpu > 0 && b.N > 0 {
+		b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
 	}
 }
 
@@ -37,21 +49,25 @@ func benchDecode(b *testing.B, name string) {
 	b.Run("image/jpeg", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		b.ReportAllocs()
+		cpu0 := processCPU()
 		for b.Loop() {
 			if _, err := jpeg.Decode(bytes.NewReader(data)); err != nil {
 				b.Fatal(err)
 			}
 		}
+		reportCPU(b, cpu0)
 	})
 	for _, s := range []int{1, 2, 4, 8} {
 		b.Run(fmt.Sprintf("scale=%d", s), func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
+			cpu0 := processCPU()
 			for b.Loop() {
 				if _, err := Decode(bytes.NewReader(data), Options{Scale: s}); err != nil {
 					b.Fatal(err)
 				}
 			}
+			reportCPU(b, cpu0)
 		})
 	}
 }
@@ -66,6 +82,7 @@ func BenchmarkThumbnailPortrait(b *testing.B) {
 		b.Run(fmt.Sprintf("scale=%d", s), func(b *testing.B) {
 			b.ReportAllocs()
 			var out bytes.Buffer
+			cpu0 := processCPU()
 			for b.Loop() {
 				img, err := Decode(bytes.NewReader(data), Options{Scale: s})
 				if err != nil {
@@ -77,6 +94,7 @@ func BenchmarkThumbnailPortrait(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			reportCPU(b, cpu0)
 		})
 	}
 }

@@ -87,3 +87,25 @@ type Load struct {
 
 // Overloaded reports whether the agent's wait queue is full.
 func (l Load) Overloaded() bool { return l.MaxQueue > 0 && l.Queued >= l.MaxQueue }
+
+// Job is one processing request handed to an agent: over HTTP for
+// built-in pipelines, through the work queue for pipelines with UFOPs.
+type Job struct {
+	// ID identifies the job (the request id); the queue dedupes on it.
+	ID     string `json:"id,omitempty"`
+	Source Source `json:"source"`
+	// Fops is the normalized pipeline.
+	Fops string `json:"fops"`
+	// Owner is the bucket's owner, whose tier decides queue admission.
+	Owner string `json:"owner"`
+	Tier  Tier   `json:"tier"`
+	Reqid string `json:"reqid"`
+	// Deadline is when the gateway gives up on the request; a job found
+	// past it is dropped, not processed for nobody.
+	Deadline time.Time `json:"deadline"`
+	// ObjectsURL is the base URL of the gateway's internal object
+	// endpoint, for watermark images named bucket:key.
+	ObjectsURL string `json:"objectsURL"`
+	// Reply is the subject the result goes to (queued jobs).
+	Reply string `json:"reply,omitempty"`
+}

@@ -35,6 +35,7 @@ import (
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/discovery"
 	"github.com/ufop/ufop/images"
+	"github.com/ufop/ufop/queue"
 	"github.com/ufop/ufop/scheduler"
 )
 
@@ -130,7 +131,8 @@ type Agent struct {
 	client  *http.Client
 	ufops   *ufops // nil without a container runtime
 
-	token string // cluster token, known once Run has started
+	token     string // cluster token, known once Run has started
+	advertise string // base URL of this agent, known once Run has started
 
 	mu        sync.Mutex
 	addr      string // actual listen address
@@ -139,9 +141,24 @@ type Agent struct {
 	closed    chan struct{}
 }
 
-// New returns an agent; Run starts it. rt, when not nil, is the container
-// runtime the agent runs UFOP instances on.
-func New(cfg Config, etcd *clientv3.Client, rt Runtime, logger *slog.Logger) (*Agent, error) {
+// Deps are the parts an agent works with.
+type Deps struct {
+	Etcd   *clientv3.Client
+	Logger *slog.Logger
+	// Runtime, when set, runs UFOP instances; without it the agent runs
+	// built-in ops only.
+	Runtime Runtime
+	// Queue, when set, is where the agent takes UFOP jobs from; without it
+	// UFOP pipelines reach the agent over HTTP only.
+	Queue *queue.Queue
+}
+
+// New returns an agent; Run starts it.
+func New(cfg Config, deps Deps) (*Agent, error) {
+	etcd, rt, logger := deps.Etcd, deps.Runtime, deps.Logger
+	if etcd == nil || logger == nil {
+		return nil, errors.New("agent: etcd client and logger are required")
+	}
 	if cfg.ID == "" {
 		host, _ := os.Hostname()
 		cfg.ID = strings.ToLower(host) + "-" + discovery.RandomID()
@@ -165,6 +182,9 @@ func New(cfg Config, etcd *clientv3.Client, rt Runtime, logger *slog.Logger) (*A
 	}
 	if rt != nil {
 		a.ufops = newUfops(a, rt, cfg.SchedulerPrefix)
+		if deps.Queue != nil {
+			a.ufops.jobs = newJobs(a, a.ufops, deps.Queue)
+		}
 	}
 	return a, nil
 }
@@ -218,6 +238,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if adv == "" {
 		adv = "http://" + ln.Addr().String()
 	}
+	a.advertise = adv
 	self := ufop.Agent{ID: a.cfg.ID, Addr: adv, Ops: images.Builtins(), Load: a.pool.load(), Started: time.Now().UTC()}
 	if a.ufops != nil {
 		self.Slots = a.cfg.Slots
@@ -314,24 +335,18 @@ func (a *Agent) Handler() http.Handler {
 	})
 	mux.Handle("GET /metrics", a.metrics.handler())
 	mux.HandleFunc("GET /v1/instances/{id}/logs", a.handleLogs)
+	mux.HandleFunc("GET /v1/results/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if !a.authorized(r) || a.ufops == nil || a.ufops.jobs == nil {
+			http.Error(w, "not found", http.StatusNotFound)
+			return
+		}
+		a.ufops.jobs.handleResult(w, r)
+	})
 	return mux
 }
 
 // ProcessRequest is the body of POST /v1/process.
-type ProcessRequest struct {
-	Source ufop.Source `json:"source"`
-	// Fops is the normalized pipeline of built-in steps.
-	Fops string `json:"fops"`
-	// Owner is the bucket's owner, whose tier decides queue admission.
-	Owner string    `json:"owner"`
-	Tier  ufop.Tier `json:"tier"`
-	Reqid string    `json:"reqid"`
-	// Deadline is when the gateway gives up on the request.
-	Deadline time.Time `json:"deadline"`
-	// ObjectsURL is the base URL of the gateway's internal object endpoint,
-	// for watermark images named bucket:key.
-	ObjectsURL string `json:"objectsURL"`
-}
+type ProcessRequest = ufop.Job
 
 // Response headers of the internal API.
 const (

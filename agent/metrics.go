@@ -22,6 +22,7 @@ type metrics struct {
 	stages     *prometheus.HistogramVec
 	caches     *prometheus.CounterVec
 	admissions *prometheus.CounterVec
+	jobs       *prometheus.CounterVec
 	queued     prometheus.Gauge
 	running    prometheus.Gauge
 }
@@ -46,10 +47,13 @@ func newMetrics() *metrics {
 		admissions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ufop_agent_admissions_total", Help: "Queue admissions by tier and result (admitted, rejected).",
 		}, []string{"tier", "result"}),
+		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ufop_agent_jobs_total", Help: "Queued UFOP jobs taken by this agent, by UFOP and outcome (ok, failed, retried, dropped).",
+		}, []string{"ufop", "outcome"}),
 		queued:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "ufop_agent_queue_length", Help: "Jobs waiting for a worker."}),
 		running: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ufop_agent_running", Help: "Jobs being processed."}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.stages, m.caches, m.admissions, m.queued, m.running,
+	m.reg.MustRegister(m.requests, m.latency, m.stages, m.caches, m.admissions, m.jobs, m.queued, m.running,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -66,6 +70,8 @@ func (m *metrics) request(fop string, err error, d time.Duration) {
 	m.requests.WithLabelValues(fop, kind).Inc()
 	m.latency.WithLabelValues(fop).Observe(d.Seconds())
 }
+
+func (m *metrics) job(ufopName, outcome string) { m.jobs.WithLabelValues(ufopName, outcome).Inc() }
 
 func (m *metrics) stage(name string, d time.Duration) {
 	m.stages.WithLabelValues(name).Observe(d.Seconds())

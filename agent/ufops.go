@@ -76,6 +76,7 @@ type ufops struct {
 	wg    sync.WaitGroup       // starts and stops under way
 	sess  *concurrency.Session
 	dirty chan struct{}
+	jobs  *jobs // nil without a queue
 }
 
 // publisher is the agent's registry entry.
@@ -117,6 +118,10 @@ func (u *ufops) run(ctx context.Context, ann publisher) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); u.events(ctx) }()
 	go func() { defer wg.Done(); u.report(ctx, ann) }()
+	if u.jobs != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); u.jobs.run(ctx) }()
+	}
 	err = u.follow(ctx)
 	wg.Wait()
 	u.stopAll()
@@ -346,6 +351,9 @@ func (u *ufops) report(ctx context.Context, ann publisher) {
 		if !slices.Equal(names, announced) {
 			ann.Publish(func(ag *ufop.Agent) { ag.UFOPs = names })
 			announced = names
+			if u.jobs != nil {
+				u.jobs.sync(ctx, names)
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -367,6 +375,21 @@ func (u *ufops) stopAll() {
 	}
 	u.mu.Unlock()
 	u.wg.Wait()
+}
+
+// capacity is the concurrency of the healthy instances of name.
+func (u *ufops) capacity(name string) int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	n := 0
+	for _, in := range u.insts {
+		in.mu.Lock()
+		if in.p.UFOP == name && in.state == ufop.InstanceHealthy {
+			n += cap(in.slots)
+		}
+		in.mu.Unlock()
+	}
+	return n
 }
 
 // pick returns a healthy instance of name with a free slot, waiting for

@@ -93,7 +93,7 @@ func (c *cluster) startAgent(id string) {
 	cfg := agent.DefaultConfig()
 	cfg.ID = id
 	cfg.CacheDir = c.t.TempDir()
-	a, err := agent.New(cfg, testenv.EtcdClientOf(c.t, c.etcd), nil, testenv.Logger(c.t))
+	a, err := agent.New(cfg, agent.Deps{Etcd: testenv.EtcdClientOf(c.t, c.etcd), Logger: testenv.Logger(c.t)})
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/discovery"
 	"github.com/ufop/ufop/images"
+	"github.com/ufop/ufop/queue"
 	"github.com/ufop/ufop/scheduler"
 	"github.com/ufop/ufop/storage"
 )
@@ -116,6 +117,9 @@ type Deps struct {
 	Etcd   *clientv3.Client
 	Store  *storage.Store
 	Logger *slog.Logger
+	// Queue, when set, carries pipelines with UFOP steps to the agents;
+	// without it they go over HTTP to an agent hosting the UFOPs.
+	Queue *queue.Queue
 	// Health, when set, is asked by /healthz besides the gateway's own
 	// readiness (the one-process platform reports every role there).
 	Health func() error

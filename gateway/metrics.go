@@ -23,6 +23,7 @@ type metrics struct {
 	limited  *prometheus.CounterVec
 	conns    *prometheus.CounterVec
 	open     prometheus.Gauge
+	queued   *prometheus.HistogramVec
 }
 
 func newMetrics() *metrics {
@@ -54,8 +55,12 @@ func newMetrics() *metrics {
 		open: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ufop_gateway_open_conns", Help: "Connections open on the gateway's listeners.",
 		}),
+		queued: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "ufop_gateway_queued_job_seconds", Help: "Time from publishing a UFOP job to its answer, by UFOP.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}, []string{"ufop"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.stages, m.results, m.agents, m.limited, m.conns, m.open,
+	m.reg.MustRegister(m.requests, m.latency, m.stages, m.results, m.agents, m.queued, m.limited, m.conns, m.open,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -67,6 +72,10 @@ func (m *metrics) handler() http.Handler {
 func (m *metrics) request(route, fop string, status int, d time.Duration) {
 	m.requests.WithLabelValues(route, fop, strconv.Itoa(status)).Inc()
 	m.latency.WithLabelValues(route, fop).Observe(d.Seconds())
+}
+
+func (m *metrics) queueWait(ufopName string, d time.Duration) {
+	m.queued.WithLabelValues(ufopName).Observe(d.Seconds())
 }
 
 func (m *metrics) notModified() { m.results.WithLabelValues("not_modified").Inc() }

@@ -299,12 +299,16 @@ func (g *Gateway) process(ctx context.Context, b ufop.Bucket, obj ufop.Object, p
 		tier = u.Tier
 	}
 	steps := images.Pipeline{Steps: p.Steps}
-	body, err := json.Marshal(agent.ProcessRequest{
+	job := ufop.Job{ID: reqid,
 		Source: ufop.Source{Bucket: b.Name, Key: obj.Key, ETag: obj.ETag, Size: obj.Size, ContentType: obj.ContentType,
 			URL: g.internal + "/_ufop/objects/" + b.Name + "/" + escapeKey(obj.Key)},
 		Fops: steps.String(), Owner: b.Owner, Tier: tier, Reqid: reqid, Deadline: deadline,
 		ObjectsURL: g.internal + "/_ufop/objects/",
-	})
+	}
+	if len(custom) > 0 && g.deps.Queue != nil {
+		return g.enqueue(ctx, custom, job)
+	}
+	body, err := json.Marshal(job)
 	if err != nil {
 		return nil, err
 	}
@@ -357,6 +361,83 @@ func (g *Gateway) process(ctx context.Context, b ufop.Bucket, obj ufop.Object, p
 		return nil, &ufop.Error{Kind: ufop.KindUnavailable, RetryAfter: time.Second, Msg: "no agent could be reached", Err: lastErr}
 	}
 	return nil, lastErr
+}
+
+// enqueue runs a pipeline with UFOP steps through the work queue of its
+// first UFOP and waits for the answer.
+func (g *Gateway) enqueue(ctx context.Context, custom []string, job ufop.Job) (*result, error) {
+	name := custom[0]
+	// Nothing to wait for when no instance runs and none will: a UFOP
+	// without an autoscaling policy that could start one.
+	if u, err := g.cat.UFOP(name); err == nil && (u.Scale == nil || u.Scale.Max == 0) {
+		hosted := false
+		for _, a := range g.reg.Agents() {
+			hosted = hosted || hasAll(a, custom)
+		}
+		if !hosted {
+			return nil, &ufop.Error{Kind: ufop.KindUnavailable, RetryAfter: time.Second,
+				Msg: "no instance of " + strings.Join(custom, " and ") + " is running"}
+		}
+	}
+	w, err := g.deps.Queue.Wait()
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	job.Reply = w.Reply()
+	start := time.Now()
+	if err := g.deps.Queue.Publish(ctx, name, job); err != nil {
+		return nil, err
+	}
+	res, err := w.Next(ctx)
+	g.metrics.queueWait(name, time.Since(start))
+	if err != nil {
+		// The client left or the deadline passed: the job is not worth
+		// running any more.
+		g.deps.Queue.Cancel(job.ID)
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, ufop.Errorf(ufop.KindTimeout, "processing deadline of %v passed", g.cfg.Deadline)
+		}
+		return nil, err
+	}
+	if res.Err != nil {
+		return nil, res.Err
+	}
+	body := res.Body
+	if res.Fetch != "" {
+		if body, err = g.fetchResult(ctx, res.Fetch); err != nil {
+			return nil, err
+		}
+	}
+	h := http.Header{}
+	for k, v := range res.Header {
+		if slices.Contains(passHeaders, k) {
+			h.Set(k, v)
+		}
+	}
+	return &result{body: body, contentType: res.ContentType, header: h}, nil
+}
+
+// fetchResult gets a result too large for the reply message from its agent.
+func (g *Gateway) fetchResult(ctx context.Context, url string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+g.token)
+	resp, err := g.client.Do(req)
+	if err != nil {
+		return nil, ufop.Errorf(ufop.KindUpstream, "fetching the result from its agent failed")
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, ufop.Errorf(ufop.KindUpstream, "fetching the result from its agent: %s", resp.Status)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, ufop.Errorf(ufop.KindUpstream, "fetching the result from its agent was cut short")
+	}
+	return b, nil
 }
 
 // transportError is a failure to talk to an agent at all, as opposed to an

@@ -106,7 +106,8 @@ func TestIsolation(t *testing.T) {
 		}
 	}()
 	var bridgeIP string
-	nw, err := docker.NetworkInspect(context.Background(), "ufop-local", network.InspectOptions{})
+	agentID, _ := os.ReadFile(filepath.Join(cfg.DataDir, "agent.id"))
+	nw, err := docker.NetworkInspect(context.Background(), "ufop-"+string(agentID), network.InspectOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

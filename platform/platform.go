@@ -23,6 +23,7 @@ import (
 	"github.com/ufop/ufop/builder"
 	"github.com/ufop/ufop/embedded"
 	"github.com/ufop/ufop/gateway"
+	"github.com/ufop/ufop/queue"
 	"github.com/ufop/ufop/scheduler"
 	"github.com/ufop/ufop/storage"
 	"github.com/ufop/ufop/ufopctl"
@@ -165,7 +166,11 @@ func (p *Platform) Run(ctx context.Context) error {
 		acfg.CacheDir = filepath.Join(dir, "cache")
 	}
 	if acfg.ID == "" {
-		acfg.ID = "local"
+		// Unique per data directory: two platforms on one Docker engine
+		// must not take each other's containers for their own.
+		if acfg.ID, err = agentID(filepath.Join(dir, "agent.id")); err != nil {
+			return err
+		}
 	}
 	var rt agent.Runtime
 	var bsvc *builder.Service
@@ -185,7 +190,12 @@ func (p *Platform) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	ag, err := agent.New(acfg, cli, rt, p.logger.With("role", "agent"))
+	q, err := queue.Connect(ctx, nats.ClientURL(), queue.DefaultConfig(), p.logger)
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	ag, err := agent.New(acfg, agent.Deps{Etcd: cli, Runtime: rt, Queue: q, Logger: p.logger.With("role", "agent")})
 	if err != nil {
 		return err
 	}
@@ -194,7 +204,7 @@ func (p *Platform) Run(ctx context.Context) error {
 		return err
 	}
 	var roles roleSet
-	gw, err := gateway.New(gcfg, gateway.Deps{Etcd: cli, Store: store, Logger: p.logger.With("role", "gateway"), Health: roles.health})
+	gw, err := gateway.New(gcfg, gateway.Deps{Etcd: cli, Store: store, Queue: q, Logger: p.logger.With("role", "gateway"), Health: roles.health})
 	if err != nil {
 		return err
 	}
@@ -339,6 +349,21 @@ func MasterKey(path string) ([]byte, error) {
 }
 
 func nopZap() *zap.Logger { return zap.NewNop() }
+
+// agentID reads the agent's ID at path, creating a random one on first
+// use.
+func agentID(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil && len(b) > 0 {
+		return string(b), nil
+	}
+	b := make([]byte, 4)
+	rand.Read(b)
+	id := fmt.Sprintf("local-%x", b)
+	if err := os.WriteFile(path, []byte(id), 0o600); err != nil {
+		return "", fmt.Errorf("platform: agent id: %w", err)
+	}
+	return id, nil
+}
 
 // roleSet tracks the readiness of the roles for /healthz.
 type roleSet struct {

@@ -276,7 +276,7 @@ func TestUFOPLifecycle(t *testing.T) {
 		a.do(http.MethodPut, "/v1/ufops/"+name+"/version", map[string]int{"version": 2}, nil)
 		// ≥ 50 requests/s for at least 20 s, through the upgrade.
 		began := time.Now()
-		stop, report := loop(a, "/pics/portrait.jpg?imageView2/2/w/64|"+name, 6, 66)
+		stop, report := loop(a, "/pics/portrait.jpg?imageView2/2/w/64|"+name, 12, 66)
 		time.Sleep(2 * time.Second)
 		a.do(http.MethodPost, "/v1/ufops/"+name+"/upgrade", map[string]int{"step": 1}, nil)
 		testenv.Eventually(t, 60*time.Second, func() bool {

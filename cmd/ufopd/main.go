@@ -23,6 +23,7 @@ import (
 	"github.com/ufop/ufop/embedded"
 	"github.com/ufop/ufop/gateway"
 	"github.com/ufop/ufop/platform"
+	"github.com/ufop/ufop/queue"
 	"github.com/ufop/ufop/scheduler"
 	"github.com/ufop/ufop/storage"
 )
@@ -140,6 +141,12 @@ func (c *clusterFlags) etcdClient() (*clientv3.Client, error) {
 	return cli, nil
 }
 
+func (c *clusterFlags) queue(logger *slog.Logger) (*queue.Queue, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return queue.Connect(ctx, c.nats, queue.DefaultConfig(), logger)
+}
+
 func runGateway(args []string, logger *slog.Logger) error {
 	cfg := gateway.DefaultConfig()
 	var cl clusterFlags
@@ -177,7 +184,12 @@ func runGateway(args []string, logger *slog.Logger) error {
 		return err
 	}
 	defer store.Close()
-	gw, err := gateway.New(cfg, gateway.Deps{Etcd: cli, Store: store, Logger: logger})
+	q, err := cl.queue(logger)
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	gw, err := gateway.New(cfg, gateway.Deps{Etcd: cli, Store: store, Queue: q, Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -236,7 +248,12 @@ func runAgent(args []string, logger *slog.Logger) error {
 			return err
 		}
 	}
-	a, err := agent.New(cfg, cli, rt, logger)
+	q, err := cl.queue(logger)
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	a, err := agent.New(cfg, agent.Deps{Etcd: cli, Runtime: rt, Queue: q, Logger: logger})
 	if err != nil {
 		return err
 	}

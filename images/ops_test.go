@@ -547,3 +547,58 @@ func withOrientation(t testing.TB, img image.Image, o int) []byte {
 	b := buf.Bytes()
 	return append(append(append([]byte{}, b[:2]...), app1...), b[2:]...)
 }
+
+// TestShrinkOnLoad checks that the first step's needs reach the JPEG
+// decoder: the decode is smaller than the source but still at least what
+// the step needs, and steps that need full size get it.
+func TestShrinkOnLoad(t *testing.T) {
+	p := newTestProcessor(t, nil, nil)
+	large, small := fixture(t, "9643x10328.jpg"), fixture(t, "portrait.jpg")
+	tests := []struct {
+		query        string
+		needW, needH int  // in stored coordinates
+		full         bool // the step needs the full-size pixels
+	}{
+		{"imageView2/2/w/500/h/500", 467, 500, false},
+		{"imageView2/1/w/200/h/200", 200, 214, false},
+		{"imageMogr2/thumbnail/300x", 300, 321, false},
+		{"imageMogr2/auto-orient/thumbnail/x300", 280, 300, false},
+		{"imageMogr2/crop/100x100", 0, 0, true},
+		{"imageMogr2/thumbnail/2000x2000<", 0, 0, true},
+		{"exif", 0, 0, true},
+	}
+	for _, tc := range tests {
+		src := large
+		if tc.full {
+			src = small // a full decode of the large one costs seconds
+		}
+		t.Run(tc.query, func(t *testing.T) {
+			pl, err := Parse(tc.query, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := probe(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := &frame{p: p, src: src, srcHeader: h}
+			defer f.release()
+			if err := f.decode(context.Background(), pl.Steps[0].op, false); err != nil {
+				t.Fatal(err)
+			}
+			b := f.img.Bounds()
+			if tc.full {
+				if b.Dx() != h.width || b.Dy() != h.height || f.logical != (image.Point{}) {
+					t.Fatalf("decoded %v (logical %v), want full size", b.Size(), f.logical)
+				}
+				return
+			}
+			if b.Dx() >= h.width || b.Dx() < tc.needW || b.Dy() < tc.needH {
+				t.Fatalf("decoded %v, want smaller than %dx%d and at least %dx%d", b.Size(), h.width, h.height, tc.needW, tc.needH)
+			}
+			if f.logical != (image.Point{X: h.width, Y: h.height}) {
+				t.Fatalf("logical size %v, want the source's", f.logical)
+			}
+		})
+	}
+}

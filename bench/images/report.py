@@ -39,7 +39,7 @@ def main():
         portrait[f"nginx {kind}"] = (rps, n * 1000 / cpu_ms)
 
     huge = {}  # tool -> (wall s, cpu s, peak rss MB)
-    for tool, name in (("ufop", "ufop-huge"), ("vipsthumbnail", "vips-huge")):
+    for tool, name in (("ufop", "ufop-huge"), ("vipsthumbnail", "vips-huge"), ("plain Go", "plain-huge")):
         r = rows(os.path.join(out, name))
         huge[tool] = (min(x[0] for x in r) / 1000, min(x[1] for x in r) / 1000, max(x[2] for x in r) / 1024)
 
@@ -87,6 +87,8 @@ def main():
               f'| {huge["ufop"][0]:.3f} | {huge["ufop"][1]:.3f} | {huge["ufop"][2]:.0f} |',
               f'| vipsthumbnail `-s 500x500` (VIPS_CONCURRENCY=1) | {huge["vipsthumbnail"][0]:.3f} '
               f'| {huge["vipsthumbnail"][1]:.3f} | {huge["vipsthumbnail"][2]:.0f} |',
+              f'| plain Go: image/jpeg + imaging.Fit Lanczos + encode (GOMAXPROCS=1, one run) | {huge["plain Go"][0]:.3f} '
+              f'| {huge["plain Go"][1]:.3f} | {huge["plain Go"][2]:.0f} |',
               "", "| target | measured | met |", "|---|---:|:---:|"]
     lines += [f"| {n} | {v} | {'yes' if ok else 'NO'} |" for n, ok, v in targets]
     loads = [l.strip() for l in open(os.path.join(out, "env.txt")) if "load average" in l]

@@ -109,7 +109,10 @@ for _ in $(seq "$HUGE_RUNS"); do
 	GOMAXPROCS=1 timed "$WORK/ufop-huge" "$WORK/imgbench" -op imageView2/2/w/500/h/500 -n 1 -warmup 0 \
 		-out "$OUT/ufop-huge.jpg" "$HUGE"
 done
-grep -F '"op":"imageView2/2/w/500/h/500"' "$OUT/stdout.log" >"$OUT/ufop-huge.jsonl"
+grep -F '"mode":"ufop","op":"imageView2/2/w/500/h/500"' "$OUT/stdout.log" >"$OUT/ufop-huge.jsonl"
+echo "== plain Go 100 MP -> 500x500 fit (one run: several seconds, ~300 MB)" >&2
+: >"$WORK/plain-huge"
+GOMAXPROCS=1 timed "$WORK/plain-huge" "$WORK/imgbench" -mode plain -op imageView2/2/w/500/h/500 -n 1 -warmup 0 "$HUGE"
 
 # --- vipsthumbnail -----------------------------------------------------------
 echo "== vipsthumbnail portrait x$VIPS_FILES -> 200x200 centre crop (VIPS_CONCURRENCY=1)" >&2
@@ -188,7 +191,7 @@ wait "$NGINX_PID" 2>/dev/null || true
 NGINX_PID=
 
 # --- table -------------------------------------------------------------------
-cp "$WORK"/ufop-huge "$WORK"/vips-huge "$WORK"/vips-portrait "$OUT/"
+cp "$WORK"/ufop-huge "$WORK"/vips-huge "$WORK"/vips-portrait "$WORK"/plain-huge "$OUT/"
 if grep -q Non-2xx "$OUT"/wrk-*.txt; then echo "run.sh: nginx answered errors, see $OUT/wrk-*.txt" >&2; fi
 echo "end: $(uptime)" >>"$OUT/env.txt"
 echo "VIPS_FILES=$VIPS_FILES HUGE_RUNS=$HUGE_RUNS NGINX_SECONDS=$NGINX_SECONDS UFOP_N=$UFOP_N" >>"$OUT/env.txt"

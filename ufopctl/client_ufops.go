@@ -190,7 +190,8 @@ func (c *Client) Build(ctx context.Context, name string, pkg io.ReadSeeker, prog
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/x-tar")
+	// .tar or .tar.gz: the server tells them apart by their magic bytes.
+	req.Header.Set("Content-Type", "application/octet-stream")
 	req.Header.Set("Accept", "text/plain, application/json")
 	if progress != nil {
 		progress(0, size)

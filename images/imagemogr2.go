@@ -160,11 +160,21 @@ func (m *mogrOp) apply(ctx context.Context, f *frame) error {
 	if m.background != nil {
 		f.out.background = *m.background
 	}
-	for _, a := range m.actions {
+	for i := 0; i < len(m.actions); i++ {
 		if err := ctx.Err(); err != nil {
 			return deadlineError(err, "imageMogr2")
 		}
-		if err := a.apply(f, m); err != nil {
+		if t, ok := nextThumbnail(m.actions, i); ok && f.orient > 1 {
+			// auto-orient then thumbnail: resize in the stored orientation
+			// and turn the small result, which keeps JPEG planes on the
+			// fast path (the two commute).
+			if err := t.applyOriented(f); err != nil {
+				return err
+			}
+			i++
+			continue
+		}
+		if err := m.actions[i].apply(f, m); err != nil {
 			return err
 		}
 	}
@@ -175,6 +185,16 @@ func (m *mogrOp) apply(ctx context.Context, f *frame) error {
 		return f.eachFrame(func(img image.Image) (image.Image, error) { return resample(img, w, h), nil })
 	}
 	return nil
+}
+
+// nextThumbnail reports whether actions[i] is auto-orient directly
+// followed by a thumbnail, and returns that thumbnail.
+func nextThumbnail(actions []mogrAction, i int) (thumbnail, bool) {
+	if _, ok := actions[i].(autoOrientAction); !ok || i+1 >= len(actions) {
+		return thumbnail{}, false
+	}
+	t, ok := actions[i+1].(thumbnail)
+	return t, ok
 }
 
 // autoOrientAction applies the EXIF orientation.
@@ -340,6 +360,24 @@ func (t thumbnail) size(w, h int) (int, int) {
 		}
 	}
 	return w, h
+}
+
+// applyOriented is auto-orient followed by t, resizing before orienting.
+func (t thumbnail) applyOriented(f *frame) error {
+	o := f.orient
+	f.orient = 1
+	w, h := f.size()
+	if o >= 5 {
+		w, h = h, w
+	}
+	tw, th := t.size(w, h) // upright
+	if err := f.p.checkOutput("imageMogr2: thumbnail", tw, th); err != nil {
+		return err
+	}
+	if o >= 5 {
+		tw, th = th, tw
+	}
+	return f.eachFrame(func(img image.Image) (image.Image, error) { return orient(resample(img, tw, th), o), nil })
 }
 
 func (t thumbnail) apply(f *frame, _ *mogrOp) error {

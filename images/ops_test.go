@@ -494,19 +494,20 @@ func TestConcurrentRuns(t *testing.T) {
 func TestViewOrientations(t *testing.T) {
 	p := newTestProcessor(t, nil, nil)
 	upright := synthImage(90, 60)
-	want := decodeResult(t, mustRun(t, p, encodePNG(t, upright), "imageView2/1/w/40/h/30"))
 	// unorient[o] turns the upright picture into what a camera stores
 	// with orientation o (the inverse of orient).
 	unorient := map[int]int{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 8, 7: 7, 8: 6}
-	for o := 1; o <= 8; o++ {
-		stored := orient(upright, unorient[o])
-		src := withOrientation(t, stored, o)
-		got := decodeResult(t, mustRun(t, p, src, "imageView2/1/w/40/h/30"))
-		if got.Bounds().Size() != want.Bounds().Size() {
-			t.Fatalf("orientation %d: size %v, want %v", o, got.Bounds().Size(), want.Bounds().Size())
-		}
-		if d := perceptualDistance(got, want); d > 6 {
-			t.Errorf("orientation %d: %.1f levels from the upright result", o, d)
+	for _, q := range []string{"imageView2/1/w/40/h/30", "imageMogr2/auto-orient/thumbnail/40x", "imageMogr2/auto-orient/crop/60x40"} {
+		want := decodeResult(t, mustRun(t, p, encodePNG(t, upright), q))
+		for o := 1; o <= 8; o++ {
+			src := withOrientation(t, orient(upright, unorient[o]), o)
+			got := decodeResult(t, mustRun(t, p, src, q))
+			if got.Bounds().Size() != want.Bounds().Size() {
+				t.Fatalf("%s, orientation %d: size %v, want %v", q, o, got.Bounds().Size(), want.Bounds().Size())
+			}
+			if d := perceptualDistance(got, want); d > 6 {
+				t.Errorf("%s, orientation %d: %.1f levels from the upright result", q, o, d)
+			}
 		}
 	}
 }

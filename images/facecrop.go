@@ -596,24 +596,15 @@ func saliencyCropRect(img image.Image, w, h int) image.Rectangle {
 	return image.Rect(b.Min.X, y0, b.Min.X+cw, y0+ch)
 }
 
-// cropResize returns the rect part of img scaled to exactly w x h.
-func cropResize(img image.Image, rect image.Rectangle, w, h int) *image.NRGBA {
-	var part image.Image
-	if s, ok := img.(interface {
-		SubImage(image.Rectangle) image.Image
-	}); ok {
-		part = s.SubImage(rect)
-	} else {
-		part = imaging.Crop(img, rect)
-	}
-	pb := part.Bounds()
-	if pb.Dx() == w && pb.Dy() == h {
+// cropResize returns the rect part of img scaled to exactly w x h, with the
+// package's resampler: JPEG's YCbCr and Gray planes are scaled directly,
+// big reductions are box-shrunk before the final Lanczos step.
+func cropResize(img image.Image, rect image.Rectangle, w, h int) image.Image {
+	part := cropRect(img, rect.Sub(img.Bounds().Min))
+	if pb := part.Bounds(); pb.Dx() == w && pb.Dy() == h {
+		// Unchanged pixels still get their own copy: the frame's image may
+		// share them with the source.
 		return imaging.Clone(part)
 	}
-	// A big reduction first goes through a cheap box filter down to twice the
-	// target; Lanczos makes the last step sharp.
-	if pb.Dx() > 4*w && pb.Dy() > 4*h {
-		part = imaging.Resize(part, 2*w, 2*h, imaging.Box)
-	}
-	return imaging.Resize(part, w, h, imaging.Lanczos)
+	return resample(part, w, h)
 }

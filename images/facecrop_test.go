@@ -327,6 +327,40 @@ func TestSmallGray(t *testing.T) {
 	}
 }
 
+// TestCropResize checks the fast plane path against imaging's crop and
+// Lanczos resize, for several pixel types and offset bounds.
+func TestCropResize(t *testing.T) {
+	src, _ := decodeUpright(t, "portrait.jpg")
+	ycc := src.(*image.YCbCr)
+	gray := image.NewGray(src.Bounds())
+	draw.Draw(gray, gray.Bounds(), src, image.Point{}, draw.Src)
+	tests := []struct {
+		name string
+		img  image.Image
+		rect image.Rectangle
+		w, h int
+	}{
+		{"ycbcr", ycc, image.Rect(180, 1, 604, 425), 200, 200},
+		{"ycbcr offset", ycc.SubImage(image.Rect(100, 0, 800, 533)), image.Rect(180, 1, 604, 425), 200, 200},
+		{"ycbcr enlarge", ycc, image.Rect(300, 100, 350, 150), 120, 120},
+		{"ycbcr big reduction", ycc, image.Rect(0, 0, 800, 533), 30, 20},
+		{"gray", gray, image.Rect(181, 2, 605, 426), 150, 100},
+		{"nrgba", imaging.Clone(src), image.Rect(0, 0, 800, 533), 200, 133},
+		{"same size", ycc, image.Rect(10, 10, 210, 210), 200, 200},
+	}
+	for _, tc := range tests {
+		got := cropResize(tc.img, tc.rect, tc.w, tc.h)
+		if b := got.Bounds(); b.Dx() != tc.w || b.Dy() != tc.h {
+			t.Errorf("%s: %v, want %dx%d", tc.name, b, tc.w, tc.h)
+			continue
+		}
+		want := imaging.Resize(imaging.Crop(tc.img, tc.rect), tc.w, tc.h, imaging.Lanczos)
+		if d, at := maxBlockDiff(imaging.Clone(got), want); d > 6 {
+			t.Errorf("%s: differs from imaging by %.1f in the block at %v", tc.name, d, at)
+		}
+	}
+}
+
 // TestFacecropApply runs the op on frames, including degenerate sizes.
 func TestFacecropApply(t *testing.T) {
 	p := newTestProcessor(t, nil, nil)

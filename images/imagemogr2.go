@@ -27,7 +27,7 @@ type mogrOp struct {
 // mogrAction is one transform of an imageMogr2 step.
 type mogrAction interface {
 	String() string
-	apply(f *frame, m *mogrOp) error
+	apply(f *frame) error
 }
 
 func parseImageMogr2(args []string) (op, error) {
@@ -174,7 +174,7 @@ func (m *mogrOp) apply(ctx context.Context, f *frame) error {
 			i++
 			continue
 		}
-		if err := m.actions[i].apply(f, m); err != nil {
+		if err := m.actions[i].apply(f); err != nil {
 			return err
 		}
 	}
@@ -201,7 +201,7 @@ func nextThumbnail(actions []mogrAction, i int) (thumbnail, bool) {
 type autoOrientAction struct{}
 
 func (autoOrientAction) String() string { return "auto-orient" }
-func (autoOrientAction) apply(f *frame, _ *mogrOp) error {
+func (autoOrientAction) apply(f *frame) error {
 	f.autoOrient()
 	return nil
 }
@@ -380,7 +380,7 @@ func (t thumbnail) applyOriented(f *frame) error {
 	return f.eachFrame(func(img image.Image) (image.Image, error) { return orient(resample(img, tw, th), o), nil })
 }
 
-func (t thumbnail) apply(f *frame, _ *mogrOp) error {
+func (t thumbnail) apply(f *frame) error {
 	w, h := f.size()
 	tw, th := t.size(w, h)
 	if err := f.p.checkOutput("imageMogr2: thumbnail", tw, th); err != nil {
@@ -545,7 +545,7 @@ func (c cropAction) rect(w, h int) (image.Rectangle, bool) {
 	return r, !r.Empty()
 }
 
-func (c cropAction) apply(f *frame, _ *mogrOp) error {
+func (c cropAction) apply(f *frame) error {
 	w, h := f.size()
 	r, ok := c.rect(w, h)
 	if !ok {
@@ -561,7 +561,7 @@ type rotateAction struct{ deg int }
 
 func (r rotateAction) String() string { return "rotate/" + strconv.Itoa(r.deg) }
 
-func (r rotateAction) apply(f *frame, _ *mogrOp) error {
+func (r rotateAction) apply(f *frame) error {
 	w, h := f.size()
 	if r.deg%90 != 0 {
 		rad := float64(r.deg) * math.Pi / 180
@@ -607,7 +607,7 @@ func (b blurAction) String() string {
 // apply blurs with a Gaussian of the given sigma. The radius is validated
 // and kept in the normalized form for Qiniu compatibility, but imaging's
 // kernel always spans 3 sigma, which is what the radius usually is.
-func (b blurAction) apply(f *frame, _ *mogrOp) error {
+func (b blurAction) apply(f *frame) error {
 	return f.eachFrame(func(img image.Image) (image.Image, error) { return imaging.Blur(img, b.sigma), nil })
 }
 

@@ -603,3 +603,16 @@ func TestShrinkOnLoad(t *testing.T) {
 		})
 	}
 }
+
+// TestBackgroundPerStep checks that a JPEG step's background fills its
+// transparent corners before later steps run.
+func TestBackgroundPerStep(t *testing.T) {
+	p := newTestProcessor(t, nil, nil)
+	src := synth(t, 100, 100, formatPNG)
+	blue := b64url("#0000FF")
+	img := decodeResult(t, mustRun(t, p, src, "imageMogr2/rotate/45/background/"+blue+"/format/jpg|imageView2/2/w/70"))
+	c := color.NRGBAModel.Convert(img.At(img.Bounds().Min.X+1, img.Bounds().Min.Y+1)).(color.NRGBA)
+	if c.B < 200 || c.R > 60 || c.G > 60 {
+		t.Fatalf("corner %v, want the first step's blue background", c)
+	}
+}

@@ -120,7 +120,9 @@ func (p *Processor) Run(ctx context.Context, src []byte, steps []Step) (res *Res
 				f.anim = nil
 			}
 		}
-		f.out.quality, f.out.progressive = 0, false
+		// Each step's output is a new encoding: quality, interlace and
+		// background are its own; the format carries over as the input's.
+		f.out.quality, f.out.progressive, f.out.background = 0, false, white()
 		if err := s.op.apply(ctx, f); err != nil {
 			var ue *ufop.Error
 			if ctx.Err() != nil && !errors.As(err, &ue) {
@@ -130,6 +132,12 @@ func (p *Processor) Run(ctx context.Context, src []byte, steps []Step) (res *Res
 		}
 		// The output of a step carries no EXIF: later steps see it upright.
 		f.orient = 1
+		if i < len(steps)-1 && f.img != nil && f.out.format == formatJPEG {
+			// A JPEG step output has no alpha: later steps must see its
+			// transparent areas filled with this step's background.
+			bg := f.out.background
+			f.eachFrameKeepLogical(func(m image.Image) image.Image { return opaque(m, bg) })
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, deadlineError(err, "encode")

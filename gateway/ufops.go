@@ -12,7 +12,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
-		"strings"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -284,8 +284,12 @@ func (g *Gateway) instancesOf(ctx context.Context, name string) []ufop.Instance 
 type State struct {
 	UFOP      ufop.UFOP       `json:"ufop"`
 	Instances []ufop.Instance `json:"instances"`
-	// Queue is the jobs waiting for an instance, summed over instances.
+	// Queue is the depth of the UFOP's work queue: jobs waiting for an
+	// agent plus jobs taken and not yet answered.
 	Queue int `json:"queue"`
+	// Waiting and Inflight split Queue.
+	Waiting  int `json:"waiting"`
+	Inflight int `json:"inflight"`
 }
 
 func (g *Gateway) ufopState(c echo.Context) error {
@@ -297,9 +301,18 @@ func (g *Gateway) ufopState(c echo.Context) error {
 	if st.Instances == nil {
 		st.Instances = []ufop.Instance{}
 	}
-	for _, in := range st.Instances {
-		st.Queue += in.Queued
+	if g.deps.Queue != nil {
+		st.Waiting, st.Inflight, err = g.deps.Queue.Depth(c.Request().Context(), u.Name)
+		if err != nil {
+			g.logger.Warn("queue depth", "ufop", u.Name, "err", err)
+		}
+	} else {
+		for _, in := range st.Instances {
+			st.Waiting += in.Queued
+			st.Inflight += in.Inflight
+		}
 	}
+	st.Queue = st.Waiting + st.Inflight
 	return c.JSON(http.StatusOK, st)
 }
 

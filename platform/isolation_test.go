@@ -70,7 +70,7 @@ func TestIsolation(t *testing.T) {
 	cfg.Gateway.InternalURL = ""
 	etcdAddr := testenv.FreeAddr(t)
 	cfg.EtcdClientAddr, cfg.EtcdPeerAddr, cfg.NATSPort = etcdAddr, testenv.FreeAddr(t), -1
-	p := runPlatform(t, cfg)
+	p, _ := runPlatform(t, cfg)
 	a := newAPI(t, p)
 	a.base = "http://127.0.0.1:" + port(p.Gateway().Addr())
 
@@ -232,28 +232,4 @@ func hostIP() string {
 		}
 	}
 	return ""
-}
-
-func runPlatform(t *testing.T, cfg platform.Config) *platform.Platform {
-	t.Helper()
-	p, err := platform.New(cfg, testenv.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- p.Run(context.Background()) }()
-	select {
-	case <-p.Ready():
-	case err := <-errc:
-		t.Fatalf("platform: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("platform not ready in 60s")
-	}
-	t.Cleanup(func() {
-		p.Close()
-		if err := <-errc; err != nil {
-			t.Errorf("platform stop: %v", err)
-		}
-	})
-	return p
 }

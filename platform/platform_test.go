@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,12 +28,21 @@ func needImages(t *testing.T) {
 	}
 }
 
+// startPlatform runs a platform on dir with free ports; stop stops it and
+// returns Run's error (the test's cleanup stops it too).
 func startPlatform(t *testing.T, dir string) (*platform.Platform, func() error) {
 	t.Helper()
 	cfg := platform.DefaultConfig()
 	cfg.DataDir = dir
 	cfg.Gateway.Addr = "127.0.0.1:0"
 	cfg.EtcdClientAddr, cfg.EtcdPeerAddr, cfg.NATSPort = testenv.FreeAddr(t), testenv.FreeAddr(t), -1
+	return runPlatform(t, cfg)
+}
+
+// runPlatform runs a platform with cfg until the test ends or stop is
+// called.
+func runPlatform(t *testing.T, cfg platform.Config) (*platform.Platform, func() error) {
+	t.Helper()
 	p, err := platform.New(cfg, testenv.Logger(t))
 	if err != nil {
 		t.Fatal(err)
@@ -46,16 +56,20 @@ func startPlatform(t *testing.T, dir string) (*platform.Platform, func() error) 
 	case <-time.After(60 * time.Second):
 		t.Fatal("platform not ready in 60s")
 	}
-	stopped := false
+	var once sync.Once
+	var stopErr error
 	stop := func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		p.Close()
-		return <-errc
+		once.Do(func() {
+			p.Close()
+			stopErr = <-errc
+		})
+		return stopErr
 	}
-	t.Cleanup(func() { stop() })
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("platform stop: %v", err)
+		}
+	})
 	return p, stop
 }
 

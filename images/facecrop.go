@@ -184,7 +184,7 @@ const (
 const (
 	detectSide      = 400  // longest side of the copy searched for faces
 	minFacePx       = 20   // smallest face window on the copy
-	faceShift       = 0.1  // window step, as a fraction of its size
+	faceShift       = 0.15 // window step, as a fraction of its size
 	faceScale       = 1.1  // window growth per scale step
 	faceIoU         = 0.2  // pigo's clustering: detections overlapping more are one
 	faceOverlap     = 0.4  // clusters sharing more of the smaller box are one face

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/ufop/ufop/catalog"
@@ -123,6 +124,9 @@ type Deps struct {
 	// Health, when set, is asked by /healthz besides the gateway's own
 	// readiness (the one-process platform reports every role there).
 	Health func() error
+	// Metrics, when set, are served on /metrics beside the gateway's own
+	// series (the one-process platform adds the scaler's there).
+	Metrics []prometheus.Gatherer
 }
 
 // Gateway is one front-end process.
@@ -335,7 +339,7 @@ func (g *Gateway) newEcho() *echo.Echo {
 	e.HTTPErrorHandler = g.handleError
 	e.Use(g.observe)
 	e.GET("/healthz", g.healthz)
-	e.GET("/metrics", echo.WrapHandler(g.metrics.handler()))
+	e.GET("/metrics", echo.WrapHandler(g.metrics.handler(g.deps.Metrics...)))
 	return e
 }
 

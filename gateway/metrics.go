@@ -65,8 +65,10 @@ func newMetrics() *metrics {
 	return m
 }
 
-func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+// handler serves the gateway's series and those of extra, other roles'
+// registries in the same process.
+func (m *metrics) handler(extra ...prometheus.Gatherer) http.Handler {
+	return promhttp.HandlerFor(append(prometheus.Gatherers{m.reg}, extra...), promhttp.HandlerOpts{Registry: m.reg})
 }
 
 func (m *metrics) request(route, fop string, status int, d time.Duration) {

@@ -165,10 +165,14 @@ type decoder struct {
 	adobeTransform      uint8
 	eobRun              uint16 // End-of-Band run, specified in section G.1.2.2.
 
-	comp       [maxComponents]component
-	progCoeffs [maxComponents][]block // Saved state between progressive-mode scans.
+	comp [maxComponents]component
+	// progCoeffs is the saved state between progressive-mode scans. Unlike
+	// image/jpeg it holds int16s, half the memory: quantized coefficients
+	// of 8-bit JPEGs fit in 12 bits (T.81, F.1.2), so valid files decode
+	// the same; hostile ones may wrap where image/jpeg's int32s would not.
+	progCoeffs [maxComponents][]packedBlock
 	// progDC replaces progCoeffs at 1/8 scale, where only DC coefficients
-	// are decoded: 4 bytes per block instead of 256.
+	// are decoded: 4 bytes per block instead of 128.
 	progDC [maxComponents][]int32
 	huff   [maxTc + 1][maxTh + 1]huffman
 	quant  [maxTq + 1]block // Quantization tables, in zig-zag order.

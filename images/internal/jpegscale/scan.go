@@ -56,17 +56,35 @@ func (d *decoder) makeImg(mxx, myy int) {
 	d.planes[2] = plane{m.Cr, m.CStride}
 }
 
+// packedBlock is a block of quantized coefficients as progressive decoding
+// stores them between scans.
+type packedBlock [blockSize]int16
+
+// unpack widens p into b.
+func (p *packedBlock) unpack(b *block) {
+	for i, v := range p {
+		b[i] = int32(v)
+	}
+}
+
+// pack narrows b into p.
+func (p *packedBlock) pack(b *block) {
+	for i, v := range b {
+		p[i] = int16(v)
+	}
+}
+
 // coeffPool recycles the coefficient buffers of progressive decodes, the
 // largest allocation of a decode that does not escape into the result.
-var coeffPool sync.Pool // of *[]block
+var coeffPool sync.Pool // of *[]packedBlock
 
 // maxPooledBlocks bounds what goes back to coeffPool (64 MiB of blocks), so
 // that one huge progressive image does not pin its buffer.
-const maxPooledBlocks = 64 << 20 / (blockSize * 4)
+const maxPooledBlocks = 64 << 20 / (blockSize * 2)
 
 // allocCoeffs returns n zeroed blocks, from coeffPool when it has room.
-func allocCoeffs(n int) []block {
-	if p, ok := coeffPool.Get().(*[]block); ok {
+func allocCoeffs(n int) []packedBlock {
+	if p, ok := coeffPool.Get().(*[]packedBlock); ok {
 		if cap(*p) >= n {
 			b := (*p)[:n]
 			clear(b)
@@ -74,7 +92,7 @@ func allocCoeffs(n int) []block {
 		}
 		coeffPool.Put(p)
 	}
-	return make([]block, n)
+	return make([]packedBlock, n)
 }
 
 // release hands the decoder's coefficient buffers back to coeffPool.
@@ -296,7 +314,7 @@ func (d *decoder) processSOS(n int) error {
 							if d.scale == 8 {
 								b[0] = d.progDC[compIndex][by*mxx*hi+bx]
 							} else {
-								b = d.progCoeffs[compIndex][by*mxx*hi+bx]
+								d.progCoeffs[compIndex][by*mxx*hi+bx].unpack(&b)
 							}
 						} else if zmax == blockSize-1 {
 							b = block{}
@@ -404,7 +422,7 @@ func (d *decoder) processSOS(n int) error {
 								d.progDC[compIndex][by*mxx*hi+bx] = b[0]
 								continue
 							}
-							d.progCoeffs[compIndex][by*mxx*hi+bx] = b
+							d.progCoeffs[compIndex][by*mxx*hi+bx].pack(&b)
 							// At this point, we could call reconstructBlock to dequantize and perform the
 							// inverse DCT, to save early stages of a progressive image to the *image.YCbCr
 							// buffers (the whole point of progressive encoding), but in Go, the jpeg.Decode
@@ -567,16 +585,15 @@ func (d *decoder) reconstructProgressiveImage() error {
 		v := 8 * d.comp[0].v / d.comp[i].v
 		h := 8 * d.comp[0].h / d.comp[i].h
 		stride := mxx * d.comp[i].h
-		var dcOnly block
+		var b block
 		for by := 0; by*v < d.height; by++ {
 			for bx := 0; bx*h < d.width; bx++ {
-				b := &dcOnly
 				if d.progDC[i] != nil {
-					dcOnly[0] = d.progDC[i][by*stride+bx]
+					b[0] = d.progDC[i][by*stride+bx]
 				} else {
-					b = &d.progCoeffs[i][by*stride+bx]
+					d.progCoeffs[i][by*stride+bx].unpack(&b)
 				}
-				if err := d.reconstructBlock(b, bx, by, i); err != nil {
+				if err := d.reconstructBlock(&b, bx, by, i); err != nil {
 					return err
 				}
 			}

@@ -221,3 +221,90 @@ func chromaSub(r image.YCbCrSubsampleRatio) (int, int) {
 	}
 	return 1, 1
 }
+
+// resizeRGBA fills the dw x dh RGBA pixels dst (row stride ds) from src
+// (sw x sh, row stride ss), like resizePlane for four interleaved channels.
+// The pixels are premultiplied, so each channel is filtered alike; colour
+// is clamped to alpha afterwards, since negative lobes can push it over.
+func resizeRGBA(dst []uint8, dw, dh, ds int, src []uint8, sw, sh, ss int, hx, vy filterTaps) {
+	y0 := vy.start[0]
+	y1 := vy.start[dh-1] + vy.n
+	tw := 4 * dw
+	tmp := make([]uint8, tw*(y1-y0))
+	n := hx.n
+	for y := y0; y < y1; y++ {
+		row := src[y*ss : y*ss+4*sw]
+		out := tmp[(y-y0)*tw : (y-y0+1)*tw]
+		for x := 0; x < dw; x++ {
+			ws := hx.w[x*n : x*n+n]
+			px := row[4*hx.start[x] : 4*(hx.start[x]+n)]
+			px = px[:4*len(ws)]
+			var r, g, b, a int32
+			for j, w := range ws {
+				p := px[4*j : 4*j+4 : 4*j+4]
+				r += w * int32(p[0])
+				g += w * int32(p[1])
+				b += w * int32(p[2])
+				a += w * int32(p[3])
+			}
+			o := out[4*x : 4*x+4 : 4*x+4]
+			o[0], o[1], o[2], o[3] = clampByte(r), clampByte(g), clampByte(b), clampByte(a)
+		}
+	}
+	acc := make([]int32, tw)
+	for y := 0; y < dh; y++ {
+		clear(acc)
+		for j, w := range vy.w[y*vy.n : (y+1)*vy.n] {
+			if w == 0 {
+				continue
+			}
+			r := vy.start[y] + j - y0
+			row := tmp[r*tw : (r+1)*tw]
+			row = row[:len(acc)]
+			for x, p := range row {
+				acc[x] += w * int32(p)
+			}
+		}
+		out := dst[y*ds : y*ds+tw]
+		out = out[:len(acc)]
+		for x := 0; x < len(acc); x += 4 {
+			a := clampByte(acc[x+3])
+			out[x] = min(clampByte(acc[x]), a)
+			out[x+1] = min(clampByte(acc[x+1]), a)
+			out[x+2] = min(clampByte(acc[x+2]), a)
+			out[x+3] = a
+		}
+	}
+}
+
+// resizeRGBARect resamples src to rw x rh and returns the part r of that.
+func resizeRGBARect(src *image.RGBA, rw, rh int, r image.Rectangle, k kernel) *image.RGBA {
+	b := src.Bounds()
+	dst := image.NewRGBA(image.Rect(0, 0, r.Dx(), r.Dy()))
+	hx := axisTaps(r.Dx(), r.Min.X, 1, rw, 0, b.Dx(), 0, 1, b.Dx(), k)
+	vy := axisTaps(r.Dy(), r.Min.Y, 1, rh, 0, b.Dy(), 0, 1, b.Dy(), k)
+	resizeRGBA(dst.Pix, r.Dx(), r.Dy(), dst.Stride, src.Pix[src.PixOffset(b.Min.X, b.Min.Y):], b.Dx(), b.Dy(), src.Stride, hx, vy)
+	return dst
+}
+
+// premultiplied returns m as premultiplied RGBA: the same pixels when m is
+// opaque (NRGBA and RGBA bytes are then identical), else a converted copy.
+func premultiplied(m *image.NRGBA) *image.RGBA {
+	if m.Opaque() {
+		return &image.RGBA{Pix: m.Pix, Stride: m.Stride, Rect: m.Rect}
+	}
+	b := m.Bounds()
+	dst := image.NewRGBA(b)
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		s := m.Pix[m.PixOffset(b.Min.X, y):]
+		d := dst.Pix[dst.PixOffset(b.Min.X, y):]
+		for x := 0; x < 4*b.Dx(); x += 4 {
+			a := uint32(s[x+3])
+			d[x] = uint8((uint32(s[x])*a + 127) / 255)
+			d[x+1] = uint8((uint32(s[x+1])*a + 127) / 255)
+			d[x+2] = uint8((uint32(s[x+2])*a + 127) / 255)
+			d[x+3] = uint8(a)
+		}
+	}
+	return dst
+}

@@ -1,6 +1,7 @@
 package images
 
 import (
+	"fmt"
 	"image"
 	"image/color"
 	"math/rand/v2"
@@ -123,4 +124,59 @@ func BenchmarkResizeYCbCr(b *testing.B) {
 	for b.Loop() {
 		resampleRect(src, 300, 200, image.Rect(50, 0, 250, 200))
 	}
+}
+
+// TestRGBAResize compares the interleaved resampler with imaging on opaque
+// and translucent NRGBA and on RGBA.
+func TestRGBAResize(t *testing.T) {
+	n := image.NewNRGBA(image.Rect(0, 0, 211, 143))
+	for y := 0; y < 143; y++ {
+		for x := 0; x < 211; x++ {
+			n.SetNRGBA(x, y, color.NRGBA{uint8(x), uint8(y), uint8(x + y), 255})
+		}
+	}
+	translucent := image.NewNRGBA(n.Rect)
+	copy(translucent.Pix, n.Pix)
+	for i := 3; i < len(translucent.Pix); i += 4 {
+		translucent.Pix[i] = uint8(i / 4 % 256)
+	}
+	rgba := image.NewRGBA(n.Rect)
+	copy(rgba.Pix, n.Pix)
+	for _, tc := range []struct {
+		name string
+		img  image.Image
+		want string
+	}{{"opaque nrgba", n, "*image.NRGBA"}, {"translucent nrgba", translucent, "*image.RGBA"}, {"rgba", rgba, "*image.RGBA"}} {
+		for _, size := range [][2]int{{100, 67}, {30, 20}, {300, 200}} {
+			crop := image.Rect(3, 2, size[0]-4, size[1]-1)
+			got := resampleRect(tc.img, size[0], size[1], crop)
+			if typ := fmt.Sprintf("%T", got); typ != tc.want {
+				t.Fatalf("%s: got %s, want %s", tc.name, typ, tc.want)
+			}
+			want := imaging.Crop(imaging.Resize(tc.img, size[0], size[1], imaging.Lanczos), crop)
+			if size[0] == 30 { // the box pre-shrink applies: compare with the same split
+				want = imaging.Crop(imaging.Resize(imaging.Resize(tc.img, 70, 48, imaging.Box), 30, 20, imaging.Lanczos), crop)
+			}
+			// Compare premultiplied values: what shows once composed; 8-bit
+			// premultiplied storage cannot keep the colour of nearly
+			// transparent pixels, and need not.
+			if d := meanDiffPremul(got, want); d > 1.5 {
+				t.Errorf("%s %v: %.2f levels from imaging's result", tc.name, size, d)
+			}
+		}
+	}
+}
+
+// meanDiffPremul is meanDiff on premultiplied colour.
+func meanDiffPremul(a, b image.Image) float64 {
+	ab, bb := a.Bounds(), b.Bounds()
+	var sum float64
+	for y := 0; y < ab.Dy(); y++ {
+		for x := 0; x < ab.Dx(); x++ {
+			c1 := color.RGBAModel.Convert(a.At(ab.Min.X+x, ab.Min.Y+y)).(color.RGBA)
+			c2 := color.RGBAModel.Convert(b.At(bb.Min.X+x, bb.Min.Y+y)).(color.RGBA)
+			sum += float64(absDiff(c1.R, c2.R) + absDiff(c1.G, c2.G) + absDiff(c1.B, c2.B) + absDiff(c1.A, c2.A))
+		}
+	}
+	return sum / float64(4*ab.Dx()*ab.Dy())
 }

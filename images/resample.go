@@ -17,7 +17,8 @@ func resample(img image.Image, w, h int) image.Image {
 // read once), leaving Lanczos-3 a reduction under 4x, whose kernel would
 // otherwise span 6 source pixels per output pixel times the reduction. This
 // is the shrink-then-reduce split of libvips. JPEG's YCbCr and Gray images
-// are resampled plane by plane (plane.go); other types go through imaging.
+// are resampled plane by plane, RGBA and NRGBA as premultiplied interleaved
+// pixels (plane.go); other types go through imaging.
 func resampleRect(img image.Image, rw, rh int, r image.Rectangle) image.Image {
 	b := img.Bounds()
 	if b.Dx() == rw && b.Dy() == rh {
@@ -37,6 +38,24 @@ func resampleRect(img image.Image, rw, rh int, r image.Rectangle) image.Image {
 			m = resizeGrayRect(m, iw, ih, image.Rect(0, 0, iw, ih), kernelBox)
 		}
 		return resizeGrayRect(m, rw, rh, r, kernelLanczos3)
+	case *image.RGBA, *image.NRGBA:
+		var rgba *image.RGBA
+		opaqueSrc := false
+		if n, ok := m.(*image.NRGBA); ok {
+			rgba, opaqueSrc = premultiplied(n), n.Opaque()
+		} else {
+			rgba = m.(*image.RGBA)
+		}
+		if pre {
+			rgba = resizeRGBARect(rgba, iw, ih, image.Rect(0, 0, iw, ih), kernelBox)
+		}
+		out := resizeRGBARect(rgba, rw, rh, r, kernelLanczos3)
+		if opaqueSrc {
+			// Still opaque: the same bytes are valid NRGBA, the type the
+			// caller gave.
+			return &image.NRGBA{Pix: out.Pix, Stride: out.Stride, Rect: out.Rect}
+		}
+		return out
 	}
 	if pre {
 		img = imaging.Resize(img, iw, ih, imaging.Box)

@@ -283,8 +283,11 @@ func (m *mark) set(key, val string) error {
 func isDigits(s string) bool { return s != "" && strings.TrimLeft(s, "0123456789") == "" }
 
 // decodeMarkB64 decodes URL-safe base64 with optional padding (SPEC §1).
+// The standard alphabet's + and / are accepted too, as saveas does: some
+// clients encode with it (a / arrives percent-encoded as %2F).
 func decodeMarkB64(param, s string) (string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
+	s = strings.NewReplacer("+", "-", "/", "_").Replace(strings.TrimRight(s, "="))
+	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
 		return "", ufop.Errorf(ufop.KindInvalid, "watermark: parameter %s: %q is not URL-safe base64", param, s)
 	}

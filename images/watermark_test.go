@@ -30,6 +30,7 @@ func TestParseWatermark(t *testing.T) {
 		{"1/image/" + img, "watermark/1/image/" + img},
 		{"1/image/" + base64.URLEncoding.EncodeToString([]byte("test:watermark.png")), "watermark/1/image/" + img},
 		{"1/image/" + img + "/", "watermark/1/image/" + img},
+		{"2/text/" + base64.StdEncoding.EncodeToString([]byte("??>")), "watermark/2/text/" + b64("??>")},
 		{"1/image/" + img + "/dissolve/50/gravity/northwest/dx/20/dy/5/ws/0.25",
 			"watermark/1/image/" + img + "/dissolve/50/gravity/NorthWest/dx/20/dy/5/ws/0.25"},
 		{"1/ws/0.5/image/" + img, ""}, // ws before image: refused below, not here

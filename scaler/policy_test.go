@@ -1,0 +1,158 @@
+package scaler
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ufop/ufop"
+)
+
+// step is one observation, a second apart by default, and what the policy
+// must answer to it (want < 0: not checked).
+type step struct {
+	t      int // seconds since the start
+	depth  int
+	want   int
+	reason string
+}
+
+// steady is depth from second from to second to, unchecked.
+func steady(from, to, depth int) []step {
+	var s []step
+	for t := from; t <= to; t++ {
+		s = append(s, step{t: t, depth: depth, want: -1})
+	}
+	return s
+}
+
+func seq(parts ...[]step) []step {
+	var out []step
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+func TestDecide(t *testing.T) {
+	w := Windows{Stable: 30 * time.Second, Panic: 3 * time.Second, PanicThreshold: 2}
+	base := ufop.ScalePolicy{Min: 1, Max: 5, Threshold: 2, Cooldown: 10 * time.Second}
+	withStep := base
+	withStep.MaxStep = 2
+	minZero := base
+	minZero.Min = 0
+	tests := []struct {
+		name   string
+		policy ufop.ScalePolicy
+		start  int // the count before the first step
+		steps  []step
+	}{
+		{"burst → panic scale-up at once", base, 1, seq(
+			steady(0, 4, 0),
+			[]step{{5, 40, 5, ReasonPanic}},
+		)},
+		{"burst from zero panics too", minZero, 0, seq(
+			steady(0, 4, 0),
+			[]step{{5, 12, 2, ReasonPanic}}, // panic avg 4 → 2 instances, ≥ 2 × max(0, 1)
+		)},
+		{"steady load over capacity → stable scale-up", base, 1, []step{
+			{0, 3, 2, ReasonStable}, // 1.5 × capacity: no panic; ceil(3/2) = 2
+			{1, 3, 2, ReasonHold},
+		}},
+		{"a short blip under the panic threshold is smoothed away", base, 1, seq(
+			steady(0, 25, 0),
+			[]step{{26, 3, 1, ReasonHold}, {27, 3, 1, ReasonHold}, {28, 3, 1, ReasonHold}},
+		)},
+		{"the stable average grows into a scale-up", base, 2, seq(
+			steady(0, 9, 3), // under the capacity of 2
+			[]step{{10, 7, 2, ReasonHold}, {11, 7, 2, ReasonHold}, {12, 7, 2, ReasonHold}}, // avg 3.36, 3.67, 3.92
+			[]step{{13, 7, 3, ReasonStable}},                                               // avg 4.14 → 3
+		)},
+		{"step limit", withStep, 1, seq(
+			steady(0, 4, 0),
+			[]step{{5, 40, 3, ReasonPanic}, {6, 40, 5, ReasonPanic}, {7, 40, 5, ReasonHold}},
+		)},
+		{"clamp to max", base, 1, []step{{0, 1000, 5, ReasonPanic}}},
+		{"below min → min", base, 0, []step{{0, 0, 1, ReasonMin}}},
+		{"above max → max", base, 8, []step{{0, 0, 5, ReasonMax}}},
+		{"never below min", base, 2, seq(
+			steady(0, 60, 0),
+			[]step{{61, 0, 1, ReasonHold}},
+		)},
+		{"cool-down gating, one decision at a time", base, 5, seq(
+			steady(0, 20, 10),                  // busy: exactly 5 instances' worth, no panic
+			steady(21, 29, 0),                  // quiet, but not for a whole cool-down yet
+			[]step{{30, 0, 4, ReasonCooldown}}, // stable avg 200/30 → 4
+			steady(31, 39, 0),                  // a new cool-down after the change
+			[]step{{40, 0, 2, ReasonCooldown}}, // stable avg 100/30 → 2
+			[]step{{50, 0, 1, ReasonCooldown}}, // stable avg 0 → 1
+			[]step{{60, 0, 1, ReasonHold}},
+		)},
+		{"a busy moment restarts the cool-down", base, 3, seq(
+			steady(0, 8, 0),               // first sight counts as a change: cool-down from 0
+			[]step{{9, 6, 3, ReasonHold}}, // at 3 × 2: busy
+			steady(10, 18, 0),
+			[]step{{19, 0, 1, ReasonCooldown}},
+		)},
+		{"no scale-down while panicking", base, 5, seq(
+			steady(0, 10, 60), // far over capacity: panic until the panic window empties at 13
+			steady(11, 40, 0), // quiet for well over the cool-down, but inside the panic hold
+			[]step{{41, 0, 5, ReasonHold}},
+			[]step{{42, 0, 1, ReasonCooldown}}, // 30 s without the panic condition
+		)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			var h History
+			cur := tt.start
+			for _, s := range tt.steps {
+				o := Observation{At: t0.Add(time.Duration(s.t) * time.Second), Waiting: s.depth, Current: cur, Running: cur}
+				d := Decide(tt.policy, w, &h, o)
+				if s.want >= 0 && (d.Desired != s.want || d.Reason != s.reason) {
+					t.Fatalf("t=%ds depth %d at %d instances: got %d (%s), want %d (%s); stable avg %.2f panic avg %.2f panicking %v",
+						s.t, s.depth, cur, d.Desired, d.Reason, s.want, s.reason, d.StableAvg, d.PanicAvg, d.Panicking)
+				}
+				if d.Changed() != (d.Desired != cur) {
+					t.Fatalf("t=%ds: direction %q for %d → %d", s.t, d.Direction, cur, d.Desired)
+				}
+				cur = d.Desired
+			}
+		})
+	}
+}
+
+// TestDecideBounds checks, over many random-looking load series, what must
+// hold whatever the load: the count stays in [min, max], moves at most
+// MaxStep, and never goes down while panicking.
+func TestDecideBounds(t *testing.T) {
+	w := Windows{Stable: 10 * time.Second, Panic: 2 * time.Second, PanicThreshold: 2}
+	for seed := range 20 {
+		p := ufop.ScalePolicy{Min: seed % 3, Max: 3 + seed%5, Threshold: 0.5 + float64(seed%4), Cooldown: time.Duration(seed%7) * time.Second, MaxStep: seed % 3}
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			var h History
+			cur := 0
+			x := uint32(seed*2654435761 + 1)
+			t0 := time.Unix(0, 0)
+			for i := range 500 {
+				x = x*1664525 + 1013904223 // a fixed LCG: the same series every run
+				depth := int(x>>24) % 40
+				if (i/50)%2 == 1 {
+					depth /= 10 // alternate busy and quiet stretches
+				}
+				d := Decide(p, w, &h, Observation{At: t0.Add(time.Duration(i) * 500 * time.Millisecond), Waiting: depth, Current: cur})
+				inRange := cur >= p.Min && cur <= p.Max
+				if inRange && (d.Desired < p.Min || d.Desired > p.Max) {
+					t.Fatalf("step %d: %d outside [%d, %d]", i, d.Desired, p.Min, p.Max)
+				}
+				if p.MaxStep > 0 && (d.Desired-cur > p.MaxStep || cur-d.Desired > p.MaxStep) {
+					t.Fatalf("step %d: %d → %d with step limit %d", i, cur, d.Desired, p.MaxStep)
+				}
+				if d.Panicking && inRange && d.Desired < cur {
+					t.Fatalf("step %d: scaled down %d → %d while panicking", i, cur, d.Desired)
+				}
+				cur = d.Desired
+			}
+		})
+	}
+}

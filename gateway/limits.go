@@ -204,12 +204,20 @@ func (l *limiter) cmdLimit(user, cmd string, tier TierLimits, n int) effective {
 	return share(rps, burst, n)
 }
 
-// tune makes lim enforce e, keeping its tokens.
-func tune(lim *rate.Limiter, e effective, now time.Time) {
-	r := rate.Limit(e.rps)
+func (e effective) limit() rate.Limit {
 	if e.rps <= 0 {
-		r = rate.Inf
+		return rate.Inf
 	}
+	return rate.Limit(e.rps)
+}
+
+// newBucket returns a full token bucket enforcing e.
+func newBucket(e effective) *rate.Limiter { return rate.NewLimiter(e.limit(), max(1, e.burst)) }
+
+// tune makes lim enforce e, keeping its tokens (a new limit starts from
+// where the old one left off, so changing it never grants a fresh burst).
+func tune(lim *rate.Limiter, e effective, now time.Time) {
+	r := e.limit()
 	if lim.Limit() != r {
 		lim.SetLimitAt(now, r)
 	}
@@ -250,7 +258,7 @@ func (l *limiter) admit(owner, bucket string, steps []images.Step) (func(), erro
 	defer l.mu.Unlock()
 	u := l.users[owner]
 	if u == nil {
-		u = &userLimits{rate: rate.NewLimiter(rate.Inf, 1), cmds: map[string]*rate.Limiter{}}
+		u = &userLimits{rate: newBucket(ue), cmds: map[string]*rate.Limiter{}}
 		l.users[owner] = u
 	}
 	u.used = now
@@ -282,7 +290,7 @@ func (l *limiter) admit(owner, bucket string, steps []images.Step) (func(), erro
 			continue
 		}
 		if lim == nil {
-			lim = rate.NewLimiter(rate.Limit(e.rps), e.burst)
+			lim = newBucket(e)
 			u.cmds[name] = lim
 		}
 		tune(lim, e, now)

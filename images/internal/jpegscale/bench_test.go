@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"image/jpeg"
+	"os"
 	"testing"
 	"time"
 
@@ -44,8 +45,21 @@ func reportCPU(b *testing.B, start time.Duration) {
 	}
 }
 
+// BenchmarkDecodeProgressive decodes a 400x267 progressive 4:2:0 JPEG
+// (testdata) at every scale, and with image/jpeg.
+func BenchmarkDecodeProgressive(b *testing.B) {
+	data, err := os.ReadFile("testdata/prog-420-400x267.jpg")
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchDecodeData(b, data)
+}
+
 func benchDecode(b *testing.B, name string) {
-	data := readImage(b, name)
+	benchDecodeData(b, readImage(b, name))
+}
+
+func benchDecodeData(b *testing.B, data []byte) {
 	b.Run("image/jpeg", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		b.ReportAllocs()

@@ -172,8 +172,8 @@ type decoder struct {
 	// the same; hostile ones may wrap where image/jpeg's int32s would not.
 	progCoeffs [maxComponents][]packedBlock
 	// progDC replaces progCoeffs at 1/8 scale, where only DC coefficients
-	// are decoded: 4 bytes per block instead of 128.
-	progDC [maxComponents][]int32
+	// are decoded: 2 bytes per block instead of 128.
+	progDC [maxComponents][]int16
 	huff   [maxTc + 1][maxTh + 1]huffman
 	quant  [maxTq + 1]block // Quantization tables, in zig-zag order.
 	// quantNat holds the quantization tables in natural order, for the

@@ -67,13 +67,6 @@ func (p *packedBlock) unpack(b *block) {
 	}
 }
 
-// pack narrows b into p.
-func (p *packedBlock) pack(b *block) {
-	for i, v := range b {
-		p[i] = int16(v)
-	}
-}
-
 // coeffPool recycles the coefficient buffers of progressive decodes, the
 // largest allocation of a decode that does not escape into the result.
 var coeffPool sync.Pool // of *[]packedBlock
@@ -225,7 +218,7 @@ func (d *decoder) processSOS(n int) error {
 			n := mxx * myy * d.comp[compIndex].h * d.comp[compIndex].v
 			if d.scale == 8 {
 				if d.progDC[compIndex] == nil {
-					d.progDC[compIndex] = make([]int32, n)
+					d.progDC[compIndex] = make([]int16, n)
 				}
 			} else if d.progCoeffs[compIndex] == nil {
 				d.progCoeffs[compIndex] = allocCoeffs(n)
@@ -254,8 +247,10 @@ func (d *decoder) processSOS(n int) error {
 	mcu, expectedRST := 0, uint8(rst0Marker)
 	var (
 		// b is the decoded coefficients, in natural (not zig-zag) order.
-		b  block
-		dc [maxComponents]int32
+		b block
+		// dcOnly carries a block's DC coefficient at 1/8 (progDC).
+		dcOnly packedBlock
+		dc     [maxComponents]int32
 		// bx and by are the location of the current block, in units of 8x8
 		// blocks: the third block in the first row has (bx, by) = (2, 0).
 		bx, by     int
@@ -309,14 +304,33 @@ func (d *decoder) processSOS(n int) error {
 							}
 						}
 
-						// Load the previous partially decoded coefficients, if applicable.
 						if d.progressive {
+							// Progressive scans update the block's saved
+							// coefficients in place. At this point, we could
+							// call reconstructBlock to save early stages of a
+							// progressive image (the whole point of progressive
+							// encoding), but Decode does not return until the
+							// entire image is decoded, so reconstructBlock is
+							// called on each accumulated block by
+							// reconstructProgressiveImage after all of the SOS
+							// markers are processed.
+							idx := by*mxx*hi + bx
+							var err error
 							if d.scale == 8 {
-								b[0] = d.progDC[compIndex][by*mxx*hi+bx]
+								dcOnly[0] = d.progDC[compIndex][idx]
+								err = d.decodeProgressiveBlock(&dcOnly, &dc[compIndex], scan[i].td, scan[i].ta, zigStart, zigEnd, ah, al)
+								d.progDC[compIndex][idx] = dcOnly[0]
 							} else {
-								d.progCoeffs[compIndex][by*mxx*hi+bx].unpack(&b)
+								err = d.decodeProgressiveBlock(&d.progCoeffs[compIndex][idx], &dc[compIndex], scan[i].td, scan[i].ta, zigStart, zigEnd, ah, al)
 							}
-						} else if zmax == blockSize-1 {
+							if err != nil {
+								return err
+							}
+							continue
+						}
+
+						// Sequential: a fresh block.
+						if zmax == blockSize-1 {
 							b = block{}
 						} else {
 							// Reduced IDCTs read only coefficients up to zmax
@@ -326,11 +340,7 @@ func (d *decoder) processSOS(n int) error {
 							}
 						}
 
-						if ah != 0 {
-							if err := d.refine(&b, &d.huff[acTable][scan[i].ta], zigStart, zigEnd, 1<<al); err != nil {
-								return err
-							}
-						} else {
+						{
 							zig := zigStart
 							if zig == 0 {
 								zig++
@@ -416,22 +426,6 @@ func (d *decoder) processSOS(n int) error {
 							}
 						}
 
-						if d.progressive {
-							// Save the coefficients.
-							if d.scale == 8 {
-								d.progDC[compIndex][by*mxx*hi+bx] = b[0]
-								continue
-							}
-							d.progCoeffs[compIndex][by*mxx*hi+bx].pack(&b)
-							// At this point, we could call reconstructBlock to dequantize and perform the
-							// inverse DCT, to save early stages of a progressive image to the *image.YCbCr
-							// buffers (the whole point of progressive encoding), but in Go, the jpeg.Decode
-							// function does not return until the entire image is decoded, so we "continue"
-							// here to avoid wasted computation. Instead, reconstructBlock is called on each
-							// accumulated block by the reconstructProgressiveImage method after all of the
-							// SOS markers are processed.
-							continue
-						}
 						if err := d.reconstructBlock(&b, bx, by, int(compIndex)); err != nil {
 							return err
 						}
@@ -467,9 +461,95 @@ func (d *decoder) processSOS(n int) error {
 	return nil
 }
 
+// decodeProgressiveBlock decodes one block's share of a progressive scan
+// into its saved coefficients p: the DC coefficient (with the component's
+// DC predictor dc) or a band zigStart..zigEnd of AC coefficients, as a first
+// pass (ah == 0) or a refinement. It is processSOS's sequential code, minus
+// what only sequential scans do, on int16 coefficients.
+func (d *decoder) decodeProgressiveBlock(p *packedBlock, dc *int32, td, ta uint8, zigStart, zigEnd int32, ah, al uint32) error {
+	if ah != 0 {
+		return d.refine(p, &d.huff[acTable][ta], zigStart, zigEnd, 1<<al)
+	}
+	zig := zigStart
+	if zig == 0 {
+		zig++
+		// Decode the DC coefficient, as specified in section F.2.2.1.
+		value, err := d.decodeHuffman(&d.huff[dcTable][td])
+		if err != nil {
+			return err
+		}
+		if value > 16 {
+			return UnsupportedError("excessive DC component")
+		}
+		dcDelta, err := d.receiveExtend(value)
+		if err != nil {
+			return err
+		}
+		*dc += dcDelta
+		p[0] = int16(*dc << al)
+	}
+	if zig <= zigEnd && d.eobRun > 0 {
+		d.eobRun--
+		return nil
+	}
+	// Decode the AC coefficients, as specified in section F.2.2.2.
+	huff := &d.huff[acTable][ta]
+	for ; zig <= zigEnd; zig++ {
+		// The fast path of processSOS.
+		if d.bits.n < 16 {
+			d.refill()
+		}
+		if d.bits.n >= fastACBits {
+			e := huff.fastAC[(d.bits.a>>uint32(d.bits.n-fastACBits))&(1<<fastACBits-1)]
+			if (e>>8)&0xff == fastACEOB {
+				d.bits.n -= e & 0xff
+				return nil
+			}
+			if z := zig + (e>>8)&0xff; e != 0 && z <= zigEnd {
+				zig = z
+				d.bits.n -= e & 0xff
+				p[unzig[zig]] = int16((e >> 16) << al)
+				continue
+			}
+		}
+		value, err := d.decodeHuffman(huff)
+		if err != nil {
+			return err
+		}
+		val0 := value >> 4
+		val1 := value & 0x0f
+		if val1 != 0 {
+			zig += int32(val0)
+			if zig > zigEnd {
+				break
+			}
+			ac, err := d.receiveExtend(val1)
+			if err != nil {
+				return err
+			}
+			p[unzig[zig]] = int16(ac << al)
+		} else {
+			if val0 != 0x0f {
+				d.eobRun = uint16(1 << val0)
+				if val0 != 0 {
+					bits, err := d.decodeBits(int32(val0))
+					if err != nil {
+						return err
+					}
+					d.eobRun |= uint16(bits)
+				}
+				d.eobRun--
+				break
+			}
+			zig += 0x0f
+		}
+	}
+	return nil
+}
+
 // refine decodes a successive approximation refinement block, as specified in
 // section G.1.2.
-func (d *decoder) refine(b *block, h *huffman, zigStart, zigEnd, delta int32) error {
+func (d *decoder) refine(b *packedBlock, h *huffman, zigStart, zigEnd, delta int32) error {
 	// Refining a DC component is trivial.
 	if zigStart == 0 {
 		if zigEnd != 0 {
@@ -480,7 +560,7 @@ func (d *decoder) refine(b *block, h *huffman, zigStart, zigEnd, delta int32) er
 			return err
 		}
 		if bit {
-			b[0] |= delta
+			b[0] |= int16(delta)
 		}
 		return nil
 	}
@@ -532,7 +612,7 @@ func (d *decoder) refine(b *block, h *huffman, zigStart, zigEnd, delta int32) er
 				return FormatError("too many coefficients")
 			}
 			if z != 0 {
-				b[unzig[zig]] = z
+				b[unzig[zig]] = int16(z)
 			}
 		}
 	}
@@ -547,7 +627,7 @@ func (d *decoder) refine(b *block, h *huffman, zigStart, zigEnd, delta int32) er
 
 // refineNonZeroes refines non-zero entries of b in zig-zag order. If nz >= 0,
 // the first nz zero entries are skipped over.
-func (d *decoder) refineNonZeroes(b *block, zig, zigEnd, nz, delta int32) (int32, error) {
+func (d *decoder) refineNonZeroes(b *packedBlock, zig, zigEnd, nz, delta int32) (int32, error) {
 	for ; zig <= zigEnd; zig++ {
 		u := unzig[zig]
 		if b[u] == 0 {
@@ -565,9 +645,9 @@ func (d *decoder) refineNonZeroes(b *block, zig, zigEnd, nz, delta int32) (int32
 			continue
 		}
 		if b[u] >= 0 {
-			b[u] += delta
+			b[u] += int16(delta)
 		} else {
-			b[u] -= delta
+			b[u] -= int16(delta)
 		}
 	}
 	return zig, nil
@@ -589,7 +669,7 @@ func (d *decoder) reconstructProgressiveImage() error {
 		for by := 0; by*v < d.height; by++ {
 			for bx := 0; bx*h < d.width; bx++ {
 				if d.progDC[i] != nil {
-					b[0] = d.progDC[i][by*stride+bx]
+					b[0] = int32(d.progDC[i][by*stride+bx])
 				} else {
 					d.progCoeffs[i][by*stride+bx].unpack(&b)
 				}

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/ufop/ufop/embedded"
 	"github.com/ufop/ufop/gateway"
 	"github.com/ufop/ufop/queue"
+	"github.com/ufop/ufop/scaler"
 	"github.com/ufop/ufop/scheduler"
 	"github.com/ufop/ufop/storage"
 	"github.com/ufop/ufop/ufopctl"
@@ -43,6 +45,7 @@ type Config struct {
 	Gateway gateway.Config
 	Agent   agent.Config
 	Storage storage.Config
+	Scaler  scaler.Config
 }
 
 // DefaultConfig returns the defaults; DataDir must still be set.
@@ -53,6 +56,7 @@ func DefaultConfig() Config {
 		NATSPort:       9422,
 		Gateway:        gateway.DefaultConfig(),
 		Agent:          agent.DefaultConfig(),
+		Scaler:         scaler.DefaultConfig(),
 	}
 }
 
@@ -203,8 +207,13 @@ func (p *Platform) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	scal, err := scaler.New(p.cfg.Scaler, cli, q, p.logger)
+	if err != nil {
+		return err
+	}
 	var roles roleSet
-	gw, err := gateway.New(gcfg, gateway.Deps{Etcd: cli, Store: store, Queue: q, Logger: p.logger.With("role", "gateway"), Health: roles.health})
+	gw, err := gateway.New(gcfg, gateway.Deps{Etcd: cli, Store: store, Queue: q, Logger: p.logger.With("role", "gateway"), Health: roles.health,
+		Metrics: []prometheus.Gatherer{scal.Gatherer()}})
 	if err != nil {
 		return err
 	}
@@ -217,14 +226,16 @@ func (p *Platform) Run(ctx context.Context) error {
 	defer wg.Wait()
 	agCtx, stopAgent := context.WithCancel(context.Background())
 	defer stopAgent()
-	errc := make(chan error, 4)
-	wg.Add(3)
+	errc := make(chan error, 5)
+	wg.Add(4)
 	go func() { defer wg.Done(); errc <- ag.Run(agCtx) }()
 	go func() { defer wg.Done(); errc <- gw.Run(ctx); stopAgent() }()
 	go func() { defer wg.Done(); errc <- sched.Run(ctx) }()
+	go func() { defer wg.Done(); errc <- scal.Run(ctx) }()
 	roles.add("gateway", gw.Ready())
 	roles.add("agent", ag.Ready())
 	roles.add("scheduler", sched.Ready())
+	roles.add("scaler", scal.Ready())
 	if bsvc != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); errc <- bsvc.Run(ctx) }()

@@ -8,6 +8,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
@@ -24,6 +27,7 @@ import (
 	"github.com/ufop/ufop/gateway"
 	"github.com/ufop/ufop/platform"
 	"github.com/ufop/ufop/queue"
+	"github.com/ufop/ufop/scaler"
 	"github.com/ufop/ufop/scheduler"
 	"github.com/ufop/ufop/storage"
 )
@@ -35,6 +39,7 @@ commands:
   gateway    run a gateway against external etcd
   agent      run an agent against external etcd (with the Docker engine for UFOP instances)
   scheduler  run a scheduler (one leads at a time)
+  scaler     run an autoscaler of UFOPs on their queue depth (one leads at a time)
   builder    run a builder of UFOP images on the Docker engine
   etcd       run a standalone single-member etcd (for multi-process set-ups and tests)
   nats       run a standalone NATS server with JetStream
@@ -49,8 +54,8 @@ func main() {
 	}
 	cmd, args := os.Args[1], os.Args[2:]
 	run, ok := map[string]func([]string, *slog.Logger) error{
-		"up": up, "gateway": runGateway, "agent": runAgent, "scheduler": runScheduler, "builder": runBuilder,
-		"etcd": runEtcd, "nats": runNATS,
+		"up": up, "gateway": runGateway, "agent": runAgent, "scheduler": runScheduler, "scaler": runScaler,
+		"builder": runBuilder, "etcd": runEtcd, "nats": runNATS,
 	}[cmd]
 	if !ok {
 		if cmd == "-h" || cmd == "--help" || cmd == "help" {
@@ -282,6 +287,58 @@ func runScheduler(args []string, logger *slog.Logger) error {
 	ctx, cancel := signalContext()
 	defer cancel()
 	return s.Run(ctx)
+}
+
+func runScaler(args []string, logger *slog.Logger) error {
+	cfg := scaler.DefaultConfig()
+	var cl clusterFlags
+	fs := flag.NewFlagSet("scaler", flag.ContinueOnError)
+	cl.register(fs)
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics on http://ADDR/metrics (default: none)")
+	fs.DurationVar(&cfg.Interval, "interval", cfg.Interval, "period of sampling and decisions")
+	fs.DurationVar(&cfg.Windows.Stable, "stable-window", cfg.Windows.Stable, "window of the average depth for ordinary scaling")
+	fs.DurationVar(&cfg.Windows.Panic, "panic-window", cfg.Windows.Panic, "window of the average depth that detects bursts")
+	fs.Float64Var(&cfg.Windows.PanicThreshold, "panic-threshold", cfg.Windows.PanicThreshold, "panic when the panic window wants this many times the current instances")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cli, err := cl.etcdClient()
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	q, err := cl.queue(logger)
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	s, err := scaler.New(cfg, cli, q, logger)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	if *metricsAddr == "" {
+		return s.Run(ctx)
+	}
+	ln, err := net.Listen("tcp", *metricsAddr)
+	if err != nil {
+		return fmt.Errorf("metrics listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Gatherer(), promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	logger.Info("scaler metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+	err = s.Run(ctx)
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	srv.Shutdown(sctx)
+	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = fmt.Errorf("metrics server: %w", serr)
+	}
+	return err
 }
 
 func runBuilder(args []string, logger *slog.Logger) error {

@@ -1,0 +1,194 @@
+// Command roundtrip measures what the platform costs a UFOP call, in one
+// run: it builds the slow example (as an echo: /0 ms), times the build and
+// the instances' start to healthy, then loads three targets in
+// interleaved rounds with the same payload and concurrency —
+//
+//	container  POST /handler?cmd=<name>/0 straight to the instances' IPs
+//	http       GET through a gateway that calls the agent over HTTP
+//	queue      GET through a gateway that sends the job over NATS JetStream
+//
+// and prints p50/p99 latency and req/s for each, with ratios to the
+// container. Everything talks over loopback and the Docker bridge only.
+//
+//	go run ./bench/ufop/roundtrip -images ../shared/testdata/images
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ufop/ufop/bench/ufop/rig"
+	"github.com/ufop/ufop/examples"
+	"github.com/ufop/ufop/ufopctl"
+)
+
+func main() {
+	var (
+		images    = flag.String("images", "../shared/testdata/images", "test images directory")
+		payload   = flag.String("payload", "portrait.jpg", "source image sent to the UFOP (echoed back)")
+		instances = flag.Int("instances", 2, "instances of the UFOP (concurrency 1 each)")
+		workers   = flag.Int("c", 0, "concurrent clients per target (default: one per instance)")
+		dur       = flag.Duration("d", 5*time.Second, "duration of one round on one target")
+		rounds    = flag.Int("rounds", 3, "rounds; targets take turns within each")
+		targets   = flag.String("targets", "container,http,queue", "targets to load, in order")
+		verbose   = flag.Bool("v", false, "log the roles")
+	)
+	flag.Parse()
+	if *workers == 0 {
+		*workers = *instances
+	}
+	lvl := slog.LevelError
+	if *verbose {
+		lvl = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	if err := run(logger, *images, *payload, *instances, *workers, *dur, *rounds, strings.Split(*targets, ",")); err != nil {
+		fmt.Fprintln(os.Stderr, "roundtrip:", err)
+		os.Exit(1)
+	}
+}
+
+func run(logger *slog.Logger, images, payload string, instances, workers int, dur time.Duration, rounds int, targets []string) error {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "ufop-roundtrip-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	body, err := os.ReadFile(filepath.Join(images, payload))
+	if err != nil {
+		return err
+	}
+	r, err := rig.Start(ctx, dir, logger)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	name := fmt.Sprintf("rt-%d", time.Now().Unix()%1e6)
+	defer rig.RemoveContainers(context.Background(), r.Docker, name)
+	cl := r.Admin
+	if err := cl.Do(ctx, http.MethodPut, "/v1/buckets/pics", nil, nil); err != nil {
+		return err
+	}
+	if _, err := cl.PutObject(ctx, "pics", payload, bytes.NewReader(body), "", nil); err != nil {
+		return err
+	}
+	fmt.Printf("load: %s\n", loadavg())
+
+	// Build: the package (go build of the example), then the image through
+	// the platform, twice: the second time Docker's layer cache hits.
+	t0 := time.Now()
+	pkg, err := examples.Tarball(ctx, "slow", dir)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("package (go build + tar): %v\n", time.Since(t0).Round(time.Millisecond))
+	if err := rig.Register(ctx, cl, name, "roundtrip bench"); err != nil {
+		return err
+	}
+	for _, what := range []string{"first", "again, same package"} {
+		t0 = time.Now()
+		v, err := rig.Build(ctx, r.AdminCfg, name, pkg)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("image build via the platform (%s): v%d in %v\n", what, v, time.Since(t0).Round(time.Millisecond))
+	}
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	took, err := rig.Resize(rctx, cl, name, 1, 1)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("resize 0→1, to healthy: %v\n", took.Round(time.Millisecond))
+	if took, err = rig.Resize(rctx, cl, name, 1, instances); err != nil {
+		return err
+	}
+	fmt.Printf("resize 1→%d, to healthy: %v\n", instances, took.Round(time.Millisecond))
+	urls, err := rig.InstanceURLs(ctx, r.Docker, name)
+	if err != nil || len(urls) != instances {
+		return fmt.Errorf("instance addresses %v: %v", urls, err)
+	}
+
+	cmd := name + "/0"
+	all := map[string]rig.Target{
+		"container": {Name: "container", Do: func(ctx context.Context, hc *http.Client, w int) error {
+			// Each worker keeps to one instance, as the agent holds each
+			// to its concurrency of 1.
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, urls[w%len(urls)]+"/handler?cmd="+url.QueryEscape(cmd), bytes.NewReader(body))
+			req.Header.Set("Content-Type", "image/jpeg")
+			req.Header.Set("X-Ufop-Bucket", "pics")
+			req.Header.Set("X-Ufop-Key", payload)
+			req.Header.Set("X-Ufop-Reqid", "bench")
+			return rig.Expect200(hc, req)
+		}},
+		"http":  gatewayTarget("http", "http://"+r.Direct.Addr(), payload, cmd),
+		"queue": gatewayTarget("queue", "http://"+r.Queued.Addr(), payload, cmd),
+	}
+	// A warm-up request on each, so the first round pays no cold path.
+	for _, n := range targets {
+		t, ok := all[n]
+		if !ok {
+			return fmt.Errorf("unknown target %q", n)
+		}
+		if err := t.Do(ctx, http.DefaultClient, 0); err != nil {
+			return fmt.Errorf("warm-up %s: %w", n, err)
+		}
+	}
+	stats := map[string]*rig.Stats{}
+	for range rounds {
+		for _, n := range targets {
+			if stats[n] == nil {
+				stats[n] = &rig.Stats{Name: n}
+			}
+			stats[n].Add(rig.Run(ctx, all[n], workers, dur))
+		}
+	}
+	fmt.Printf("\n%d B payload echoed, %d instances × concurrency 1, %d clients, %d rounds × %v per target, load after: %s\n\n",
+		len(body), instances, workers, rounds, dur, loadavg())
+	fmt.Println("| target | requests | errors | p50 | p99 | req/s | p50 vs container | req/s vs container |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
+	base := stats[targets[0]]
+	for _, n := range targets {
+		s := stats[n]
+		fmt.Printf("| %s | %d | %d | %v | %v | %.0f | %+v | %.2f× |\n", n, len(s.Lat), s.Errors,
+			s.Quantile(0.5).Round(10*time.Microsecond), s.Quantile(0.99).Round(10*time.Microsecond), s.RPS(),
+			(s.Quantile(0.5) - base.Quantile(0.5)).Round(10*time.Microsecond), s.RPS()/base.RPS())
+		if s.FirstErr != "" {
+			fmt.Printf("  first error of %s: %s\n", n, s.FirstErr)
+		}
+	}
+	return nil
+}
+
+func gatewayTarget(name, base, key, cmd string) rig.Target {
+	u := base + "/pics/" + ufopctl.EscapeKey(key) + "?" + cmd
+	return rig.Target{Name: name, Do: func(ctx context.Context, hc *http.Client, _ int) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		return rig.Expect200(hc, req)
+	}}
+}
+
+func loadavg() string {
+	f, err := os.Open("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(f)
+	fs := strings.Fields(string(b))
+	if len(fs) < 3 {
+		return "unknown"
+	}
+	return strings.Join(fs[:3], " ") + " (2 cores, shared)"
+}

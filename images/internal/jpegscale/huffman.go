@@ -37,20 +37,20 @@ type huffman struct {
 	maxCodes [maxCodeLength]int32
 	// valsIndices[i] is the index into vals of minCodes[i].
 	valsIndices [maxCodeLength]int32
-	// fastAC decodes, for AC tables, a whole coefficient from the next
-	// fastACBits bits when its code and magnitude bits fit there (as
-	// stb_image does): the signed value in the high 16 bits, the zero run
-	// in bits 8-15 (fastACEOB for end of block) and the number of bits used
-	// in the low 8. 0: no entry.
-	fastAC [1 << fastACBits]int32
+	// fast decodes a whole coefficient (AC tables) or DC difference (DC
+	// tables) from the next fastBits bits when its code and magnitude bits
+	// fit there, as stb_image does: the signed value in the high 16 bits,
+	// the zero run in bits 8-15 (fastEOB for an AC end of block) and the
+	// number of bits used in the low 8. 0: no entry.
+	fast [1 << fastBits]int32
 }
 
 const (
-	// fastACBits is the window of the fastAC tables.
-	fastACBits = 10
-	// fastACEOB is the run field of a fastAC entry for the end-of-block
+	// fastBits is the window of the fast tables.
+	fastBits = 10
+	// fastEOB is the run field of a fast entry for the end-of-block
 	// code (symbol 0x00), out of range for real runs (0-15).
-	fastACEOB = 0x80
+	fastEOB = 0x80
 )
 
 // errShortHuffmanData means that an unexpected EOF occurred while decoding
@@ -197,7 +197,7 @@ func (d *decoder) processDHT(n int) error {
 			}
 		}
 
-		h.buildFastAC(&nCodes)
+		h.buildFast(&nCodes, tc == dcTable)
 
 		// Derive minCodes, maxCodes, and valsIndices.
 		var c, index int32
@@ -219,31 +219,42 @@ func (d *decoder) processDHT(n int) error {
 	return nil
 }
 
-// buildFastAC fills h.fastAC from the code lengths and h.vals.
-func (h *huffman) buildFastAC(nCodes *[maxCodeLength]int32) {
-	clear(h.fastAC[:])
+// buildFast fills h.fast from the code lengths and h.vals. DC symbols are
+// magnitude sizes; AC symbols a zero run and a size, 0x00 being EOB.
+func (h *huffman) buildFast(nCodes *[maxCodeLength]int32, dc bool) {
+	clear(h.fast[:])
 	var code, x int32
-	for l := int32(1); l <= fastACBits; l++ {
+	for l := int32(1); l <= fastBits; l++ {
 		for range nCodes[l-1] {
 			s := int32(h.vals[x])
 			x++
 			run, size := s>>4, s&15
+			if dc {
+				// Sizes over 11 are invalid; the slow path reports them.
+				run, size = 0, s
+			}
 			// Invalid tables can hold more codes than a length allows;
 			// those codes cannot be matched, and must not index out of range.
-			if s == 0x00 && code < 1<<l {
-				// End of block: flagged by a run of fastACEOB.
-				free := fastACBits - l
+			if dc && s == 0 && code < 1<<l {
+				// A zero DC difference: no magnitude bits.
+				free := fastBits - l
 				for k := range int32(1) << free {
-					h.fastAC[code<<free|k] = fastACEOB<<8 | l
+					h.fast[code<<free|k] = l
 				}
-			} else if size != 0 && l+size <= fastACBits && code < 1<<l {
-				free := fastACBits - l
+			} else if !dc && s == 0x00 && code < 1<<l {
+				// End of block: flagged by a run of fastEOB.
+				free := fastBits - l
+				for k := range int32(1) << free {
+					h.fast[code<<free|k] = fastEOB<<8 | l
+				}
+			} else if size != 0 && l+size <= fastBits && code < 1<<l {
+				free := fastBits - l
 				for k := range int32(1) << free {
 					v := k >> (free - size) & (1<<size - 1)
 					if v < 1<<(size-1) {
 						v += -1<<size + 1
 					}
-					h.fastAC[code<<free|k] = v<<16 | run<<8 | (l + size)
+					h.fast[code<<free|k] = v<<16 | run<<8 | (l + size)
 				}
 			}
 			code++

@@ -344,19 +344,26 @@ func (d *decoder) processSOS(n int) error {
 							zig := zigStart
 							if zig == 0 {
 								zig++
-								// Decode the DC coefficient, as specified in section F.2.2.1.
-								value, err := d.decodeHuffman(&d.huff[dcTable][scan[i].td])
-								if err != nil {
-									return err
+								// Decode the DC coefficient, as specified in
+								// section F.2.2.1: one look-up for short codes.
+								h := &d.huff[dcTable][scan[i].td]
+								if d.bits.n < 16 {
+									d.refill()
 								}
-								if value > 16 {
-									return UnsupportedError("excessive DC component")
+								var e int32
+								if d.bits.n >= fastBits {
+									e = h.fast[(d.bits.a>>uint32(d.bits.n-fastBits))&(1<<fastBits-1)]
 								}
-								dcDelta, err := d.receiveExtend(value)
-								if err != nil {
-									return err
+								if e != 0 {
+									d.bits.n -= e & 0xff
+									dc[compIndex] += e >> 16
+								} else {
+									dcDelta, err := d.decodeDCSlow(h)
+									if err != nil {
+										return err
+									}
+									dc[compIndex] += dcDelta
 								}
-								dc[compIndex] += dcDelta
 								b[0] = dc[compIndex] << al
 							}
 
@@ -372,9 +379,9 @@ func (d *decoder) processSOS(n int) error {
 									if d.bits.n < 16 {
 										d.refill()
 									}
-									if d.bits.n >= fastACBits {
-										e := huff.fastAC[(d.bits.a>>uint32(d.bits.n-fastACBits))&(1<<fastACBits-1)]
-										if (e>>8)&0xff == fastACEOB {
+									if d.bits.n >= fastBits {
+										e := huff.fast[(d.bits.a>>uint32(d.bits.n-fastBits))&(1<<fastBits-1)]
+										if (e>>8)&0xff == fastEOB {
 											// EOB (an EOB run of 1): the
 											// block, or this band of it, is done.
 											d.bits.n -= e & 0xff
@@ -474,18 +481,24 @@ func (d *decoder) decodeProgressiveBlock(p *packedBlock, dc *int32, td, ta uint8
 	if zig == 0 {
 		zig++
 		// Decode the DC coefficient, as specified in section F.2.2.1.
-		value, err := d.decodeHuffman(&d.huff[dcTable][td])
-		if err != nil {
-			return err
+		h := &d.huff[dcTable][td]
+		if d.bits.n < 16 {
+			d.refill()
 		}
-		if value > 16 {
-			return UnsupportedError("excessive DC component")
+		var e int32
+		if d.bits.n >= fastBits {
+			e = h.fast[(d.bits.a>>uint32(d.bits.n-fastBits))&(1<<fastBits-1)]
 		}
-		dcDelta, err := d.receiveExtend(value)
-		if err != nil {
-			return err
+		if e != 0 {
+			d.bits.n -= e & 0xff
+			*dc += e >> 16
+		} else {
+			dcDelta, err := d.decodeDCSlow(h)
+			if err != nil {
+				return err
+			}
+			*dc += dcDelta
 		}
-		*dc += dcDelta
 		p[0] = int16(*dc << al)
 	}
 	if zig <= zigEnd && d.eobRun > 0 {
@@ -499,9 +512,9 @@ func (d *decoder) decodeProgressiveBlock(p *packedBlock, dc *int32, td, ta uint8
 		if d.bits.n < 16 {
 			d.refill()
 		}
-		if d.bits.n >= fastACBits {
-			e := huff.fastAC[(d.bits.a>>uint32(d.bits.n-fastACBits))&(1<<fastACBits-1)]
-			if (e>>8)&0xff == fastACEOB {
+		if d.bits.n >= fastBits {
+			e := huff.fast[(d.bits.a>>uint32(d.bits.n-fastBits))&(1<<fastBits-1)]
+			if (e>>8)&0xff == fastEOB {
 				d.bits.n -= e & 0xff
 				return nil
 			}
@@ -545,6 +558,19 @@ func (d *decoder) decodeProgressiveBlock(p *packedBlock, dc *int32, td, ta uint8
 		}
 	}
 	return nil
+}
+
+// decodeDCSlow decodes a DC difference whose code and magnitude do not fit
+// the fast table (or that is near the end of the segment).
+func (d *decoder) decodeDCSlow(h *huffman) (int32, error) {
+	value, err := d.decodeHuffman(h)
+	if err != nil {
+		return 0, err
+	}
+	if value > 16 {
+		return 0, UnsupportedError("excessive DC component")
+	}
+	return d.receiveExtend(value)
 }
 
 // refine decodes a successive approximation refinement block, as specified in

@@ -35,6 +35,7 @@ import (
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/discovery"
 	"github.com/ufop/ufop/images"
+	"github.com/ufop/ufop/internal/lifecycle"
 	"github.com/ufop/ufop/queue"
 	"github.com/ufop/ufop/scheduler"
 )
@@ -134,11 +135,10 @@ type Agent struct {
 	token     string // cluster token, known once Run has started
 	advertise string // base URL of this agent, known once Run has started
 
-	mu        sync.Mutex
-	addr      string // actual listen address
-	ready     chan struct{}
-	closeOnce sync.Once
-	closed    chan struct{}
+	mu    sync.Mutex
+	addr  string // actual listen address
+	ready chan struct{}
+	lifecycle.Closer
 }
 
 // Deps are the parts an agent works with.
@@ -168,7 +168,7 @@ func New(cfg Config, deps Deps) (*Agent, error) {
 	}
 	logger = logger.With("agent", cfg.ID)
 	a := &Agent{cfg: cfg, etcd: etcd, logger: logger, pool: newPool(cfg.Workers, cfg.MaxQueue, cfg.MaxQueueFree),
-		metrics: newMetrics(), ready: make(chan struct{}), closed: make(chan struct{}),
+		metrics: newMetrics(), ready: make(chan struct{}),
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}}}
 	var err error
 	if a.sources, err = openDiskCache(filepath.Join(cfg.CacheDir, "sources"), cfg.SourceCacheBytes, logger); err != nil {
@@ -202,25 +202,11 @@ func (a *Agent) Addr() string {
 	return a.addr
 }
 
-// Close stops a running agent as if its context were canceled; safe to
-// call more than once.
-func (a *Agent) Close() error {
-	a.closeOnce.Do(func() { close(a.closed) })
-	return nil
-}
-
 // Run serves until ctx ends or Close is called, then leaves the registry
 // first (so gateways stop sending), drains in-flight requests and returns.
 func (a *Agent) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := a.Bind(ctx)
 	defer cancel()
-	go func() {
-		select {
-		case <-a.closed:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 
 	tok, err := catalog.ClusterToken(ctx, a.etcd, a.cfg.CatalogPrefix)
 	if err != nil {

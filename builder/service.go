@@ -17,6 +17,7 @@ import (
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/catalog"
+	"github.com/ufop/ufop/internal/lifecycle"
 )
 
 // ServicePrefix is where running builders register their address in etcd.
@@ -78,9 +79,8 @@ type Service struct {
 	logger *slog.Logger
 	token  string
 
-	ready     chan struct{}
-	closeOnce sync.Once
-	closed    chan struct{}
+	ready chan struct{}
+	lifecycle.Closer
 }
 
 // NewService returns the builder role around b.
@@ -93,34 +93,20 @@ func NewService(cfg ServiceConfig, b *Builder, cli *clientv3.Client, logger *slo
 		return nil, err
 	}
 	return &Service{cfg: cfg, b: b, cli: cli, cat: cat, logger: logger.With("role", "builder"),
-		ready: make(chan struct{}), closed: make(chan struct{})}, nil
+		ready: make(chan struct{})}, nil
 }
 
 // Ready is closed once the service is registered.
 func (s *Service) Ready() <-chan struct{} { return s.ready }
 
-// Close stops a running service; safe to call more than once.
-func (s *Service) Close() error {
-	s.closeOnce.Do(func() { close(s.closed) })
-	return nil
-}
-
 // Run serves builds until ctx ends or Close is called; builds under way
 // finish first.
 func (s *Service) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := s.Bind(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		select {
-		case <-s.closed:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	wg.Add(1)
 	go func() { defer wg.Done(); s.cat.Run(ctx) }()
 	tok, err := catalog.ClusterToken(ctx, s.cli, s.cfg.Catalog.Prefix)
 	if err != nil {

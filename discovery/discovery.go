@@ -17,6 +17,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
 
 	"github.com/ufop/ufop"
 )
@@ -378,4 +379,54 @@ func RandomID() string {
 		b[i] = alphabet[rand.IntN(len(alphabet))]
 	}
 	return string(b)
+}
+
+// Lead campaigns for the lead under key and, while this process leads,
+// runs fn; fn's context ends when the lead is lost (the session expired)
+// or ctx ends. Lead campaigns again after a lost lead and returns when ctx
+// ends. One process leads at a time: the scheduler and the scaler use it.
+func Lead(ctx context.Context, cli *clientv3.Client, key string, ttl time.Duration, logger *slog.Logger, fn func(context.Context) error) {
+	for ctx.Err() == nil {
+		if err := leadOnce(ctx, cli, key, ttl, logger, fn); err != nil && ctx.Err() == nil {
+			logger.Warn("lost the lead", "key", key, "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}
+}
+
+func leadOnce(ctx context.Context, cli *clientv3.Client, key string, ttl time.Duration, logger *slog.Logger, fn func(context.Context) error) error {
+	sess, err := concurrency.NewSession(cli, concurrency.WithTTL(int(ttl/time.Second)), concurrency.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("discovery: session: %w", err)
+	}
+	defer sess.Close()
+	el := concurrency.NewElection(sess, key)
+	if err := el.Campaign(ctx, "leader"); err != nil {
+		return fmt.Errorf("discovery: campaign: %w", err)
+	}
+	logger.Info("leading", "key", key)
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		el.Resign(rctx)
+	}()
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-sess.Done():
+			cancel()
+		case <-lctx.Done():
+		}
+	}()
+	err = fn(lctx)
+	select {
+	case <-sess.Done():
+		return errors.New("discovery: lead session expired")
+	default:
+	}
+	return err
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/discovery"
 	"github.com/ufop/ufop/images"
+	"github.com/ufop/ufop/internal/lifecycle"
 	"github.com/ufop/ufop/queue"
 	"github.com/ufop/ufop/scheduler"
 	"github.com/ufop/ufop/storage"
@@ -150,8 +151,7 @@ type Gateway struct {
 	addr      string
 	adminAddr string
 	ready     chan struct{}
-	closeOnce sync.Once
-	closed    chan struct{}
+	lifecycle.Closer
 }
 
 // New returns a gateway; Run starts it.
@@ -179,7 +179,7 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 	}
 	m := newMetrics()
 	return &Gateway{cfg: cfg, deps: deps, logger: deps.Logger, store: deps.Store, cat: cat, reg: reg,
-		metrics: m, ready: make(chan struct{}), closed: make(chan struct{}), peers: peers,
+		metrics: m, ready: make(chan struct{}), peers: peers,
 		limits: newLimiter(cfg.Limits, cat, func() int { return max(1, len(peers.Agents())) }, m.limit, deps.Logger),
 		replay: newReplayGuard(deps.Etcd, cfg.Limits.ReplayPrefix, cfg.MaxSkew, cfg.Limits.ReplayEntries),
 		client: &http.Client{Transport: &http.Transport{
@@ -215,29 +215,14 @@ func (g *Gateway) AdminAddr() string {
 	return g.adminAddr
 }
 
-// Close stops a running gateway as if its context were canceled; safe to
-// call more than once.
-func (g *Gateway) Close() error {
-	g.closeOnce.Do(func() { close(g.closed) })
-	return nil
-}
-
 // Run serves until ctx ends or Close is called, then drains in-flight
 // requests and returns.
 func (g *Gateway) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := g.Bind(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Add(5)
-	go func() {
-		defer wg.Done()
-		select {
-		case <-g.closed:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	wg.Add(4)
 	go func() { defer wg.Done(); g.cat.Run(ctx) }()
 	go func() { defer wg.Done(); g.reg.Run(ctx) }()
 	go func() { defer wg.Done(); g.peers.Run(ctx) }()

@@ -24,6 +24,7 @@ import (
 	"github.com/ufop/ufop/builder"
 	"github.com/ufop/ufop/embedded"
 	"github.com/ufop/ufop/gateway"
+	"github.com/ufop/ufop/internal/lifecycle"
 	"github.com/ufop/ufop/queue"
 	"github.com/ufop/ufop/scaler"
 	"github.com/ufop/ufop/scheduler"
@@ -80,8 +81,7 @@ type Platform struct {
 	natsURL   string
 	adminConf string
 	ready     chan struct{}
-	closeOnce sync.Once
-	closed    chan struct{}
+	lifecycle.Closer
 }
 
 // New returns a platform; Run starts it.
@@ -89,7 +89,7 @@ func New(cfg Config, logger *slog.Logger) (*Platform, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Platform{cfg: cfg, logger: logger, ready: make(chan struct{}), closed: make(chan struct{})}, nil
+	return &Platform{cfg: cfg, logger: logger, ready: make(chan struct{})}, nil
 }
 
 // Ready is closed once every role serves.
@@ -107,25 +107,11 @@ func (p *Platform) EtcdURL() string { p.mu.Lock(); defer p.mu.Unlock(); return p
 // NATSURL returns the embedded NATS server's client URL once Ready.
 func (p *Platform) NATSURL() string { p.mu.Lock(); defer p.mu.Unlock(); return p.natsURL }
 
-// Close stops a running platform as if its context were canceled; safe to
-// call more than once.
-func (p *Platform) Close() error {
-	p.closeOnce.Do(func() { close(p.closed) })
-	return nil
-}
-
 // Run starts everything and serves until ctx ends or Close is called; then
 // the roles drain in order (gateway, agent) before etcd and NATS stop.
 func (p *Platform) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := p.Bind(ctx)
 	defer cancel()
-	go func() {
-		select {
-		case <-p.closed:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	dir := p.cfg.DataDir
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("platform: %w", err)

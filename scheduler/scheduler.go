@@ -21,12 +21,12 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/client/v3/concurrency"
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/builder"
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/discovery"
+	"github.com/ufop/ufop/internal/lifecycle"
 )
 
 // Config configures a Scheduler.
@@ -86,9 +86,8 @@ type Scheduler struct {
 	cat    *catalog.Catalog
 	reg    *discovery.Registry
 
-	ready     chan struct{}
-	closeOnce sync.Once
-	closed    chan struct{}
+	lifecycle.Closer
+	ready chan struct{}
 }
 
 // New returns a scheduler; Run starts it.
@@ -105,35 +104,21 @@ func New(cfg Config, cli *clientv3.Client, logger *slog.Logger) (*Scheduler, err
 		return nil, err
 	}
 	return &Scheduler{cfg: cfg, cli: cli, logger: logger.With("role", "scheduler"), cat: cat, reg: reg,
-		ready: make(chan struct{}), closed: make(chan struct{})}, nil
+		ready: make(chan struct{})}, nil
 }
 
 // Ready is closed once the scheduler has its catalog and registry loaded
 // (whether or not it leads).
 func (s *Scheduler) Ready() <-chan struct{} { return s.ready }
 
-// Close stops a running scheduler; safe to call more than once.
-func (s *Scheduler) Close() error {
-	s.closeOnce.Do(func() { close(s.closed) })
-	return nil
-}
-
 // Run campaigns for the lead and, while leading, reconciles until ctx ends
 // or Close is called.
 func (s *Scheduler) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := s.Bind(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Add(3)
-	go func() {
-		defer wg.Done()
-		select {
-		case <-s.closed:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	wg.Add(2)
 	go func() { defer wg.Done(); s.cat.Run(ctx) }()
 	go func() { defer wg.Done(); s.reg.Run(ctx) }()
 	for _, ch := range []<-chan struct{}{s.cat.Ready(), s.reg.Ready()} {
@@ -144,35 +129,12 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		}
 	}
 	close(s.ready)
-	for ctx.Err() == nil {
-		if err := s.lead(ctx); err != nil && ctx.Err() == nil {
-			s.logger.Warn("scheduler lost the lead", "err", err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(500 * time.Millisecond):
-			}
-		}
-	}
+	discovery.Lead(ctx, s.cli, s.cfg.Prefix+"leader", s.cfg.LeaseTTL, s.logger, s.lead)
 	return nil
 }
 
+// lead reconciles while this scheduler leads.
 func (s *Scheduler) lead(ctx context.Context) error {
-	sess, err := concurrency.NewSession(s.cli, concurrency.WithTTL(int(s.cfg.LeaseTTL/time.Second)), concurrency.WithContext(ctx))
-	if err != nil {
-		return fmt.Errorf("scheduler: session: %w", err)
-	}
-	defer sess.Close()
-	el := concurrency.NewElection(sess, s.cfg.Prefix+"leader")
-	if err := el.Campaign(ctx, "scheduler"); err != nil {
-		return fmt.Errorf("scheduler: campaign: %w", err)
-	}
-	s.logger.Info("scheduler leads")
-	defer func() {
-		rctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		el.Resign(rctx)
-	}()
-
 	// A pass runs on every tick and on every change of instances, so a
 	// lost instance is replaced without waiting for the tick.
 	wctx, wcancel := context.WithCancel(ctx)
@@ -187,8 +149,6 @@ func (s *Scheduler) lead(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-sess.Done():
-			return errors.New("scheduler: session expired")
 		case <-tick.C:
 		case _, ok := <-changes:
 			if !ok {

@@ -365,6 +365,21 @@ lines = [
     "server CPU µs/req: ufopd's (or nginx's master+worker) CPU time over the run divided by the requests"
     " wrk completed (uncached: by the 200 misses the gateway counted)",
 ]
+ncpu = os.cpu_count()
+lines.append(f"ceiling from CPU per request alone (server with the CPUs to itself, load generator not counted): "
+             f"ufop cached {ncpu * 1e6 / cached['cpu_us_per_req']:.0f}/s on {ncpu} CPUs, "
+             f"ufop uncached {ncpu * 1e6 / uncached['cpu_us_per_req']:.0f}/s on {ncpu} CPUs, "
+             f"nginx {1e6 / nginx['cpu_us_per_req']:.0f}/s on its 1 worker's CPU")
+
+# Agent-reported stages of every uncached request of the run (wall time,
+# so it includes waiting for a CPU on a loaded machine).
+stages = {}
+for m in re.finditer(r'^ufop_gateway_stage_seconds_(sum|count)\{stage="(\w+)"\} (\S+)$', open(f"{out}/metrics.txt").read(), re.M):
+    stages.setdefault(m[2], {})[m[1]] = float(m[3])
+stage_ms = {k: 1000 * v["sum"] / v["count"] for k, v in stages.items() if v.get("count") and v.get("sum")}
+if stage_ms:
+    lines.append("uncached stages, mean wall ms per miss (all uncached runs): " +
+                 ", ".join(f"{k} {stage_ms[k]:.1f}" for k in ("queue", "fetch", "decode", "process", "encode") if k in stage_ms))
 loads = [r["load"] for runs in res.values() for r in runs] + [hammer["load"]]
 lines.append(f"1-minute load average at the start of the runs: {min(loads):.1f} to {max(loads):.1f} "
              f"on {os.cpu_count()} CPUs (other work on the machine competes with every case)")
@@ -372,7 +387,8 @@ lines += [f"PROBLEM: {p}" for p in problems]
 open(f"{out}/results.md", "w").write("\n".join(lines) + "\n")
 json.dump({"cached": res["cached"], "nginx": res["nginx"], "gostatic": res["gostatic"], "uncached": res["uncached"], "uncached_hammer": hammer,
            "ratio_cached_over_nginx": cached["rps"] / nginx["rps"],
-           "ratio_uncached_over_nginx": uncached["miss_rps"] / nginx["rps"], "problems": problems},
+           "ratio_uncached_over_nginx": uncached["miss_rps"] / nginx["rps"], "uncached_stage_ms": stage_ms,
+           "problems": problems},
           open(f"{out}/results.json", "w"), indent=2)
 print("\n".join(lines))
 sys.exit(1 if problems else 0)

@@ -2,11 +2,14 @@ package gateway
 
 import (
 	"context"
+	"encoding/binary"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/auth"
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/images"
 	"github.com/ufop/ufop/internal/testenv"
@@ -172,5 +175,73 @@ func TestShare(t *testing.T) {
 		if got := share(tc.rps, tc.burst, tc.n); got != tc.want {
 			t.Errorf("share(%g, %d, %d) = %+v, want %+v", tc.rps, tc.burst, tc.n, got, tc.want)
 		}
+	}
+}
+
+// benchCatalog returns a loaded catalog with the users alice (free, a
+// user-wide and a facecrop limit) and bob (paid, tier defaults).
+func benchCatalog(b *testing.B) *catalog.Catalog {
+	cli := testenv.EtcdClient(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	b.Cleanup(func() { cancel(); wg.Wait() })
+	ccfg := catalog.DefaultConfig()
+	ccfg.MasterKey = make([]byte, 32)
+	cat, err := catalog.New(ccfg, cli, testenv.Logger(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); cat.Run(ctx) }()
+	<-cat.Ready()
+	cat.CreateUser(ctx, "alice", ufop.TierFree, false)
+	cat.CreateUser(ctx, "bob", ufop.TierPaid, false)
+	cat.SetLimit(ctx, "alice", "", catalog.LimitChange{RPS: ptr(1e9), Burst: ptr(1 << 30)})
+	cat.SetLimit(ctx, "alice", "facecrop", catalog.LimitChange{RPS: ptr(1e9), Burst: ptr(1 << 30)})
+	return cat
+}
+
+// BenchmarkAdmit is the limiter's cost on the request path: catalog
+// look-ups (user, limit rows), the token buckets and the release.
+func BenchmarkAdmit(b *testing.B) {
+	cat := benchCatalog(b)
+	cfg := DefaultLimitsConfig()
+	cfg.Tiers[ufop.TierPaid] = TierLimits{RPS: 1e9, Burst: 1 << 30, Concurrency: 1 << 20}
+	l := newLimiter(cfg, cat, func() int { return 2 }, func(string, string) {}, testenv.Logger(b))
+	p, _ := images.Parse("imageView2/2/w/100|facecrop/50x50", 10)
+	for _, tc := range []struct{ name, user string }{{"defaults", "bob"}, {"rows", "alice"}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					release, err := l.admit(tc.user, "pics", p.Steps)
+					if err != nil {
+						b.Fatal(err)
+					}
+					release()
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkReplayGuard is the admin API's extra cost per request: the
+// in-memory check alone, and with the etcd record (a loopback etcd).
+func BenchmarkReplayGuard(b *testing.B) {
+	cli := testenv.EtcdClient(b)
+	for _, tc := range []struct{ name, prefix string }{{"memory", ""}, {"etcd", "/ufop/replay/"}} {
+		b.Run(tc.name, func(b *testing.B) {
+			g := newReplayGuard(cli, tc.prefix, time.Minute, 1<<22)
+			ts := strconv.FormatInt(time.Now().Unix(), 10)
+			sig := make([]byte, 20)
+			i := uint64(0)
+			for b.Loop() {
+				i++
+				binary.BigEndian.PutUint64(sig, i)
+				if err := g.check(context.Background(), auth.Credential{AK: "AK", Sig: sig}, "/v1/whoami?ts="+ts); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -268,15 +268,23 @@ GOSTATIC_PID=
 
 # --- profile -------------------------------------------------------------------
 if [ "$PROFILE" = 1 ] && command -v perf >/dev/null; then
-	echo "== perf record of ufopd on a cached run (not measured)" >&2
-	perf record -q -F 499 -g -p "$UFOPD_PID" -o "$WORK/perf.data" -- sleep "$DURATION" 2>"$OUT/perf-record.log" &
+	echo "== perf record of ufopd on a cached run (not in the table)" >&2
+	perf record -q -F 499 -g -p "$UFOPD_PID" -o "$OUT/perf.data" -- sleep "$((DURATION + 1))" 2>"$OUT/perf-record.log" &
 	PERF_PID=$!
+	sleep 0.5 # perf attached
+	c0=$(cpu_ticks "$UFOPD_PID")
 	wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" "$GW/pics/portrait.jpg?$FOP" >"$OUT/cached-profiled.txt"
+	c1=$(cpu_ticks "$UFOPD_PID")
 	wait "$PERF_PID" || true
 	PERF_PID=
-	# Inclusive time per function, ufopd's own samples only.
-	perf report -i "$WORK/perf.data" --children --sort symbol --stdio -g none 2>/dev/null |
+	# Inclusive time per function, and the same samples by part of the
+	# request path, in CPU microseconds per request of this run.
+	perf report -i "$OUT/perf.data" --children --sort symbol --stdio -g none 2>/dev/null |
 		grep -E '^ +[0-9]' | awk '{printf "%8s %8s  %s\n", $1, $2, $4}' | head -n 150 >"$OUT/perf-cached.txt" || true
+	perf script -i "$OUT/perf.data" 2>/dev/null |
+		python3 "$ROOT/bench/gateway/attribute.py" \
+			"$(awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" 'BEGIN {print t / hz}')" \
+			"$(awk '/requests in/ {print $1}' "$OUT/cached-profiled.txt")" >"$OUT/attribution.md" || true
 fi
 
 stop "$UFOPD_PID"
@@ -393,4 +401,5 @@ json.dump({"cached": res["cached"], "nginx": res["nginx"], "gostatic": res["gost
 print("\n".join(lines))
 sys.exit(1 if problems else 0)
 PY
+[ -s "$OUT/attribution.md" ] && { echo; echo "where ufopd's CPU goes on the cached case (perf, extra run):"; cat "$OUT/attribution.md"; }
 echo "results in $OUT" >&2

@@ -102,9 +102,9 @@ func (c *Client) RemoveKey(ctx context.Context, user, ak string) error {
 
 func runLimitSet(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags()
-	rps := fs.Float64("rps", 0, "requests per `second`, cluster-wide (0: the tier default)")
-	burst := fs.Int("burst", 0, "requests allowed at once above the rate (0: one second's worth)")
-	conc := fs.Int("concurrency", 0, "requests in flight at once (0: the tier default); not with --cmd")
+	rps := fs.Float64("rps", 0, "`R` requests per second, cluster-wide (0: the tier default)")
+	burst := fs.Int("burst", 0, "`N` requests allowed at once above the rate (0: one second's worth)")
+	conc := fs.Int("concurrency", 0, "`N` requests in flight at once (0: the tier default); not with --cmd")
 	cmd := fs.String("cmd", "", "limit only this command (a fop or UFOP `name`): every pipeline step counts")
 	pos, err := c.parse(fs, args, 1, 1)
 	if err != nil {

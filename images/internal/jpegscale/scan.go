@@ -340,95 +340,93 @@ func (d *decoder) processSOS(n int) error {
 							}
 						}
 
-						{
-							zig := zigStart
-							if zig == 0 {
-								zig++
-								// Decode the DC coefficient, as specified in
-								// section F.2.2.1: one look-up for short codes.
-								h := &d.huff[dcTable][scan[i].td]
+						zig := zigStart
+						if zig == 0 {
+							zig++
+							// Decode the DC coefficient, as specified in
+							// section F.2.2.1: one look-up for short codes.
+							h := &d.huff[dcTable][scan[i].td]
+							if d.bits.n < 16 {
+								d.refill()
+							}
+							var e int32
+							if d.bits.n >= fastBits {
+								e = h.fast[(d.bits.a>>uint32(d.bits.n-fastBits))&(1<<fastBits-1)]
+							}
+							if e != 0 {
+								d.bits.n -= e & 0xff
+								dc[compIndex] += e >> 16
+							} else {
+								dcDelta, err := d.decodeDCSlow(h)
+								if err != nil {
+									return err
+								}
+								dc[compIndex] += dcDelta
+							}
+							b[0] = dc[compIndex] << al
+						}
+
+						if zig <= zigEnd && d.eobRun > 0 {
+							d.eobRun--
+						} else {
+							// Decode the AC coefficients, as specified in section F.2.2.2.
+							huff := &d.huff[acTable][scan[i].ta]
+							for ; zig <= zigEnd; zig++ {
+								// Fast path: code, run and magnitude in one
+								// look-up, for the short codes that make up
+								// most of a photo's coefficients.
 								if d.bits.n < 16 {
 									d.refill()
 								}
-								var e int32
 								if d.bits.n >= fastBits {
-									e = h.fast[(d.bits.a>>uint32(d.bits.n-fastBits))&(1<<fastBits-1)]
-								}
-								if e != 0 {
-									d.bits.n -= e & 0xff
-									dc[compIndex] += e >> 16
-								} else {
-									dcDelta, err := d.decodeDCSlow(h)
-									if err != nil {
-										return err
+									e := huff.fast[(d.bits.a>>uint32(d.bits.n-fastBits))&(1<<fastBits-1)]
+									if (e>>8)&0xff == fastEOB {
+										// EOB (an EOB run of 1): the
+										// block, or this band of it, is done.
+										d.bits.n -= e & 0xff
+										break
 									}
-									dc[compIndex] += dcDelta
-								}
-								b[0] = dc[compIndex] << al
-							}
-
-							if zig <= zigEnd && d.eobRun > 0 {
-								d.eobRun--
-							} else {
-								// Decode the AC coefficients, as specified in section F.2.2.2.
-								huff := &d.huff[acTable][scan[i].ta]
-								for ; zig <= zigEnd; zig++ {
-									// Fast path: code, run and magnitude in one
-									// look-up, for the short codes that make up
-									// most of a photo's coefficients.
-									if d.bits.n < 16 {
-										d.refill()
-									}
-									if d.bits.n >= fastBits {
-										e := huff.fast[(d.bits.a>>uint32(d.bits.n-fastBits))&(1<<fastBits-1)]
-										if (e>>8)&0xff == fastEOB {
-											// EOB (an EOB run of 1): the
-											// block, or this band of it, is done.
-											d.bits.n -= e & 0xff
-											break
-										}
-										if z := zig + (e>>8)&0xff; e != 0 && z <= zigEnd {
-											zig = z
-											d.bits.n -= e & 0xff
-											if zig <= zmax {
-												b[unzig[zig]] = (e >> 16) << al
-											}
-											continue
-										}
-									}
-									value, err := d.decodeHuffman(huff)
-									if err != nil {
-										return err
-									}
-									val0 := value >> 4
-									val1 := value & 0x0f
-									if val1 != 0 {
-										zig += int32(val0)
-										if zig > zigEnd {
-											break
-										}
-										ac, err := d.receiveExtend(val1)
-										if err != nil {
-											return err
-										}
+									if z := zig + (e>>8)&0xff; e != 0 && z <= zigEnd {
+										zig = z
+										d.bits.n -= e & 0xff
 										if zig <= zmax {
-											b[unzig[zig]] = ac << al
+											b[unzig[zig]] = (e >> 16) << al
 										}
-									} else {
-										if val0 != 0x0f {
-											d.eobRun = uint16(1 << val0)
-											if val0 != 0 {
-												bits, err := d.decodeBits(int32(val0))
-												if err != nil {
-													return err
-												}
-												d.eobRun |= uint16(bits)
-											}
-											d.eobRun--
-											break
-										}
-										zig += 0x0f
+										continue
 									}
+								}
+								value, err := d.decodeHuffman(huff)
+								if err != nil {
+									return err
+								}
+								val0 := value >> 4
+								val1 := value & 0x0f
+								if val1 != 0 {
+									zig += int32(val0)
+									if zig > zigEnd {
+										break
+									}
+									ac, err := d.receiveExtend(val1)
+									if err != nil {
+										return err
+									}
+									if zig <= zmax {
+										b[unzig[zig]] = ac << al
+									}
+								} else {
+									if val0 != 0x0f {
+										d.eobRun = uint16(1 << val0)
+										if val0 != 0 {
+											bits, err := d.decodeBits(int32(val0))
+											if err != nil {
+												return err
+											}
+											d.eobRun |= uint16(bits)
+										}
+										d.eobRun--
+										break
+									}
+									zig += 0x0f
 								}
 							}
 						}

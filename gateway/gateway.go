@@ -180,7 +180,7 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 	m := newMetrics()
 	return &Gateway{cfg: cfg, deps: deps, logger: deps.Logger, store: deps.Store, cat: cat, reg: reg,
 		metrics: m, ready: make(chan struct{}), peers: peers,
-		limits: newLimiter(cfg.Limits, cat, func() int { return max(1, len(peers.Agents())) }, m.limit, deps.Logger),
+		limits: newLimiter(cfg.Limits, cat, func() int { return max(1, len(peers.Agents())) }, m.limit),
 		replay: newReplayGuard(deps.Etcd, cfg.Limits.ReplayPrefix, cfg.MaxSkew, cfg.Limits.ReplayEntries),
 		client: &http.Client{Transport: &http.Transport{
 			MaxIdleConnsPerHost: 256,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"slices"
 	"sync"
@@ -109,7 +108,6 @@ type limiter struct {
 	cat     *catalog.Catalog
 	peers   func() int
 	limited func(user, reason string)
-	logger  *slog.Logger
 
 	mu    sync.Mutex
 	users map[string]*userLimits
@@ -122,8 +120,8 @@ type userLimits struct {
 	used     time.Time
 }
 
-func newLimiter(cfg LimitsConfig, cat *catalog.Catalog, peers func() int, limited func(user, reason string), logger *slog.Logger) *limiter {
-	return &limiter{cfg: cfg, cat: cat, peers: peers, limited: limited, logger: logger, users: map[string]*userLimits{}}
+func newLimiter(cfg LimitsConfig, cat *catalog.Catalog, peers func() int, limited func(user, reason string)) *limiter {
+	return &limiter{cfg: cfg, cat: cat, peers: peers, limited: limited, users: map[string]*userLimits{}}
 }
 
 // run drops the state of users idle for a while until ctx ends; a

@@ -52,7 +52,7 @@ func TestLimiter(t *testing.T) {
 	cfg.Tiers = map[ufop.Tier]TierLimits{ufop.TierFree: {Concurrency: 2, Commands: map[string]float64{"exif": 1}}}
 	peers := 1
 	refusals := map[string]int{}
-	l := newLimiter(cfg, cat, func() int { return peers }, func(user, reason string) { refusals[user+"/"+reason]++ }, testenv.Logger(t))
+	l := newLimiter(cfg, cat, func() int { return peers }, func(user, reason string) { refusals[user+"/"+reason]++ })
 
 	admit := func(user, q string) (func(), error) {
 		var s []images.Step
@@ -207,7 +207,7 @@ func BenchmarkAdmit(b *testing.B) {
 	cat := benchCatalog(b)
 	cfg := DefaultLimitsConfig()
 	cfg.Tiers[ufop.TierPaid] = TierLimits{RPS: 1e9, Burst: 1 << 30, Concurrency: 1 << 20}
-	l := newLimiter(cfg, cat, func() int { return 2 }, func(string, string) {}, testenv.Logger(b))
+	l := newLimiter(cfg, cat, func() int { return 2 }, func(string, string) {})
 	p, _ := images.Parse("imageView2/2/w/100|facecrop/50x50", 10)
 	for _, tc := range []struct{ name, user string }{{"defaults", "bob"}, {"rows", "alice"}} {
 		b.Run(tc.name, func(b *testing.B) {

@@ -304,6 +304,11 @@ func (r *Runtime) Start(ctx context.Context, spec Spec) (*Instance, error) {
 	if err != nil {
 		return fail(fmt.Errorf("container: start %s: inspect %s: %w", spec.Name, name, err))
 	}
+	if info.State != nil && !info.State.Running {
+		// It exited already: the engine took its address back.
+		return fail(ufop.Errorf(ufop.KindUpstream, "ufop %s v%d: instance exited with code %d before its health check passed",
+			spec.Name, spec.Version, info.State.ExitCode))
+	}
 	ep := info.NetworkSettings.Networks[r.cfg.NetworkName]
 	if ep == nil || ep.IPAddress == "" {
 		return fail(fmt.Errorf("container: start %s: %s has no address on %s", spec.Name, name, r.cfg.NetworkName))

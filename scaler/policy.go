@@ -133,10 +133,17 @@ func Decide(p ufop.ScalePolicy, w Windows, h *History, o Observation) Decision {
 	if !(thr > 0) {
 		thr = 1 // the gateway refuses such policies; stay defined anyway
 	}
-	clamp := func(n int) int { return max(p.Min, min(p.Max, n)) }
+	// need is the clamped count a depth asks for, compared as a float
+	// first: a tiny threshold must give the maximum, not an overflow.
+	need := func(depth float64) int {
+		n := math.Ceil(depth / thr)
+		if n >= float64(p.Max) {
+			return p.Max
+		}
+		return max(p.Min, int(n))
+	}
 	d := Decision{Desired: cur, Reason: ReasonHold, StableAvg: h.avg(now, w.Stable), PanicAvg: h.avg(now, w.Panic)}
-	stableWant := clamp(int(math.Ceil(d.StableAvg / thr)))
-	panicWant := clamp(int(math.Ceil(d.PanicAvg / thr)))
+	stableWant, panicWant := need(d.StableAvg), need(d.PanicAvg)
 
 	// Bursts are measured against the current count (at least one
 	// instance's worth, so a UFOP scaled to zero can panic too).
@@ -172,7 +179,7 @@ func Decide(p ufop.ScalePolicy, w Windows, h *History, o Observation) Decision {
 	case now.Sub(h.lastBusy) >= p.Cooldown && now.Sub(h.lastChange) >= p.Cooldown:
 		// Never below the stable desired count: the next pass would
 		// scale straight back up.
-		if want := max(stableWant, clamp(int(math.Ceil(float64(h.peak)/thr)))); want < cur {
+		if want := max(stableWant, need(float64(h.peak))); want < cur {
 			target, dir, reason = want, DirDown, ReasonCooldown
 		}
 	}

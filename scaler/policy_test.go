@@ -41,6 +41,8 @@ func TestDecide(t *testing.T) {
 	withStep.MaxStep = 2
 	minZero := base
 	minZero.Min = 0
+	tiny := base
+	tiny.Threshold = 1e-300
 	tests := []struct {
 		name   string
 		policy ufop.ScalePolicy
@@ -73,6 +75,7 @@ func TestDecide(t *testing.T) {
 			[]step{{5, 40, 3, ReasonPanic}, {6, 40, 5, ReasonPanic}, {7, 40, 5, ReasonHold}},
 		)},
 		{"clamp to max", base, 1, []step{{0, 1000, 5, ReasonPanic}}},
+		{"a tiny threshold asks for the max, not an overflow", tiny, 1, []step{{0, 1, 5, ReasonPanic}}},
 		{"below min → min", base, 0, []step{{0, 0, 1, ReasonMin}}},
 		{"above max → max", base, 8, []step{{0, 0, 5, ReasonMax}}},
 		{"never below min", base, 2, seq(
@@ -123,36 +126,65 @@ func TestDecide(t *testing.T) {
 }
 
 // TestDecideBounds checks, over many random-looking load series, what must
-// hold whatever the load: the count stays in [min, max], moves at most
-// MaxStep, and never goes down while panicking.
+// hold whatever the load (checkBounds).
 func TestDecideBounds(t *testing.T) {
-	w := Windows{Stable: 10 * time.Second, Panic: 2 * time.Second, PanicThreshold: 2}
 	for seed := range 20 {
-		p := ufop.ScalePolicy{Min: seed % 3, Max: 3 + seed%5, Threshold: 0.5 + float64(seed%4), Cooldown: time.Duration(seed%7) * time.Second, MaxStep: seed % 3}
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			var h History
-			cur := 0
+			p := ufop.ScalePolicy{Min: seed % 3, Max: 3 + seed%5, Threshold: 0.5 + float64(seed%4), Cooldown: time.Duration(seed%7) * time.Second, MaxStep: seed % 3}
+			depths := make([]byte, 500)
 			x := uint32(seed*2654435761 + 1)
-			t0 := time.Unix(0, 0)
-			for i := range 500 {
+			for i := range depths {
 				x = x*1664525 + 1013904223 // a fixed LCG: the same series every run
-				depth := int(x>>24) % 40
+				depths[i] = byte(x>>24) % 40
 				if (i/50)%2 == 1 {
-					depth /= 10 // alternate busy and quiet stretches
+					depths[i] /= 10 // alternate busy and quiet stretches
 				}
-				d := Decide(p, w, &h, Observation{At: t0.Add(time.Duration(i) * 500 * time.Millisecond), Waiting: depth, Current: cur})
-				inRange := cur >= p.Min && cur <= p.Max
-				if inRange && (d.Desired < p.Min || d.Desired > p.Max) {
-					t.Fatalf("step %d: %d outside [%d, %d]", i, d.Desired, p.Min, p.Max)
-				}
-				if p.MaxStep > 0 && (d.Desired-cur > p.MaxStep || cur-d.Desired > p.MaxStep) {
-					t.Fatalf("step %d: %d → %d with step limit %d", i, cur, d.Desired, p.MaxStep)
-				}
-				if d.Panicking && inRange && d.Desired < cur {
-					t.Fatalf("step %d: scaled down %d → %d while panicking", i, cur, d.Desired)
-				}
-				cur = d.Desired
 			}
+			checkBounds(t, p, depths)
 		})
+	}
+}
+
+// FuzzDecide feeds the policy any policy the API accepts and any load
+// series: the policy (user input) must never drive the count out of
+// bounds or faster than its step.
+func FuzzDecide(f *testing.F) {
+	f.Add(1, 5, 2.0, int64(10), 0, []byte{0, 0, 40, 40, 40, 0, 0, 0, 0, 0, 0, 0})
+	f.Add(0, 3, 0.5, int64(0), 1, []byte{255, 0, 255, 0, 7})
+	f.Fuzz(func(t *testing.T, lo, hi int, threshold float64, cooldownSec int64, step int, depths []byte) {
+		// What the gateway accepts (gateway.scaleUFOP).
+		if lo < 0 || hi < lo || hi > 1000 || !(threshold > 0) || cooldownSec < 0 || cooldownSec > 3600 || step < 0 || len(depths) > 2000 {
+			t.Skip()
+		}
+		checkBounds(t, ufop.ScalePolicy{Min: lo, Max: hi, Threshold: threshold, Cooldown: time.Duration(cooldownSec) * time.Second, MaxStep: step}, depths)
+	})
+}
+
+// checkBounds runs the policy on depths, one every 500 ms from zero
+// instances, and checks that the count, once in [min, max], stays there,
+// moves at most MaxStep at a time, and never goes down while panicking.
+func checkBounds(t *testing.T, p ufop.ScalePolicy, depths []byte) {
+	t.Helper()
+	w := Windows{Stable: 10 * time.Second, Panic: 2 * time.Second, PanicThreshold: 2}
+	var h History
+	cur := 0
+	t0 := time.Unix(0, 0)
+	for i, depth := range depths {
+		// Depths up to 255 × 16: deep queues too.
+		d := Decide(p, w, &h, Observation{At: t0.Add(time.Duration(i) * 500 * time.Millisecond), Waiting: int(depth) * 16, Current: cur})
+		inRange := cur >= p.Min && cur <= p.Max
+		if inRange && (d.Desired < p.Min || d.Desired > p.Max) {
+			t.Fatalf("step %d: %d outside [%d, %d]", i, d.Desired, p.Min, p.Max)
+		}
+		if p.MaxStep > 0 && (d.Desired-cur > p.MaxStep || cur-d.Desired > p.MaxStep) {
+			t.Fatalf("step %d: %d → %d with step limit %d", i, cur, d.Desired, p.MaxStep)
+		}
+		if d.Panicking && inRange && d.Desired < cur {
+			t.Fatalf("step %d: scaled down %d → %d while panicking", i, cur, d.Desired)
+		}
+		if d.Changed() != (d.Desired != cur) {
+			t.Fatalf("step %d: direction %q for %d → %d", i, d.Direction, cur, d.Desired)
+		}
+		cur = d.Desired
 	}
 }

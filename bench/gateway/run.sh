@@ -17,19 +17,24 @@
 # Rounds interleave the cases (cached, nginx, gostatic, uncached, ...) so a
 # change in background load hits all of them; the table gives the median
 # round. The machine's cores are shared by wrk and the server (no pinning):
-# what is compared is the whole box's request rate.
+# what is compared is the whole box's request rate; the server's CPU time
+# per request, read from /proc around each run, is the figure that other
+# load on the box disturbs least.
 #
 # Usage: bench/gateway/run.sh       (from anywhere; installs wrk and nginx
 #                                    with apt-get when missing, as root)
 # Env:   DURATION (seconds per wrk run, 15), THREADS (wrk -t, 2),
 #        CONNS (wrk -c, 32), ROUNDS (3), PROFILE (1: perf-record ufopd on
-#        one extra cached run, after the measurements, when perf exists),
+#        one extra cached run, after the measurements, when perf exists,
+#        and sort its samples by part of the request with attribute.py),
 #        IMAGES (test image dir), BUILD_FROM (worktree: build the checkout
 #        as it is; head: build the last commit, exported with git archive,
 #        so others' edits in progress do not break or change the run).
-# Output: the table on stdout; results.md, results.json and the raw wrk,
-#         metrics, log and profile outputs under bench/out/gateway-<UTC>/
-#         (gitignored). The binaries are built to bench/out/.
+# Output: the table on stdout; results.md, results.json, attribution.md and
+#         the raw wrk, metrics, log and profile outputs under
+#         bench/out/gateway-<UTC>/ (gitignored). The binaries are built to
+#         bench/out/. Exits non-zero when a check fails (a cached request
+#         that missed, an uncached one that hit, error answers).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -122,13 +127,13 @@ cpu_ticks() {
 	echo "$t"
 }
 
-# bench NAME ufop|nginx ARGS...: one wrk run into $OUT/NAME.txt, followed by
+# bench NAME ufop|nginx|gostatic ARGS...: one wrk run into $OUT/NAME.txt, followed by
 # the server's CPU time over the run and, for ufop, the gateway's cache
 # counters over the run.
 bench() {
 	local name=$1 kind=$2
 	shift 2
-	local before= pids c0 c1
+	local before='' pids c0 c1
 	case $kind in
 	ufop)
 		before=$(cache_counts)

@@ -341,6 +341,10 @@ for r in res["cached"]:
 for r in res["uncached"] + [hammer]:
     if r["hdr_hits"] or r["hits"]:
         problems.append(f"uncached run had {r['hdr_hits']} hits (header), {r['hits']} (gateway)")
+    # 503 (queue full) is admission doing its job; anything else is a fault.
+    odd = [c for c in r.get("statuses", "").split() if c.split("=")[0] not in ("200", "503")]
+    if odd:
+        problems.append(f"uncached run answered {' '.join(odd)}")
 for r in res["nginx"] + res["gostatic"]:
     if r["non2xx"]:
         problems.append(f"nginx answered {r['non2xx']} non-2xx")

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -165,8 +166,23 @@ func runGateway(args []string, logger *slog.Logger) error {
 	fs.StringVar(&cfg.InternalURL, "internal-url", "", "base URL agents use to fetch sources from this gateway (default http://ADDR)")
 	fs.StringVar(&cfg.Domain, "domain", "", "serve buckets as <bucket>.<domain>")
 	fs.StringVar(&adminConf, "admin-config", "", "create an admin account if this file does not exist, and write its ufopctl config there")
+	fs.StringVar(&cfg.ID, "id", "", "gateway ID among its peers, which share the cluster-wide limits (default random)")
+	fs.IntVar(&cfg.Conns.MaxConns, "max-conns", cfg.Conns.MaxConns, "open connections per listener; past it the longest-waiting is replaced, else 503")
+	fs.DurationVar(&cfg.Conns.ReadHeaderTimeout, "read-header-timeout", cfg.Conns.ReadHeaderTimeout, "cut clients that take longer to send a request header")
+	fs.DurationVar(&cfg.Conns.IdleTimeout, "idle-timeout", cfg.Conns.IdleTimeout, "close keep-alive connections idle this long")
+	tierLimits := fs.String("tier-limits", "", `JSON file of default limits by tier, e.g. {"free":{"rps":50,"burst":100,"concurrency":20,"commands":{"facecrop":5}}} (docs/limits.md)`)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *tierLimits != "" {
+		b, err := os.ReadFile(*tierLimits)
+		if err != nil {
+			return err
+		}
+		cfg.Limits.Tiers = nil
+		if err := json.Unmarshal(b, &cfg.Limits.Tiers); err != nil {
+			return fmt.Errorf("--tier-limits %s: %w", *tierLimits, err)
+		}
 	}
 	if keyFile == "" {
 		keyFile = filepath.Join(data, "master.key")

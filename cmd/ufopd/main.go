@@ -4,9 +4,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"

@@ -15,8 +15,10 @@ import (
 	"time"
 
 	dcontainer "github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 
 	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/container"
 	"github.com/ufop/ufop/gateway"
 	"github.com/ufop/ufop/internal/testenv"
 	"github.com/ufop/ufop/platform"
@@ -38,8 +40,12 @@ func TestQueueInstanceKilled(t *testing.T) {
 		requests = 2000
 		clients  = 16
 	)
+	// Runs after the platform has stopped (cleanups run last-in first-out);
+	// the killed containers are gone from `docker ps` but not removed.
 	t.Cleanup(func() {
-		for _, c := range containersOf(t, docker, name) {
+		cs, _ := docker.ContainerList(context.Background(), dcontainer.ListOptions{All: true,
+			Filters: filters.NewArgs(filters.Arg("label", container.LabelName+"="+name))})
+		for _, c := range cs {
 			docker.ContainerRemove(context.Background(), c.ID, dcontainer.RemoveOptions{Force: true})
 		}
 	})

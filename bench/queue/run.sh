@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # bench/queue/run.sh: issue 5's figures. 1. the burst on `ufopd up`'s
 # platform (scaler on): time to the first new instance and to all 5,
 # latency during the burst, return to min; samples.csv and burst.png
@@ -10,7 +10,7 @@
 #
 #   bench/queue/run.sh            both
 #   bench/queue/run.sh burst      only the burst
-set -eu
+set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # bench/ufop/roundtrip.sh: issue 4's UFOP figures in one run — build of the
 # slow example through the platform, instance start to healthy, and the
 # round trip of a UFOP call through the platform (HTTP path and queue
@@ -7,7 +7,7 @@
 # the Docker bridge only. Output: stdout and bench/out/ufop-<time>.txt.
 #
 #   bench/ufop/roundtrip.sh [flags of bench/ufop/roundtrip]
-set -eu
+set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 out="bench/out/ufop-$(date -u +%Y%m%dT%H%M%SZ).txt"

@@ -104,7 +104,16 @@ func run(o options, logger *slog.Logger) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- p.Run(ctx) }()
-	defer func() { p.Close(); <-errc }()
+	// The platform stops first: its agent would replace instances removed
+	// under it.
+	var cleanup []func()
+	defer func() {
+		p.Close()
+		<-errc
+		for _, f := range cleanup {
+			f()
+		}
+	}()
 	select {
 	case <-p.Ready():
 	case err := <-errc:
@@ -116,7 +125,7 @@ func run(o options, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer docker.Close()
+	cleanup = append(cleanup, func() { docker.Close() })
 	acfg, err := ufopctl.LoadConfig(p.AdminConfig())
 	if err != nil {
 		return err
@@ -124,7 +133,7 @@ func run(o options, logger *slog.Logger) error {
 	cl := ufopctl.NewClient(acfg, nil)
 	base := "http://" + p.Gateway().Addr()
 	name := fmt.Sprintf("burst-%d", time.Now().Unix()%1e6)
-	defer rig.RemoveContainers(context.Background(), docker, name)
+	cleanup = append([]func(){func() { rig.RemoveContainers(context.Background(), docker, name) }}, cleanup...)
 
 	// Setup: generous rate limits (the bench is about the queue), a tiny
 	// source (the slow UFOP echoes it), the UFOP at its minimum.
@@ -153,7 +162,7 @@ func run(o options, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	rctx, rcancel := context.WithTimeout(ctx, 2*time.Minute)
+	rctx, rcancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer rcancel()
 	if _, err := rig.Resize(rctx, cl, name, v, o.min); err != nil {
 		return err
@@ -296,11 +305,11 @@ func run(o options, logger *slog.Logger) error {
 	if firstErr != "" {
 		fmt.Printf("first failure: %s\n", firstErr)
 	}
-	return write(o.out, samples, burstEnd)
+	return write(o.out, fmt.Sprintf("slow UFOP (%d ms), %d clients", o.delayMS, o.clients), samples, burstEnd)
 }
 
 // write saves the samples as CSV and plots them.
-func write(out string, samples []sample, burstEnd float64) error {
+func write(out, title string, samples []sample, burstEnd float64) error {
 	if len(samples) == 0 {
 		return errors.New("no samples of the UFOP's state were taken")
 	}
@@ -322,10 +331,12 @@ func write(out string, samples []sample, burstEnd float64) error {
 	}
 	defer f.Close()
 	off := -samples[0].t
-	err = plot(f, "slow UFOP, 40 clients: queue depth, healthy and desired instances", xs, off, off+burstEnd, []series{
-		{"queue depth", color.RGBA{200, 60, 40, 255}, depth},
-		{"desired", color.RGBA{40, 90, 200, 255}, desired},
-		{"healthy instances", color.RGBA{30, 150, 60, 255}, healthy},
+	err = plot(f, xs, off, off+burstEnd, []panel{
+		{title + ": queue depth (waiting + in flight)", []series{{"queue depth", color.RGBA{200, 60, 40, 255}, depth}}},
+		{title + ": instances", []series{
+			{"desired", color.RGBA{40, 90, 200, 255}, desired},
+			{"healthy", color.RGBA{30, 150, 60, 255}, healthy},
+		}},
 	})
 	if err != nil {
 		return err

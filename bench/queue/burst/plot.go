@@ -21,16 +21,31 @@ type series struct {
 	ys    []float64
 }
 
-// plot draws series over xs (seconds) as a PNG line chart, with a shaded
-// band over [shadeFrom, shadeTo] (the burst). A tiny writer of its own: the
-// bench needs no plotting library or tool.
-func plot(w io.Writer, title string, xs []float64, shadeFrom, shadeTo float64, ss []series) error {
-	const (
-		width, height          = 960, 420
-		left, right, top, bott = 50, 20, 40, 40
-	)
-	img := image.NewRGBA(image.Rect(0, 0, width, height))
+// panel is one chart of a plot: series sharing a y axis.
+type panel struct {
+	title  string
+	series []series
+}
+
+// plot draws panels stacked over the same xs (seconds) as a PNG of step
+// lines, with a shaded band over [shadeFrom, shadeTo] (the burst). A tiny
+// writer of its own: the bench needs no plotting library or tool.
+func plot(w io.Writer, xs []float64, shadeFrom, shadeTo float64, panels []panel) error {
+	const width, height = 960, 320
+	img := image.NewRGBA(image.Rect(0, 0, width, height*len(panels)))
 	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
+	for i, p := range panels {
+		sub := img.SubImage(image.Rect(0, i*height, width, (i+1)*height)).(*image.RGBA)
+		chart(sub, p.title, xs, shadeFrom, shadeTo, p.series)
+	}
+	return png.Encode(w, img)
+}
+
+// chart draws one panel into img, whose bounds may not start at 0,0.
+func chart(img *image.RGBA, title string, xs []float64, shadeFrom, shadeTo float64, ss []series) {
+	const left, right, top, bott = 50, 20, 40, 40
+	o := img.Bounds().Min
+	width, height := img.Bounds().Dx(), img.Bounds().Dy()
 	xmax, ymax := 1.0, 1.0
 	for _, x := range xs {
 		xmax = math.Max(xmax, x)
@@ -43,39 +58,38 @@ func plot(w io.Writer, title string, xs []float64, shadeFrom, shadeTo float64, s
 	ystep := niceStep(ymax / 6)
 	ymax = math.Ceil(ymax/ystep) * ystep
 	pw, ph := float64(width-left-right), float64(height-top-bott)
-	px := func(x float64) int { return left + int(x/xmax*pw) }
-	py := func(y float64) int { return height - bott - int(y/ymax*ph) }
+	px := func(x float64) int { return o.X + left + int(x/xmax*pw) }
+	py := func(y float64) int { return o.Y + height - bott - int(y/ymax*ph) }
 
 	shade := color.RGBA{255, 240, 220, 255}
-	draw.Draw(img, image.Rect(px(shadeFrom), top, px(shadeTo), height-bott), &image.Uniform{shade}, image.Point{}, draw.Src)
+	draw.Draw(img, image.Rect(px(shadeFrom), o.Y+top, px(shadeTo), py(0)), &image.Uniform{shade}, image.Point{}, draw.Src)
 	grid := color.RGBA{225, 225, 225, 255}
 	ink := color.RGBA{40, 40, 40, 255}
 	for y := 0.0; y <= ymax+1e-9; y += ystep {
-		line(img, left, py(y), width-right, py(y), grid)
-		text(img, 6, py(y)+4, fmt.Sprintf("%4g", y), ink)
+		line(img, px(0), py(y), px(xmax), py(y), grid)
+		text(img, o.X+6, py(y)+4, fmt.Sprintf("%4g", y), ink)
 	}
 	xstep := niceStep(xmax / 10)
 	for x := 0.0; x <= xmax+1e-9; x += xstep {
-		line(img, px(x), top, px(x), height-bott, grid)
-		text(img, px(x)-8, height-bott+16, fmt.Sprintf("%g", x), ink)
+		line(img, px(x), py(ymax), px(x), py(0), grid)
+		text(img, px(x)-8, py(0)+16, fmt.Sprintf("%g", x), ink)
 	}
-	line(img, left, height-bott, width-right, height-bott, ink)
-	line(img, left, top, left, height-bott, ink)
-	text(img, width/2-30, height-6, "seconds", ink)
-	text(img, left, 16, title, ink)
-	lx := left + 10
+	line(img, px(0), py(0), px(xmax), py(0), ink)
+	line(img, px(0), py(ymax), px(0), py(0), ink)
+	text(img, o.X+width/2-30, o.Y+height-6, "seconds", ink)
+	text(img, o.X+left, o.Y+16, title, ink)
+	lx := o.X + left + 10
 	for _, s := range ss {
 		for i := 1; i < len(s.ys) && i < len(xs); i++ {
 			// Steps, not slopes: each sample holds until the next.
 			line(img, px(xs[i-1]), py(s.ys[i-1]), px(xs[i]), py(s.ys[i-1]), s.color)
 			line(img, px(xs[i]), py(s.ys[i-1]), px(xs[i]), py(s.ys[i]), s.color)
 		}
-		draw.Draw(img, image.Rect(lx, 26, lx+14, 32), &image.Uniform{s.color}, image.Point{}, draw.Src)
-		text(img, lx+18, 33, s.name, ink)
+		draw.Draw(img, image.Rect(lx, o.Y+26, lx+14, o.Y+32), &image.Uniform{s.color}, image.Point{}, draw.Src)
+		text(img, lx+18, o.Y+33, s.name, ink)
 		lx += 18 + 7*len(s.name) + 20
 	}
-	text(img, lx+10, 33, "(shaded: burst)", ink)
-	return png.Encode(w, img)
+	text(img, lx+10, o.Y+33, "(shaded: burst)", ink)
 }
 
 // niceStep rounds a raw step up to 1, 2 or 5 times a power of ten.

@@ -187,10 +187,12 @@ func (r *Rig) Close() {
 	})
 }
 
-// RemoveContainers force-removes the instance containers of name (what a
-// stopped agent leaves behind).
+// RemoveContainers force-removes the instance containers of name, running
+// or not (what a stopped agent leaves behind). Call it once the agent has
+// stopped: a running one replaces what is removed under it.
 func RemoveContainers(ctx context.Context, docker *client.Client, name string) {
-	for _, c := range Containers(ctx, docker, name) {
+	cs, _ := docker.ContainerList(ctx, dcontainer.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", container.LabelName+"="+name))})
+	for _, c := range cs {
 		docker.ContainerRemove(ctx, c.ID, dcontainer.RemoveOptions{Force: true})
 	}
 }

@@ -73,9 +73,11 @@ func run(logger *slog.Logger, images, payload string, instances, workers int, du
 	if err != nil {
 		return err
 	}
-	defer r.Close()
 	name := fmt.Sprintf("rt-%d", time.Now().Unix()%1e6)
-	defer rig.RemoveContainers(context.Background(), r.Docker, name)
+	defer func() {
+		r.Close()
+		rig.RemoveContainers(context.Background(), r.Docker, name)
+	}()
 	cl := r.Admin
 	if err := cl.Do(ctx, http.MethodPut, "/v1/buckets/pics", nil, nil); err != nil {
 		return err

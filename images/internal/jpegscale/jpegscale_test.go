@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 )
 
@@ -336,5 +337,54 @@ func TestProgressiveEighthKeepsOnlyDC(t *testing.T) {
 	t.Logf("allocated: 1/8 %d bytes, 1/2 %d bytes", allocated(8), allocated(2))
 	if got := allocated(8); got > coeffBytes/4 {
 		t.Errorf("1/8 decode allocated %d bytes, want well under the %d bytes of full coefficients", got, coeffBytes)
+	}
+}
+
+// TestConcurrentDecodes decodes progressive files at every scale from
+// several goroutines at once: the coefficient pool is shared, and each
+// result must equal the same decode done alone (run with -race).
+func TestConcurrentDecodes(t *testing.T) {
+	names := []string{"prog-420.jpg", "prog-444.jpg", "prog-gray.jpg", "prog-420-400x267.jpg"}
+	type job struct {
+		data  []byte
+		scale int
+		want  image.Image
+	}
+	var jobs []job
+	for _, n := range names {
+		data, err := os.ReadFile(filepath.Join("testdata", n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []int{1, 2, 4, 8} {
+			want, err := Decode(bytes.NewReader(data), Options{Scale: s})
+			if err != nil {
+				t.Fatalf("%s at 1/%d: %v", n, s, err)
+			}
+			jobs = append(jobs, job{data, s, want})
+		}
+	}
+	errs := make(chan error, 4*len(jobs))
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, j := range jobs {
+				got, err := Decode(bytes.NewReader(j.data), Options{Scale: j.scale})
+				if err == nil {
+					err = samePixels(got, j.want)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

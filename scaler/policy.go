@@ -127,7 +127,10 @@ func Decide(p ufop.ScalePolicy, w Windows, h *History, o Observation) Decision {
 	for drop < len(h.samples) && now.Sub(h.samples[drop].at) >= w.Stable {
 		drop++
 	}
-	h.samples = h.samples[drop:]
+	if drop > 0 {
+		// In place: the buffer is reused instead of growing at its end.
+		h.samples = append(h.samples[:0], h.samples[drop:]...)
+	}
 
 	thr := p.Threshold
 	if !(thr > 0) {

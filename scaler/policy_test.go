@@ -188,3 +188,17 @@ func checkBounds(t *testing.T, p ufop.ScalePolicy, depths []byte) {
 		cur = d.Desired
 	}
 }
+
+// BenchmarkDecide is the policy's cost per UFOP and pass, with full
+// windows (30 samples).
+func BenchmarkDecide(b *testing.B) {
+	w := Windows{Stable: 30 * time.Second, Panic: 3 * time.Second, PanicThreshold: 2}
+	p := ufop.ScalePolicy{Min: 1, Max: 5, Threshold: 2, Cooldown: 10 * time.Second}
+	var h History
+	t0 := time.Unix(0, 0)
+	cur := 1
+	for i := 0; b.Loop(); i++ {
+		d := Decide(p, w, &h, Observation{At: t0.Add(time.Duration(i) * time.Second), Waiting: (i / 60 % 2) * 40, Current: cur})
+		cur = d.Desired
+	}
+}

@@ -104,6 +104,9 @@ func TestConnCapEvictsWaiting(t *testing.T) {
 		if status, err := rawGet(t, cs.addr); err != nil || status != "200 OK" {
 			t.Fatalf("request %d with old idle connections at the cap: %q, %v", i, status, err)
 		}
+		// The server closes its side of the request's connection just
+		// after answering; wait, so the next request finds the slot free.
+		waitFor(t, func() bool { return cs.open.Load() == 3 }, "the request's connection closed")
 	}
 	// The first request took the place of the oldest idle connection;
 	// the later ones found the slot it freed.

@@ -293,7 +293,11 @@ func (l *limiter) admit(owner, bucket string, steps []images.Step) (func(), erro
 		}
 		tune(lim, e, now)
 		r := lim.ReserveN(now, counts[name])
-		if !r.OK() || r.DelayFrom(now) > 0 {
+		if !r.OK() {
+			// More steps than the burst: waiting will not help.
+			return nil, refuse(reasonCmd, r, fmt.Sprintf("bucket %q: the pipeline has %d %s steps, more than its owner's limit lets through at once (%d on this gateway)", bucket, counts[name], name, e.burst))
+		}
+		if r.DelayFrom(now) > 0 {
 			return nil, refuse(reasonCmd, r, fmt.Sprintf("bucket %q: its owner's limit of %g requests/s for %s is reached: retry later", bucket, e.cluster, name))
 		}
 		taken = append(taken, r)

@@ -3,6 +3,7 @@ package platform_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -54,6 +55,8 @@ func TestAutoscale(t *testing.T) {
 		desired, healthy  int
 		maxDesired        int
 		firstNew, allFive time.Duration
+		loaded            = true // the burst runs
+		shrankUnderLoad   string
 	)
 	// The burst: 40 clients back to back for 20 s, longer if the machine
 	// is too busy to have started all five instances by then.
@@ -78,6 +81,9 @@ func TestAutoscale(t *testing.T) {
 			mu.Lock()
 			if h != healthy || st.UFOP.Instances != desired {
 				t.Logf("%6.1fs: desired %d, healthy %d", at.Seconds(), st.UFOP.Instances, h)
+			}
+			if loaded && st.UFOP.Instances < desired && shrankUnderLoad == "" {
+				shrankUnderLoad = fmt.Sprintf("%d → %d at %.1fs", desired, st.UFOP.Instances, at.Seconds())
 			}
 			desired, healthy, maxDesired = st.UFOP.Instances, h, max(maxDesired, st.UFOP.Instances)
 			if h > 1 && firstNew == 0 {
@@ -110,6 +116,10 @@ func TestAutoscale(t *testing.T) {
 	ok, failed, first, _ := report(stop)
 	stopped := time.Now()
 	mu.Lock()
+	loaded = false
+	if shrankUnderLoad != "" {
+		t.Errorf("the count went down during the burst: %s", shrankUnderLoad)
+	}
 	t.Logf("burst of 40 clients for %v: %d ok, %d failed; first new instance healthy after %v, all 5 after %v (desired reached %d)",
 		stopped.Sub(began).Round(100*time.Millisecond), ok, failed, firstNew.Round(100*time.Millisecond), allFive.Round(100*time.Millisecond), maxDesired)
 	mu.Unlock()

@@ -75,9 +75,11 @@ type History struct {
 	// a cool-down after both.
 	lastChange time.Time
 	lastBusy   time.Time
-	// peak is the deepest queue seen after the later of the two: the load
-	// the instances left after a scale-down must still carry.
-	peak int
+	// peaks holds the samples after the later of the two and within the
+	// last cool-down that no later sample is as deep as (depths falling,
+	// times rising): its first is the deepest queue of the cool-down, the
+	// load the instances left after a scale-down must still carry.
+	peaks []sample
 }
 
 type sample struct {
@@ -96,6 +98,30 @@ func (h *History) avg(now time.Time, d time.Duration) float64 {
 		return 0
 	}
 	return float64(sum) / float64(n)
+}
+
+// addPeak adds a sample to the sliding maximum over the cool-down.
+func (h *History) addPeak(now time.Time, depth int, cooldown time.Duration) {
+	n := len(h.peaks)
+	for n > 0 && h.peaks[n-1].depth <= depth {
+		n--
+	}
+	h.peaks = append(h.peaks[:n], sample{now, depth})
+	drop := 0
+	for drop < len(h.peaks) && now.Sub(h.peaks[drop].at) > cooldown {
+		drop++
+	}
+	if drop > 0 {
+		h.peaks = append(h.peaks[:0], h.peaks[drop:]...)
+	}
+}
+
+// peak is the deepest queue of the cool-down (0: none seen).
+func (h *History) peak() int {
+	if len(h.peaks) == 0 {
+		return 0
+	}
+	return h.peaks[0].depth
 }
 
 // Decide records the observation and returns the instance count policy p
@@ -162,9 +188,9 @@ func Decide(p ufop.ScalePolicy, w Windows, h *History, o Observation) Decision {
 	d.Panicking = h.panicking
 
 	if float64(depth) >= thr*float64(cur) {
-		h.lastBusy, h.peak = now, 0
+		h.lastBusy, h.peaks = now, h.peaks[:0]
 	} else {
-		h.peak = max(h.peak, depth)
+		h.addPeak(now, depth, p.Cooldown)
 	}
 
 	target, dir, reason := cur, "", ReasonHold
@@ -182,7 +208,7 @@ func Decide(p ufop.ScalePolicy, w Windows, h *History, o Observation) Decision {
 	case now.Sub(h.lastBusy) >= p.Cooldown && now.Sub(h.lastChange) >= p.Cooldown:
 		// Never below the stable desired count: the next pass would
 		// scale straight back up.
-		if want := max(stableWant, need(float64(h.peak))); want < cur {
+		if want := max(stableWant, need(float64(h.peak()))); want < cur {
 			target, dir, reason = want, DirDown, ReasonCooldown
 		}
 	}
@@ -193,6 +219,6 @@ func Decide(p ufop.ScalePolicy, w Windows, h *History, o Observation) Decision {
 		target = max(cur-p.MaxStep, min(cur+p.MaxStep, target))
 	}
 	d.Desired, d.Direction, d.Reason = target, dir, reason
-	h.lastChange, h.peak = now, 0
+	h.lastChange, h.peaks = now, h.peaks[:0]
 	return d
 }

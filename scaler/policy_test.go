@@ -97,6 +97,20 @@ func TestDecide(t *testing.T) {
 			steady(10, 18, 0),
 			[]step{{19, 0, 1, ReasonCooldown}},
 		)},
+		{"a queue seen during the cool-down keeps its instances", base, 5, seq(
+			steady(0, 4, 0),
+			[]step{{5, 7, 5, ReasonHold}}, // under 5 × 2: not busy, but 4 instances' worth
+			steady(6, 9, 0),
+			[]step{{10, 0, 4, ReasonCooldown}},
+			steady(11, 19, 0),
+			[]step{{20, 0, 1, ReasonCooldown}},
+		)},
+		{"a queue older than the cool-down is forgotten", base, 5, seq(
+			steady(0, 10, 60),              // panic
+			[]step{{11, 6, 5, ReasonHold}}, // the drain: under capacity, inside the panic hold
+			steady(12, 41, 0),
+			[]step{{42, 0, 1, ReasonCooldown}}, // panic over; the 6 is 31 s old
+		)},
 		{"no scale-down while panicking", base, 5, seq(
 			steady(0, 10, 60), // far over capacity: panic until the panic window empties at 13
 			steady(11, 40, 0), // quiet for well over the cool-down, but inside the panic hold

@@ -386,6 +386,11 @@ func TestClusterRateLimit(t *testing.T) {
 	default:
 		t.Logf("gateway 1 refused %v after the change", refused.Sub(changed).Round(time.Millisecond))
 	}
+
+	// A gateway that stops leaves the registry (its lease is revoked): the
+	// other takes the whole limit.
+	f.gws[1].Close()
+	testenv.Eventually(t, 5*time.Second, func() bool { return f.gws[0].Peers() == 1 }, "gateway 0 alone")
 }
 
 // Acceptance 3: a per-command limit (facecrop at 2 rps) holds while the

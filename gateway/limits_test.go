@@ -313,6 +313,22 @@ func TestUserRateLimit(t *testing.T) {
 	if len(ls.Limits) != 1 || ls.Limits[0].User != "alice" || ls.Limits[0].RPS != 10 || ls.Defaults[ufop.TierFree].RPS == 0 {
 		t.Errorf("limit ls -o json: %+v", ls)
 	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"limit", "set", "alice"}, 2, "give at least one"},
+		{[]string{"limit", "set", "alice", "--rps", "x"}, 2, "rps"},
+		{[]string{"limit", "set", "alice", "--cmd", "facecrop", "--concurrency", "2"}, 1, "400"},
+		{[]string{"limit", "set", "alice", "--cmd", "no/such", "--rps", "2"}, 1, "400"},
+		{[]string{"limit", "set", "nobody", "--rps", "2"}, 1, "404"},
+		{[]string{"limit", "rm", "bob"}, 1, "404"},
+	} {
+		if code, _, errOut := f.ctl(f.admin, tc.args...); code != tc.code || !strings.Contains(errOut, tc.want) {
+			t.Errorf("ufopctl %s: exit %d %q, want exit %d naming %q", strings.Join(tc.args, " "), code, errOut, tc.code, tc.want)
+		}
+	}
 	// Removing the limit returns alice to her tier's default.
 	f.mustCtl(f.admin, "limit", "rm", "alice")
 	time.Sleep(time.Second)

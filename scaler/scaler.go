@@ -18,10 +18,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/client/v3/concurrency"
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/catalog"
+	"github.com/ufop/ufop/discovery"
+	"github.com/ufop/ufop/internal/lifecycle"
 	"github.com/ufop/ufop/scheduler"
 )
 
@@ -87,9 +88,8 @@ type Scaler struct {
 	cat     *catalog.Catalog
 	metrics *metrics
 
-	ready     chan struct{}
-	closeOnce sync.Once
-	closed    chan struct{}
+	lifecycle.Closer
+	ready chan struct{}
 }
 
 // New returns a scaler; Run starts it.
@@ -106,7 +106,7 @@ func New(cfg Config, cli *clientv3.Client, q Depther, logger *slog.Logger) (*Sca
 		return nil, err
 	}
 	return &Scaler{cfg: cfg, cli: cli, q: q, logger: logger, cat: cat, metrics: newMetrics(),
-		ready: make(chan struct{}), closed: make(chan struct{})}, nil
+		ready: make(chan struct{})}, nil
 }
 
 // Ready is closed once the scaler has its catalog loaded (whether or not
@@ -116,28 +116,15 @@ func (s *Scaler) Ready() <-chan struct{} { return s.ready }
 // Gatherer gives the scaler's metrics.
 func (s *Scaler) Gatherer() prometheus.Gatherer { return s.metrics.reg }
 
-// Close stops a running scaler; safe to call more than once.
-func (s *Scaler) Close() error {
-	s.closeOnce.Do(func() { close(s.closed) })
-	return nil
-}
-
 // Run campaigns for the lead and, while leading, samples and decides
-// until ctx ends or Close is called.
+// until ctx ends or Close is called (Close comes with the embedded
+// lifecycle.Closer).
 func (s *Scaler) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := s.Bind(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		select {
-		case <-s.closed:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	wg.Add(1)
 	go func() { defer wg.Done(); s.cat.Run(ctx) }()
 	select {
 	case <-s.cat.Ready():
@@ -145,29 +132,13 @@ func (s *Scaler) Run(ctx context.Context) error {
 		return nil
 	}
 	close(s.ready)
-	for ctx.Err() == nil {
-		if err := s.lead(ctx); err != nil && ctx.Err() == nil {
-			s.logger.Warn("scaler lost the lead", "err", err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(500 * time.Millisecond):
-			}
-		}
-	}
+	discovery.Lead(ctx, s.cli, s.cfg.Prefix+"leader", s.cfg.LeaseTTL, s.logger, s.lead)
 	return nil
 }
 
+// lead samples and decides every Interval until ctx ends (the lead is
+// lost, or the scaler stops).
 func (s *Scaler) lead(ctx context.Context) error {
-	sess, err := concurrency.NewSession(s.cli, concurrency.WithTTL(int(s.cfg.LeaseTTL/time.Second)), concurrency.WithContext(ctx))
-	if err != nil {
-		return fmt.Errorf("scaler: session: %w", err)
-	}
-	defer sess.Close()
-	el := concurrency.NewElection(sess, s.cfg.Prefix+"leader")
-	if err := el.Campaign(ctx, "scaler"); err != nil {
-		return fmt.Errorf("scaler: campaign: %w", err)
-	}
-	s.logger.Info("scaler leads")
 	s.metrics.leader.Set(1)
 	// The histories belong to this lead: a new leader starts afresh, and
 	// so waits a full cool-down before scaling anything down.
@@ -177,9 +148,6 @@ func (s *Scaler) lead(ctx context.Context) error {
 		for name := range hist {
 			s.metrics.forget(name)
 		}
-		rctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		el.Resign(rctx)
 	}()
 	tick := time.NewTicker(s.cfg.Interval)
 	defer tick.Stop()
@@ -190,8 +158,6 @@ func (s *Scaler) lead(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-sess.Done():
-			return errors.New("scaler: session expired")
 		case <-tick.C:
 		}
 	}

@@ -82,16 +82,43 @@ func Connect(ctx context.Context, urls string, cfg Config, logger *slog.Logger) 
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	nc, err := nats.Connect(urls, nats.Name("ufop"), nats.MaxReconnects(-1), nats.ReconnectWait(200*time.Millisecond))
-	if err != nil {
-		return nil, fmt.Errorf("queue: connect %s: %w", urls, err)
+	// NATS may still be starting (roles start in any order): try until
+	// ctx ends.
+	var nc *nats.Conn
+	for {
+		var err error
+		nc, err = nats.Connect(urls, nats.Name("ufop"), nats.MaxReconnects(-1), nats.ReconnectWait(200*time.Millisecond))
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("queue: connect %s: %w", urls, err)
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("queue: jetstream: %w", err)
 	}
-	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	// JetStream answers a moment after the server accepts connections.
+	for {
+		_, err = js.CreateOrUpdateStream(ctx, streamConfig(cfg))
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("queue: stream %s: %w", cfg.Stream, err)
+	}
+	return &Queue{cfg: cfg, nc: nc, js: js, logger: logger}, nil
+}
+
+func streamConfig(cfg Config) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
 		Name:      cfg.Stream,
 		Subjects:  []string{cfg.Subject + ">"},
 		Retention: jetstream.WorkQueuePolicy,
@@ -100,12 +127,7 @@ func Connect(ctx context.Context, urls string, cfg Config, logger *slog.Logger) 
 		Replicas:  cfg.Replicas,
 		// Two gateways publishing one job (a client retry) keep one.
 		Duplicates: time.Minute,
-	})
-	if err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("queue: stream %s: %w", cfg.Stream, err)
 	}
-	return &Queue{cfg: cfg, nc: nc, js: js, logger: logger}, nil
 }
 
 // Config returns the queue's configuration.

@@ -55,6 +55,9 @@ type Config struct {
 	DrainTimeout time.Duration
 	// MaxAdminBody bounds admin request bodies other than uploads.
 	MaxAdminBody int64
+	// ResultCacheBytes bounds the in-memory cache of small processed
+	// results (0 turns it off).
+	ResultCacheBytes int64
 
 	// SchedulerPrefix is where agents report UFOP instances.
 	SchedulerPrefix string
@@ -139,6 +142,7 @@ type Gateway struct {
 	cat     *catalog.Catalog
 	reg     *discovery.Registry
 	metrics *metrics
+	results *resultCache
 	client  *http.Client
 	peers   *discovery.Registry // live gateways, for limit shares
 	limits  *limiter
@@ -179,7 +183,7 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 	}
 	m := newMetrics()
 	return &Gateway{cfg: cfg, deps: deps, logger: deps.Logger, store: deps.Store, cat: cat, reg: reg,
-		metrics: m, ready: make(chan struct{}), peers: peers,
+		metrics: m, results: newResultCache(cfg.ResultCacheBytes), ready: make(chan struct{}), peers: peers,
 		limits: newLimiter(cfg.Limits, cat, func() int { return max(1, len(peers.Agents())) }, m.limit),
 		replay: newReplayGuard(deps.Etcd, cfg.Limits.ReplayPrefix, cfg.MaxSkew, cfg.Limits.ReplayEntries),
 		client: &http.Client{Transport: &http.Transport{

@@ -41,7 +41,7 @@ func newMetrics() *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
 		}, []string{"stage"}),
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ufop_gateway_result_cache_total", Help: "Processed results by cache outcome: hit (agent cache), miss, not_modified (304).",
+			Name: "ufop_gateway_result_cache_total", Help: "Processed results by cache outcome: gateway_hit (memory), hit (agent cache), miss, not_modified (304).",
 		}, []string{"result"}),
 		agents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ufop_gateway_agent_calls_total", Help: "Calls to agents by agent and outcome (ok, busy, unreachable).",
@@ -79,6 +79,8 @@ func (m *metrics) request(route, fop string, status int, d time.Duration) {
 func (m *metrics) queueWait(ufopName string, d time.Duration) {
 	m.queued.WithLabelValues(ufopName).Observe(d.Seconds())
 }
+
+func (m *metrics) resultCacheGateway() { m.results.WithLabelValues("gateway_hit").Inc() }
 
 func (m *metrics) notModified() { m.results.WithLabelValues("not_modified").Inc() }
 

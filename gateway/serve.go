@@ -165,9 +165,22 @@ func (g *Gateway) serveObject(c echo.Context) error {
 	if len(custom) > 0 {
 		h.Set("Cache-Control", "no-cache")
 	}
-	res, err := g.process(r.Context(), b, obj, p, custom, reqidOf(c))
-	if err != nil {
-		return err
+	// Small results of built-in pipelines are kept here, keyed by their
+	// ETag: a hit needs no agent.
+	cacheable := p.SaveAs == nil && len(custom) == 0
+	res, hit := (*result)(nil), false
+	if cacheable {
+		res, hit = g.results.get(etag)
+	}
+	if hit {
+		g.metrics.resultCacheGateway()
+	} else {
+		if res, err = g.process(r.Context(), b, obj, p, custom, reqidOf(c)); err != nil {
+			return err
+		}
+		if cacheable {
+			g.results.put(etag, res)
+		}
 	}
 	if p.SaveAs != nil {
 		if _, err := g.store.Put(r.Context(), p.SaveAs.Bucket, p.SaveAs.Key, bytes.NewReader(res.body),

@@ -478,7 +478,7 @@ func runScale(ctx context.Context, c *cli, args []string) error {
 	fs.IntVar(&p.Min, "min", 0, "the fewest instances `N`")
 	fs.IntVar(&p.Max, "max", 0, "the most instances `N` (required)")
 	fs.Float64Var(&p.Threshold, "threshold", 0, "pending tasks per instance `T` above which to add instances (required)")
-	fs.DurationVar(&p.Cooldown, "cooldown", time.Minute, "the least `time` between two changes of the count")
+	fs.DurationVar(&p.Cooldown, "cooldown", time.Minute, "how long the queue must stay below capacity before instances are removed (`time`)")
 	fs.IntVar(&p.MaxStep, "step", 0, "add or remove at most `N` instances at a time (0: no limit)")
 	pos, err := c.parse(fs, args, 1, 1)
 	if err != nil {

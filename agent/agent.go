@@ -38,6 +38,7 @@ import (
 	"github.com/ufop/ufop/internal/lifecycle"
 	"github.com/ufop/ufop/queue"
 	"github.com/ufop/ufop/scheduler"
+	"github.com/ufop/ufop/storage"
 )
 
 // Config configures an Agent.
@@ -669,7 +670,7 @@ func (l loader) Load(ctx context.Context, ref string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := strings.TrimSuffix(scope.objectsURL, "/") + "/" + bucket + "/" + escapeKey(key) + "?owner=" + scope.owner
+	u := strings.TrimSuffix(scope.objectsURL, "/") + "/" + bucket + "/" + storage.EscapeKey(key) + "?owner=" + scope.owner
 	return l.a.fetch(ctx, u, l.a.cfg.Images.MaxSourceBytes)
 }
 
@@ -690,12 +691,4 @@ func splitRef(ref string) (bucket, key string, err error) {
 		return "", "", ufop.Errorf(ufop.KindInvalid, "watermark image %q: use bucket:key or a URL", ref)
 	}
 	return b, k, nil
-}
-
-func escapeKey(key string) string {
-	parts := strings.Split(key, "/")
-	for i, p := range parts {
-		parts[i] = url.PathEscape(p)
-	}
-	return strings.Join(parts, "/")
 }

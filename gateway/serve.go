@@ -314,7 +314,7 @@ func (g *Gateway) process(ctx context.Context, b ufop.Bucket, obj ufop.Object, p
 	steps := images.Pipeline{Steps: p.Steps}
 	job := ufop.Job{ID: reqid,
 		Source: ufop.Source{Bucket: b.Name, Key: obj.Key, ETag: obj.ETag, Size: obj.Size, ContentType: obj.ContentType,
-			URL: g.internal + "/_ufop/objects/" + b.Name + "/" + escapeKey(obj.Key)},
+			URL: g.internal + "/_ufop/objects/" + b.Name + "/" + storage.EscapeKey(obj.Key)},
 		Fops: steps.String(), Owner: b.Owner, Tier: tier, Reqid: reqid, Deadline: deadline,
 		ObjectsURL: g.internal + "/_ufop/objects/",
 	}
@@ -505,14 +505,6 @@ func (g *Gateway) callAgent(ctx context.Context, addr string, body []byte) (*res
 		}
 	}
 	return &result{body: data, contentType: resp.Header.Get("Content-Type"), header: h}, nil
-}
-
-func escapeKey(key string) string {
-	parts := strings.Split(key, "/")
-	for i, p := range parts {
-		parts[i] = url.PathEscape(p)
-	}
-	return strings.Join(parts, "/")
 }
 
 // internalObject serves stored objects to agents (sources and watermark

@@ -35,6 +35,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -727,4 +728,15 @@ func formatBytes(n int64) string {
 		return fmt.Sprintf("%d KiB", n/unit)
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// EscapeKey escapes an object key for a URL path: each '/'-separated
+// segment is path-escaped and the separators stay, so keys keep their
+// structure in URLs ("a b/ü.jpg" → "a%20b/%C3%BC.jpg").
+func EscapeKey(key string) string {
+	parts := strings.Split(key, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return strings.Join(parts, "/")
 }

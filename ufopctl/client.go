@@ -18,6 +18,7 @@ import (
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/auth"
+	"github.com/ufop/ufop/storage"
 )
 
 // Client calls the admin API, signing every request with its key pair.
@@ -77,13 +78,7 @@ type NewUser struct {
 // EscapeKey escapes an object key for a URL path: each '/'-separated
 // segment with url.PathEscape, keeping the separators ("a b/ü.jpg" →
 // "a%20b/%C3%BC.jpg").
-func EscapeKey(key string) string {
-	parts := strings.Split(key, "/")
-	for i, p := range parts {
-		parts[i] = url.PathEscape(p)
-	}
-	return strings.Join(parts, "/")
-}
+func EscapeKey(key string) string { return storage.EscapeKey(key) }
 
 func bucketPath(bucket string) string { return "/v1/buckets/" + url.PathEscape(bucket) }
 

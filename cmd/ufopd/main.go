@@ -121,9 +121,7 @@ func up(args []string, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := signalContext()
-	defer cancel()
-	return p.Run(ctx)
+	return serve(p)
 }
 
 // clusterFlags are the flags every role takes to reach etcd.
@@ -135,6 +133,23 @@ type clusterFlags struct {
 func (c *clusterFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.etcd, "etcd", "http://127.0.0.1:2379", "etcd client URLs, comma-separated")
 	fs.StringVar(&c.nats, "nats", "nats://127.0.0.1:4222", "NATS URLs, comma-separated")
+}
+
+// connect parses a role's flags, with the cluster flags among them, and
+// connects to etcd.
+func (c *clusterFlags) connect(fs *flag.FlagSet, args []string) (*clientv3.Client, error) {
+	c.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return c.etcdClient()
+}
+
+// serve runs a role until SIGINT or SIGTERM.
+func serve(role interface{ Run(context.Context) error }) error {
+	ctx, cancel := signalContext()
+	defer cancel()
+	return role.Run(ctx)
 }
 
 func (c *clusterFlags) etcdClient() (*clientv3.Client, error) {
@@ -238,7 +253,6 @@ func runAgent(args []string, logger *slog.Logger) error {
 	cfg := agent.DefaultConfig()
 	var cl clusterFlags
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
-	cl.register(fs)
 	fs.StringVar(&cfg.ID, "id", "", "agent ID in the registry (default: host name and a random suffix)")
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:9100", "internal API listen address")
 	fs.StringVar(&cfg.Advertise, "advertise", "", "base URL gateways use to reach this agent (default http://LISTEN)")
@@ -246,10 +260,7 @@ func runAgent(args []string, logger *slog.Logger) error {
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "built-in jobs run at once")
 	fs.IntVar(&cfg.Slots, "slots", cfg.Slots, "UFOP instances this agent hosts at most")
 	noDocker := fs.Bool("no-docker", false, "run built-in ops only, without a container runtime for UFOPs")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cli, err := cl.etcdClient()
+	cli, err := cl.connect(fs, args)
 	if err != nil {
 		return err
 	}
@@ -278,20 +289,14 @@ func runAgent(args []string, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := signalContext()
-	defer cancel()
-	return a.Run(ctx)
+	return serve(a)
 }
 
 func runScheduler(args []string, logger *slog.Logger) error {
 	cfg := scheduler.DefaultConfig()
 	var cl clusterFlags
 	fs := flag.NewFlagSet("scheduler", flag.ContinueOnError)
-	cl.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cli, err := cl.etcdClient()
+	cli, err := cl.connect(fs, args)
 	if err != nil {
 		return err
 	}
@@ -300,25 +305,19 @@ func runScheduler(args []string, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := signalContext()
-	defer cancel()
-	return s.Run(ctx)
+	return serve(s)
 }
 
 func runScaler(args []string, logger *slog.Logger) error {
 	cfg := scaler.DefaultConfig()
 	var cl clusterFlags
 	fs := flag.NewFlagSet("scaler", flag.ContinueOnError)
-	cl.register(fs)
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics on http://ADDR/metrics (default: none)")
 	fs.DurationVar(&cfg.Interval, "interval", cfg.Interval, "period of sampling and decisions")
 	fs.DurationVar(&cfg.Windows.Stable, "stable-window", cfg.Windows.Stable, "window of the average depth for ordinary scaling")
 	fs.DurationVar(&cfg.Windows.Panic, "panic-window", cfg.Windows.Panic, "window of the average depth that detects bursts")
 	fs.Float64Var(&cfg.Windows.PanicThreshold, "panic-threshold", cfg.Windows.PanicThreshold, "panic when the panic window wants this many times the current instances")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cli, err := cl.etcdClient()
+	cli, err := cl.connect(fs, args)
 	if err != nil {
 		return err
 	}
@@ -361,15 +360,11 @@ func runBuilder(args []string, logger *slog.Logger) error {
 	cfg := builder.DefaultServiceConfig()
 	var cl clusterFlags
 	fs := flag.NewFlagSet("builder", flag.ContinueOnError)
-	cl.register(fs)
 	host, _ := os.Hostname()
 	fs.StringVar(&cfg.ID, "id", host, "builder ID in the registry")
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:9200", "internal API listen address")
 	fs.StringVar(&cfg.Advertise, "advertise", "", "base URL gateways use to reach this builder (default http://LISTEN)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cli, err := cl.etcdClient()
+	cli, err := cl.connect(fs, args)
 	if err != nil {
 		return err
 	}
@@ -383,9 +378,7 @@ func runBuilder(args []string, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := signalContext()
-	defer cancel()
-	return svc.Run(ctx)
+	return serve(svc)
 }
 
 func runEtcd(args []string, logger *slog.Logger) error {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -66,11 +67,21 @@ func startProc(t *testing.T, bin, name string, args ...string) *proc {
 		}
 		f.Close()
 		if t.Failed() {
+			// Warnings and errors, then the tail.
 			b, _ := os.ReadFile(logPath)
+			var notable []string
+			for _, line := range strings.Split(string(b), "\n") {
+				if strings.Contains(line, `"level":"WARN"`) || strings.Contains(line, `"level":"ERROR"`) || strings.Contains(line, "agent ") {
+					notable = append(notable, line)
+				}
+			}
+			if len(notable) > 40 {
+				notable = notable[:40]
+			}
 			if len(b) > 4000 {
 				b = b[len(b)-4000:]
 			}
-			t.Logf("--- %s log (tail):\n%s", name, b)
+			t.Logf("--- %s log (warnings):\n%s\n--- %s log (tail):\n%s", name, strings.Join(notable, "\n"), name, b)
 		}
 	})
 	return p
@@ -160,6 +171,22 @@ func TestKillAgent(t *testing.T) {
 	for i := range keys {
 		admin(http.MethodPut, fmt.Sprintf("/v1/objects/pics/p%d.jpg", i), portrait)
 	}
+
+	// The gateway learns of the agents through its watch, a moment after
+	// etcd has them: wait until it routes to both.
+	testenv.Eventually(t, 10*time.Second, func() bool {
+		for i := range keys {
+			resp, err := http.Get(fmt.Sprintf("%s/pics/p%d.jpg?imageInfo", base, i))
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				return false
+			}
+		}
+		return true
+	}, "gateway routes to the agents")
 
 	// A steady loop: 4 clients, each request a fresh result so that it
 	// reaches an agent.

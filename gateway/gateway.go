@@ -76,18 +76,19 @@ type Config struct {
 // DefaultConfig returns the defaults; Catalog.MasterKey must still be set.
 func DefaultConfig() Config {
 	return Config{
-		Addr:            "127.0.0.1:9000",
-		MaxPipeline:     images.DefaultConfig().MaxPipeline,
-		Deadline:        30 * time.Second,
-		MaxSkew:         15 * time.Minute,
-		PublicMaxAge:    time.Hour,
-		DrainTimeout:    30 * time.Second,
-		MaxAdminBody:    1 << 20,
-		Catalog:         catalog.DefaultConfig(),
-		Discovery:       discovery.DefaultConfig(),
-		SchedulerPrefix: scheduler.DefaultConfig().Prefix,
-		Limits:          DefaultLimitsConfig(),
-		Conns:           DefaultConnsConfig(),
+		Addr:             "127.0.0.1:9000",
+		MaxPipeline:      images.DefaultConfig().MaxPipeline,
+		Deadline:         30 * time.Second,
+		MaxSkew:          15 * time.Minute,
+		PublicMaxAge:     time.Hour,
+		DrainTimeout:     30 * time.Second,
+		MaxAdminBody:     1 << 20,
+		ResultCacheBytes: 64 << 20,
+		Catalog:          catalog.DefaultConfig(),
+		Discovery:        discovery.DefaultConfig(),
+		SchedulerPrefix:  scheduler.DefaultConfig().Prefix,
+		Limits:           DefaultLimitsConfig(),
+		Conns:            DefaultConnsConfig(),
 	}
 }
 

@@ -300,8 +300,9 @@ func (u *ufops) events(ctx context.Context) {
 				u.wg.Add(1)
 				go func() {
 					defer u.wg.Done()
-					if ev.Kind == container.Unhealthy {
-						u.rt.Stop(ctx, ev.InstanceID)
+					// Remove the dead (or sick) container, then start afresh.
+					if err := u.rt.Stop(ctx, ev.InstanceID); err != nil {
+						u.logger.Warn("remove lost container", "instance", in.p.ID, "err", err)
 					}
 					u.launch(ctx, in)
 				}()

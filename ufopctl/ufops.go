@@ -95,14 +95,9 @@ func runList(ctx context.Context, c *cli, args []string) error {
 }
 
 func runInfo(ctx context.Context, c *cli, args []string) error {
-	pos, err := c.parse(c.flags(), args, 1, 1)
+	name, cl, err := c.ufopClient("info", args)
 	if err != nil {
 		return err
-	}
-	name := pos[0]
-	cl, err := c.client()
-	if err != nil {
-		return fmt.Errorf("info %s: %w", name, err)
 	}
 	info, err := cl.UFOPInfo(ctx, name)
 	if err != nil {
@@ -256,14 +251,9 @@ func openPackage(src string) (io.ReadSeeker, func(), error) {
 }
 
 func runVersion(ctx context.Context, c *cli, args []string) error {
-	pos, err := c.parse(c.flags(), args, 1, 1)
+	name, cl, err := c.ufopClient("version", args)
 	if err != nil {
 		return err
-	}
-	name := pos[0]
-	cl, err := c.client()
-	if err != nil {
-		return fmt.Errorf("version %s: %w", name, err)
 	}
 	vs, err := cl.Versions(ctx, name)
 	if err != nil {
@@ -509,14 +499,9 @@ func runScale(ctx context.Context, c *cli, args []string) error {
 }
 
 func runState(ctx context.Context, c *cli, args []string) error {
-	pos, err := c.parse(c.flags(), args, 1, 1)
+	name, cl, err := c.ufopClient("state", args)
 	if err != nil {
 		return err
-	}
-	name := pos[0]
-	cl, err := c.client()
-	if err != nil {
-		return fmt.Errorf("state %s: %w", name, err)
 	}
 	st, err := cl.State(ctx, name)
 	if err != nil {
@@ -686,4 +671,18 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// ufopClient parses the arguments of a verb that takes one UFOP name and
+// no flags, and returns the name with a client.
+func (c *cli) ufopClient(verb string, args []string) (string, *Client, error) {
+	pos, err := c.parse(c.flags(), args, 1, 1)
+	if err != nil {
+		return "", nil, err
+	}
+	cl, err := c.client()
+	if err != nil {
+		return "", nil, fmt.Errorf("%s %s: %w", verb, pos[0], err)
+	}
+	return pos[0], cl, nil
 }

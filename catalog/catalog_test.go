@@ -26,6 +26,18 @@ func newCatalog(t *testing.T, ctx context.Context, wg *sync.WaitGroup, url strin
 	return c
 }
 
+// pair starts two catalogs on one etcd, as two gateways see it; they stop
+// with the test.
+func pair(t *testing.T) (context.Context, *catalog.Catalog, *catalog.Catalog) {
+	t.Helper()
+	url := testenv.Etcd(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	key := make([]byte, 32)
+	return ctx, newCatalog(t, ctx, &wg, url, key), newCatalog(t, ctx, &wg, url, key)
+}
+
 func TestUsersBucketsAcrossGateways(t *testing.T) {
 	url := testenv.Etcd(t)
 	key := make([]byte, 32)

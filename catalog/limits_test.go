@@ -1,8 +1,6 @@
 package catalog_test
 
 import (
-	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,14 +12,7 @@ import (
 func ptr[T any](v T) *T { return &v }
 
 func TestLimits(t *testing.T) {
-	url := testenv.Etcd(t)
-	key := make([]byte, 32)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	a := newCatalog(t, ctx, &wg, url, key)
-	b := newCatalog(t, ctx, &wg, url, key)
+	ctx, a, b := pair(t)
 	for _, n := range []string{"alice", "al"} {
 		if _, _, err := a.CreateUser(ctx, n, "", false); err != nil {
 			t.Fatal(err)
@@ -106,14 +97,7 @@ func TestLimits(t *testing.T) {
 }
 
 func TestKeyRotation(t *testing.T) {
-	url := testenv.Etcd(t)
-	key := make([]byte, 32)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	a := newCatalog(t, ctx, &wg, url, key)
-	b := newCatalog(t, ctx, &wg, url, key)
+	ctx, a, b := pair(t)
 	_, first, err := a.CreateUser(ctx, "alice", "", false)
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"path/filepath"
 	"time"
@@ -57,6 +58,15 @@ func StartEtcd(ctx context.Context, cfg EtcdConfig, logger *slog.Logger) (*Etcd,
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	// etcd advertises the address it is given: a port 0 must become a
+	// real port first.
+	var err error
+	if cfg.ClientAddr, err = concretePort(cfg.ClientAddr); err != nil {
+		return nil, err
+	}
+	if cfg.PeerAddr, err = concretePort(cfg.PeerAddr); err != nil {
+		return nil, err
+	}
 	ec := embed.NewConfig()
 	ec.Name = "ufop"
 	ec.Dir = filepath.Clean(cfg.Dir)
@@ -94,6 +104,23 @@ func StartEtcd(ctx context.Context, cfg EtcdConfig, logger *slog.Logger) (*Etcd,
 
 // ClientURL is the URL clients connect to.
 func (e *Etcd) ClientURL() string { return e.clientURL }
+
+// concretePort replaces port 0 in addr with a port that is free now.
+func concretePort(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("etcd: address %q: %w", addr, err)
+	}
+	if port != "0" {
+		return addr, nil
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", fmt.Errorf("etcd: free port on %s: %w", host, err)
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
 
 // Err reports a fatal server error.
 func (e *Etcd) Err() <-chan error { return e.e.Err() }

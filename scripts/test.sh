@@ -12,6 +12,8 @@ need_pkgs=()
 # CJK text watermarks need a CJK font (images tests).
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need_pkgs+=(fonts-wqy-microhei)
 command -v iptables >/dev/null || need_pkgs+=(iptables)
+# The builder's build_script test needs a static shell for a base image.
+[ -x /bin/busybox ] || need_pkgs+=(busybox-static)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 		echo "test.sh: installing ${need_pkgs[*]}"

@@ -3,11 +3,14 @@ package agent
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -35,6 +38,9 @@ type Runtime interface {
 	List(ctx context.Context) ([]*container.Instance, error)
 	Logs(ctx context.Context, id string, follow bool, w io.Writer) error
 	Events() <-chan container.Event
+	// AgentAddr is the one address instances can reach: where the agent
+	// serves their sources (SPEC §5 url=). Empty before Ready.
+	AgentAddr() string
 }
 
 // instance is one placement on this agent and its current container.
@@ -77,6 +83,16 @@ type ufops struct {
 	sess  *concurrency.Session
 	dirty chan struct{}
 	jobs  *jobs // nil without a queue
+
+	// The local fetcher: inputs of calls in flight, by token, served to
+	// instances at fetchURL.
+	inputs   sync.Map // token → input
+	fetchURL string
+}
+
+type input struct {
+	body        []byte
+	contentType string
 }
 
 // publisher is the agent's registry entry.
@@ -105,6 +121,14 @@ func (u *ufops) run(ctx context.Context, ann publisher) error {
 	if old, err := u.rt.List(ctx); err == nil {
 		for _, in := range old {
 			u.rt.Stop(ctx, in.ID)
+		}
+	}
+	if addr := u.rt.AgentAddr(); addr != "" {
+		stop, err := u.serveInputs(addr)
+		if err != nil {
+			u.logger.Warn("no local fetcher for instances", "addr", addr, "err", err)
+		} else {
+			defer stop()
 		}
 	}
 	sess, err := concurrency.NewSession(u.a.etcd, concurrency.WithTTL(int(u.a.cfg.Discovery.TTL/time.Second)), concurrency.WithContext(ctx))
@@ -457,6 +481,12 @@ func (u *ufops) invoke(ctx context.Context, name, params string, data []byte, co
 	}
 }
 
+func randomToken() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
 type transportError struct{ err error }
 
 func (e *transportError) Error() string { return e.err.Error() }
@@ -475,7 +505,15 @@ func (u *ufops) call(ctx context.Context, in *instance, name, params string, dat
 	if params != "" {
 		cmd += "/" + params
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, addr+"/handler?cmd="+url.QueryEscape(cmd), bytes.NewReader(data))
+	target := addr + "/handler?cmd=" + url.QueryEscape(cmd)
+	if u.fetchURL != "" {
+		// The same input, fetchable, for programs that prefer to GET it.
+		token := randomToken()
+		u.inputs.Store(token, input{body: data, contentType: contentType})
+		defer u.inputs.Delete(token)
+		target += "&url=" + url.QueryEscape(u.fetchURL+token)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(data))
 	if err != nil {
 		return nil, "", err
 	}
@@ -513,6 +551,37 @@ func (u *ufops) call(ctx context.Context, in *instance, name, params string, dat
 		ct = http.DetectContentType(out)
 	}
 	return out, ct, nil
+}
+
+// serveInputs runs the local fetcher on addr (the instance network's
+// gateway address, the only one the firewall lets instances reach).
+func (u *ufops) serveInputs(addr string) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/inputs/{token}", func(w http.ResponseWriter, r *http.Request) {
+		v, ok := u.inputs.Load(r.PathValue("token"))
+		if !ok {
+			http.Error(w, "no such input", http.StatusNotFound)
+			return
+		}
+		in := v.(input)
+		w.Header().Set("Content-Type", in.contentType)
+		w.Header().Set("Content-Length", strconv.Itoa(len(in.body)))
+		w.Write(in.body)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() { defer close(done); srv.Serve(ln) }()
+	u.fetchURL = "http://" + ln.Addr().String() + "/v1/inputs/"
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		<-done
+	}, nil
 }
 
 // logs writes the output of one of this agent's instances.

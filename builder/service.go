@@ -79,7 +79,8 @@ type Service struct {
 	logger *slog.Logger
 	token  string
 
-	ready chan struct{}
+	ready     chan struct{}
+	readyOnce sync.Once
 	lifecycle.Closer
 }
 
@@ -121,52 +122,68 @@ func (s *Service) Run(ctx context.Context) error {
 	if adv == "" {
 		adv = "http://" + ln.Addr().String()
 	}
-	lease, err := s.cli.Grant(ctx, int64(s.cfg.TTL/time.Second))
-	if err != nil {
-		ln.Close()
-		return fmt.Errorf("builder: lease: %w", err)
-	}
-	if _, err := s.cli.Put(ctx, ServicePrefix+s.cfg.ID, adv, clientv3.WithLease(lease.ID)); err != nil {
-		ln.Close()
-		return fmt.Errorf("builder: register: %w", err)
-	}
-	ka, err := s.cli.KeepAlive(ctx, lease.ID)
-	if err != nil {
-		ln.Close()
-		return fmt.Errorf("builder: keep alive: %w", err)
-	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/build", s.handleBuild)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
 	wg.Add(1)
 	go func() { defer wg.Done(); serveErr <- srv.Serve(ln) }()
-	close(s.ready)
-	s.logger.Info("builder serving", "addr", adv)
 
 	var runErr error
-loop:
-	for {
-		select {
-		case <-ctx.Done():
-			break loop
-		case _, ok := <-ka:
-			if !ok && ctx.Err() == nil {
-				runErr = errors.New("builder: registration lease lost")
-				break loop
+	for ctx.Err() == nil && runErr == nil {
+		// Register, and register again whenever the lease is lost (etcd
+		// unreachable for longer than the TTL).
+		lease, ka, err := s.register(ctx, adv)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.logger.Warn("builder registration failed, retrying", "err", err)
+				time.Sleep(500 * time.Millisecond)
 			}
-		case err := <-serveErr:
-			runErr = fmt.Errorf("builder: serve: %w", err)
-			break loop
+			continue
+		}
+		s.readyOnce.Do(func() {
+			close(s.ready)
+			s.logger.Info("builder serving", "addr", adv)
+		})
+	alive:
+		for {
+			select {
+			case <-ctx.Done():
+				rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Second)
+				s.cli.Revoke(rctx, lease)
+				rcancel()
+				break alive
+			case _, ok := <-ka:
+				if !ok {
+					s.logger.Warn("builder registration lease lost, registering again")
+					break alive
+				}
+			case err := <-serveErr:
+				runErr = fmt.Errorf("builder: serve: %w", err)
+				break alive
+			}
 		}
 	}
-	rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Second)
-	s.cli.Revoke(rctx, lease.ID)
-	rcancel()
 	dctx, dcancel := context.WithTimeout(context.Background(), s.b.cfg.BuildTimeout)
 	defer dcancel()
 	srv.Shutdown(dctx)
 	return runErr
+}
+
+// register puts the builder's address in etcd under a lease kept alive.
+func (s *Service) register(ctx context.Context, adv string) (clientv3.LeaseID, <-chan *clientv3.LeaseKeepAliveResponse, error) {
+	lease, err := s.cli.Grant(ctx, int64(s.cfg.TTL/time.Second))
+	if err != nil {
+		return 0, nil, fmt.Errorf("builder: lease: %w", err)
+	}
+	if _, err := s.cli.Put(ctx, ServicePrefix+s.cfg.ID, adv, clientv3.WithLease(lease.ID)); err != nil {
+		return 0, nil, fmt.Errorf("builder: register: %w", err)
+	}
+	ka, err := s.cli.KeepAlive(ctx, lease.ID)
+	if err != nil {
+		return 0, nil, fmt.Errorf("builder: keep alive: %w", err)
+	}
+	return lease.ID, ka, nil
 }
 
 // lineWriter streams the build log to the client and keeps its tail.

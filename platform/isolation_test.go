@@ -173,8 +173,22 @@ func TestIsolation(t *testing.T) {
 	}
 	t.Logf("%d connection attempts from an instance, all refused", len(targets))
 
+	// The agent's local fetcher (SPEC §5 url=) is reachable and serves the
+	// very input of the call.
+	resp, body := a.get("/pics/portrait.jpg?" + name + "/source")
+	var src struct {
+		URL     string
+		Body    int
+		Fetched int
+		Same    bool
+		Err     string
+	}
+	if err := json.Unmarshal(body, &src); err != nil || resp.StatusCode != 200 || src.URL == "" || !src.Same || src.Fetched == 0 {
+		t.Errorf("url= source: %s %s", resp.Status, body)
+	}
+
 	// Fork bomb: stopped by the pids limit.
-	resp, body := a.get("/pics/portrait.jpg?" + name + "/fork")
+	resp, body = a.get("/pics/portrait.jpg?" + name + "/fork")
 	var fork struct {
 		Children int
 		Err      string

@@ -4,12 +4,16 @@
 //	dial/<host:port>   open a TCP connection; answers {"ok":bool,"err":"..."}
 //	fork               start copies of itself until the kernel refuses
 //	hog                allocate and touch memory until killed
+//	source             GET the url= the agent gave and compare it with the body
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -46,6 +50,19 @@ func handle(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
 		} else {
 			c.Close()
 			out = map[string]any{"ok": true, "self": self}
+		}
+	case "source":
+		// The agent's local fetcher is the one address the sandbox allows.
+		out = map[string]any{"url": req.SourceURL, "body": len(req.Body)}
+		if req.SourceURL != "" {
+			resp, err := http.Get(req.SourceURL)
+			if err != nil {
+				out = map[string]any{"url": req.SourceURL, "err": err.Error()}
+				break
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			out = map[string]any{"url": req.SourceURL, "body": len(req.Body), "fetched": len(b), "same": bytes.Equal(b, req.Body)}
 		}
 	case "fork":
 		n, lastErr := 0, ""

@@ -72,7 +72,7 @@ func (c *Catalog) SetLimit(ctx context.Context, user, cmd string, ch LimitChange
 	if err := ValidateUserName(user); err != nil {
 		return Limit{}, err
 	}
-	if _, err := c.User(user); err != nil {
+	if err := c.userExists(ctx, user); err != nil {
 		return Limit{}, err
 	}
 	if strings.Contains(cmd, "/") {

@@ -98,6 +98,23 @@ func (c *Catalog) User(name string) (ufop.User, error) {
 	return u, nil
 }
 
+// userExists checks a user in etcd itself when the in-memory copy does not
+// have it yet: a write through this process may follow, at once, the
+// user's creation through another one.
+func (c *Catalog) userExists(ctx context.Context, name string) error {
+	if _, err := c.User(name); err == nil {
+		return nil
+	}
+	resp, err := c.cli.Get(ctx, c.key(tUsers, name), clientv3.WithCountOnly())
+	if err != nil {
+		return fmt.Errorf("catalog: user %s: %w", name, err)
+	}
+	if resp.Count == 0 {
+		return ufop.Errorf(ufop.KindNotFound, "no such user %q", name)
+	}
+	return nil
+}
+
 // Users lists the users by name.
 func (c *Catalog) Users() []ufop.User {
 	us := scan[ufop.User](c, tUsers)

@@ -48,15 +48,9 @@ command -v wrk >/dev/null || need+=(wrk)
 [ -x /usr/bin/time ] || need+=(time)
 command -v taskset >/dev/null || need+=(util-linux)
 command -v python3 >/dev/null || need+=(python3)
-if [ ${#need[@]} -gt 0 ]; then
-	if [ "$(id -u)" != 0 ]; then
-		echo "run.sh: please install: ${need[*]}" >&2
-		exit 1
-	fi
-	echo "installing ${need[*]}" >&2
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+install_packages "${need[@]}" || exit 1
 
 mkdir -p "$OUT"
 WORK=$(mktemp -d /tmp/ufop-bench-images.XXXXXX)

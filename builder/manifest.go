@@ -585,7 +585,12 @@ func parseRun(v any) ([]string, error) {
 		if len(args) == 0 {
 			return nil, fieldErr("run", "empty; give the start command, e.g. run: [\"./handler\"]")
 		}
-		return args, nil
+		// The same rules as the list form, so the manifest reads back.
+		list := make([]any, len(args))
+		for i, a := range args {
+			list[i] = a
+		}
+		return stringList("run", list)
 	case []any:
 		if len(v) == 0 {
 			return nil, fieldErr("run", "empty; give the start command, e.g. run: [\"./handler\"]")

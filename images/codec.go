@@ -2,6 +2,7 @@ package images
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
@@ -13,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/HugoSmits86/nativewebp"
+	"github.com/gen2brain/avif"
+	libwebp "github.com/gen2brain/webp"
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
 	"golang.org/x/image/webp"
@@ -29,6 +32,7 @@ const (
 	formatWebP = "webp"
 	formatBMP  = "bmp"
 	formatTIFF = "tiff"
+	formatAVIF = "avif"
 )
 
 // contentTypes maps format names to MIME types.
@@ -39,6 +43,7 @@ var contentTypes = map[string]string{
 	formatWebP: "image/webp",
 	formatBMP:  "image/bmp",
 	formatTIFF: "image/tiff",
+	formatAVIF: "image/avif",
 }
 
 // encodable reports whether format can be written; sources in other
@@ -46,7 +51,7 @@ var contentTypes = map[string]string{
 // lossless.
 func encodable(format string) bool {
 	switch format {
-	case formatJPEG, formatPNG, formatGIF, formatWebP:
+	case formatJPEG, formatPNG, formatGIF, formatWebP, formatAVIF:
 		return true
 	}
 	return false
@@ -77,20 +82,48 @@ func sniff(src []byte) (string, error) {
 	case bytes.HasPrefix(src, []byte("II*\x00")), bytes.HasPrefix(src, []byte("MM\x00*")):
 		return formatTIFF, nil
 	case len(src) >= 12 && string(src[4:8]) == "ftyp":
+		if isAVIF(src) {
+			return formatAVIF, nil
+		}
 		switch string(src[8:12]) {
-		case "avif", "avis":
-			return "", ufop.Errorf(ufop.KindUnsupported, "AVIF images are not supported: convert the source to JPEG, PNG, GIF, WebP, BMP or TIFF")
 		case "heic", "heix", "hevc", "hevx", "heim", "heis", "mif1", "msf1":
-			return "", ufop.Errorf(ufop.KindUnsupported, "HEIC/HEIF images are not supported: convert the source to JPEG, PNG, GIF, WebP, BMP or TIFF")
+			return "", ufop.Errorf(ufop.KindUnsupported, "HEIC/HEIF images are not supported: convert the source to JPEG, PNG, GIF, WebP, AVIF, BMP or TIFF")
 		}
 	case bytes.HasPrefix(src, []byte("\xff\x0a")), bytes.HasPrefix(src, []byte("\x00\x00\x00\x0cJXL ")):
-		return "", ufop.Errorf(ufop.KindUnsupported, "JPEG XL images are not supported: convert the source to JPEG, PNG, GIF, WebP, BMP or TIFF")
+		return "", ufop.Errorf(ufop.KindUnsupported, "JPEG XL images are not supported: convert the source to JPEG, PNG, GIF, WebP, AVIF, BMP or TIFF")
 	}
-	return "", ufop.Errorf(ufop.KindUnsupported, "the source is not an image in a supported format (JPEG, PNG, GIF, WebP, BMP, TIFF)")
+	return "", ufop.Errorf(ufop.KindUnsupported, "the source is not an image in a supported format (JPEG, PNG, GIF, WebP, AVIF, BMP, TIFF)")
+}
+
+// isAVIF reports whether an ISO BMFF file type box names AVIF as its major
+// brand or, behind a generic HEIF major brand (mif1, msf1), as a compatible
+// brand: both are how encoders mark AVIF files.
+func isAVIF(src []byte) bool {
+	size := int(binary.BigEndian.Uint32(src))
+	if size < 16 || size > len(src) || size > 4096 {
+		size = min(len(src), 16) // a bad box size: trust the major brand only
+	}
+	for i := 8; i+4 <= size; i += 4 {
+		if i == 12 {
+			continue // the minor version
+		}
+		switch string(src[i : i+4]) {
+		case "avif", "avis":
+			return true
+		}
+		if i == 8 {
+			switch string(src[8:12]) {
+			case "mif1", "msf1", "miaf":
+			default:
+				return false // another major brand (heic...): not AVIF
+			}
+		}
+	}
+	return false
 }
 
 // Probe reads only the header of src: its format name ("jpeg", "png",
-// "gif", "webp", "bmp", "tiff") and size. It allocates no pixels.
+// "gif", "webp", "avif", "bmp", "tiff") and size. It allocates no pixels.
 func Probe(src []byte) (format string, width, height int, err error) {
 	h, err := probe(src)
 	if err != nil {
@@ -126,6 +159,14 @@ func probe(src []byte) (h header, err error) {
 		cfg, err = bmp.DecodeConfig(r)
 	case formatTIFF:
 		cfg, err = tiff.DecodeConfig(r)
+	case formatAVIF:
+		if err = checkBoxes(src); err != nil {
+			break
+		}
+		// libavif parses the boxes only (avifDecoderParse): no AV1 frame is
+		// decoded and no pixel buffer allocated, so the pixel guard still
+		// runs before any pixel exists.
+		cfg, err = avif.DecodeConfig(r)
 	}
 	if err != nil {
 		return header{}, decodeError(format, err)
@@ -201,11 +242,15 @@ func decodePixels(src []byte, h header, minW, minH int) (img image.Image, err er
 	case formatGIF:
 		img, err = decodeGIFFirst(r, h)
 	case formatWebP:
-		img, err = webp.Decode(r)
+		if img, err = webp.Decode(r); err == nil {
+			expandVideoRange(img)
+		}
 	case formatBMP:
 		img, err = bmp.Decode(r)
 	case formatTIFF:
 		img, err = tiff.Decode(r)
+	case formatAVIF:
+		img, err = decodeAVIF(src)
 	default:
 		return nil, ufop.Errorf(ufop.KindUnsupported, "the source format %q cannot be decoded", h.format)
 	}
@@ -214,6 +259,81 @@ func decodePixels(src []byte, h header, minW, minH int) (img image.Image, err er
 	}
 	if b := img.Bounds(); b.Dx() <= 0 || b.Dy() <= 0 {
 		return nil, ufop.Errorf(ufop.KindCorrupt, "the source %s image has no pixels", h.format)
+	}
+	return img, nil
+}
+
+// expandVideoRange converts the planes of a lossy WebP, which VP8 stores
+// in video range (Y 16-235, Cb/Cr 16-240, BT.601), to the full range Go's
+// color.YCbCr assumes: x/image/webp hands the planes over unconverted, so
+// without this every lossy WebP decodes washed out (black becomes 16).
+func expandVideoRange(img image.Image) {
+	var m *image.YCbCr
+	switch t := img.(type) {
+	case *image.YCbCr:
+		m = t
+	case *image.NYCbCrA:
+		m = &t.YCbCr
+	default:
+		return // lossless WebP is RGB already
+	}
+	var lumaLUT, chromaLUT [256]uint8
+	for i := range 256 {
+		lumaLUT[i] = uint8(max(0, min(255, (float64(i)-16)*255/219+0.5)))
+		chromaLUT[i] = uint8(max(0, min(255, (float64(i)-128)*255/224+128.5)))
+	}
+	for i, v := range m.Y {
+		m.Y[i] = lumaLUT[v]
+	}
+	for i, v := range m.Cb {
+		m.Cb[i] = chromaLUT[v]
+	}
+	for i, v := range m.Cr {
+		m.Cr[i] = chromaLUT[v]
+	}
+}
+
+// checkBoxes walks the top-level boxes of an ISO BMFF file (AVIF): each
+// must fit in the file. libavif (as the avif package drives it) answers a
+// file whose image data is cut off with an empty, transparent image
+// instead of an error, so truncation is caught here.
+func checkBoxes(src []byte) error {
+	for off := 0; off < len(src); {
+		if len(src)-off < 8 {
+			return ufop.Errorf(ufop.KindCorrupt, "the source avif image is truncated (%d stray bytes at the end)", len(src)-off)
+		}
+		size := uint64(binary.BigEndian.Uint32(src[off:]))
+		switch size {
+		case 0: // the box runs to the end of the file
+			return nil
+		case 1: // a 64-bit size follows the type
+			if len(src)-off < 16 {
+				return ufop.Errorf(ufop.KindCorrupt, "the source avif image is truncated in a box header")
+			}
+			size = binary.BigEndian.Uint64(src[off+8:])
+		}
+		if size < 8 || size > uint64(len(src)-off) {
+			return ufop.Errorf(ufop.KindCorrupt, "the source avif image is truncated: the %q box at byte %d needs %d bytes, %d are left", src[off+4:off+8], off, size, len(src)-off)
+		}
+		off += int(size)
+	}
+	return nil
+}
+
+// decodeAVIF decodes the first image of an AVIF file. The avif package
+// reports success even when libavif fails to decode the AV1 data, leaving
+// the pixels zero: an image without an alpha plane decodes opaque, so a
+// transparent pixel there means the decode failed.
+func decodeAVIF(src []byte) (image.Image, error) {
+	img, err := avif.Decode(bytes.NewReader(src))
+	if err != nil {
+		return nil, err
+	}
+	if bytes.Contains(src, []byte("auxiliary:alpha")) {
+		return img, nil // an alpha plane: transparency may be real
+	}
+	if _, _, _, a := img.At(img.Bounds().Min.X, img.Bounds().Min.Y).RGBA(); a == 0 {
+		return nil, ufop.Errorf(ufop.KindCorrupt, "the source avif image is corrupt (its AV1 data could not be decoded)")
 	}
 	return img, nil
 }
@@ -273,14 +393,74 @@ func encodeImage(img image.Image, o output, defaultQuality int) ([]byte, error) 
 	case formatGIF:
 		err = gif.Encode(&buf, toPaletted(img, o.background), nil)
 	case formatWebP:
-		err = nativewebp.Encode(&buf, img, nil)
+		err = encodeWebP(&buf, img, o.quality, defaultQuality)
+	case formatAVIF:
+		err = encodeAVIF(&buf, img, o.quality, defaultQuality)
 	default:
-		return nil, ufop.Errorf(ufop.KindInvalid, "output format %q is not supported: use jpg, png, gif or webp", o.format)
+		return nil, ufop.Errorf(ufop.KindInvalid, "output format %q is not supported: use jpg, png, gif, webp or avif", o.format)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("images: encode %s: %w", o.format, err)
 	}
 	return buf.Bytes(), nil
+}
+
+// losslessQuality is the quality that asks WebP and AVIF for lossless
+// output: lossy codecs at 100 still lose, so 100 means exact.
+const losslessQuality = 100
+
+// encodeWebP writes lossy WebP (libwebp) at quality q, or lossless WebP
+// (pure Go nativewebp) at q 100.
+func encodeWebP(w *bytes.Buffer, img image.Image, q, defaultQuality int) error {
+	if q == 0 {
+		q = defaultQuality
+	}
+	if q >= losslessQuality {
+		return nativewebp.Encode(w, img, nil)
+	}
+	return libwebp.Encode(w, packedNRGBA(img), libwebp.Options{Quality: q, Method: libwebp.DefaultMethod})
+}
+
+// avifSpeed trades AVIF encoding time for size (0 slowest ... 10 fastest).
+// The fastest keeps a large output within the deadline: the encoder runs
+// as WebAssembly, several times slower than native libaom.
+const avifSpeed = 10
+
+// encodeAVIF writes AVIF (libavif, 4:2:0) at quality q; q 100 is lossless
+// (libavif then uses 4:4:4 and lossless AV1).
+func encodeAVIF(w *bytes.Buffer, img image.Image, q, defaultQuality int) error {
+	if q == 0 {
+		q = defaultQuality
+	}
+	sub := image.YCbCrSubsampleRatio420
+	if q >= losslessQuality {
+		sub = image.YCbCrSubsampleRatio444
+	}
+	return avif.Encode(w, packedRGBA(img), avif.Options{Quality: q, QualityAlpha: q, Speed: avifSpeed, ChromaSubsampling: sub})
+}
+
+// packedRGBA returns img as an *image.RGBA whose rows follow each other
+// with no gap: the WebAssembly encoders copy Pix as one width*height*4
+// block, so a sub-image (a crop) must be copied first.
+func packedRGBA(img image.Image) *image.RGBA {
+	b := img.Bounds()
+	if m, ok := img.(*image.RGBA); ok && m.Stride == 4*b.Dx() && len(m.Pix) == 4*b.Dx()*b.Dy() {
+		return m
+	}
+	dst := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	draw.Draw(dst, dst.Bounds(), img, b.Min, draw.Src)
+	return dst
+}
+
+// packedNRGBA is packedRGBA for libwebp, which takes straight alpha.
+func packedNRGBA(img image.Image) *image.NRGBA {
+	b := img.Bounds()
+	if m, ok := img.(*image.NRGBA); ok && m.Stride == 4*b.Dx() && len(m.Pix) == 4*b.Dx()*b.Dy() {
+		return m
+	}
+	dst := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	draw.Draw(dst, dst.Bounds(), img, b.Min, draw.Src)
+	return dst
 }
 
 // opaque returns img with transparent areas composed over bg, in a type the

@@ -267,8 +267,10 @@ func (p params) format(v string) (string, error) {
 		return formatGIF, nil
 	case "webp":
 		return formatWebP, nil
+	case "avif":
+		return formatAVIF, nil
 	}
-	return "", ufop.Errorf(ufop.KindInvalid, "%s: parameter format: %q is not one of jpg, png, gif, webp", p.fop, v)
+	return "", ufop.Errorf(ufop.KindInvalid, "%s: parameter format: %q is not one of jpg, png, gif, webp, avif", p.fop, v)
 }
 
 // formatName is the URL spelling of an output format.

@@ -498,7 +498,6 @@ func TestEveryFixtureFacecropWatermark(t *testing.T) {
 	fails := map[string]ufop.Kind{
 		"README.md":                ufop.KindUnsupported,
 		"image_invalid.jpg":        ufop.KindUnsupported,
-		"image.avif":               ufop.KindUnsupported,
 		"BlueSquare_truncated.jpg": ufop.KindCorrupt,
 		"16384x16384.png":          ufop.KindTooLarge,
 	}

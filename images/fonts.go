@@ -2,6 +2,7 @@ package images
 
 import (
 	"bytes"
+	_ "embed"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -39,6 +40,13 @@ const maxFontFile = 64 << 20
 // and the ideographic plane (rare CJK).
 const coveragePlanes = 3
 
+// droidSansFallback is Droid Sans Fallback (Apache-2.0, from Debian's
+// fonts-droid-fallback; see fonts/NOTICE): a CJK font shipped with ufop so
+// that CJK text marks render on a machine with no CJK font installed.
+//
+//go:embed fonts/DroidSansFallbackFull.ttf
+var droidSansFallback []byte
+
 // preferredFallbacks are family names (normalized) tried first when a text
 // needs a font other than the requested one: broad CJK fonts that also have
 // Latin, so a mixed text is set in one consistent face.
@@ -48,7 +56,8 @@ var preferredFallbacks = []string{
 }
 
 // fontLibrary is the set of fonts a Processor can set text in: Go's built-in
-// fonts and the font files under Config.FontDirs. The zero value is ready;
+// fonts, the font files under Config.FontDirs and, last, the embedded Droid
+// Sans Fallback. The zero value is ready;
 // the directories are scanned once, on the first text mark.
 type fontLibrary struct {
 	once    sync.Once
@@ -243,18 +252,9 @@ func (l *fontLibrary) index(dirs []string) []*fontEntry {
 			{"gobolditalic", gobolditalic.TTF}, {"gomedium", gomedium.TTF}, {"gomono", gomono.TTF},
 		}
 		for _, b := range builtins {
-			f, err := sfnt.Parse(b.data)
-			if err != nil {
-				continue // cannot happen: the data is compiled in and tested
+			if e := builtinFont(b.data, b.name); e != nil {
+				l.entries = append(l.entries, e)
 			}
-			names, err := readFaceNames(bytes.NewReader(b.data), 0)
-			if err != nil {
-				continue
-			}
-			e := describeFont(names, b.name)
-			e.data, e.font = b.data, f
-			e.load.Do(func() {}) // already parsed
-			l.entries = append(l.entries, e)
 		}
 		var system []*fontEntry
 		for _, dir := range dirs {
@@ -276,8 +276,30 @@ func (l *fontLibrary) index(dirs []string) []*fontEntry {
 			return strings.Compare(a.path, b.path)
 		})
 		l.entries = append(l.entries, system...)
+		// The embedded CJK font comes last: an installed CJK font, usually
+		// more complete and chosen by the operator, is preferred.
+		if e := builtinFont(droidSansFallback, "droidsansfallbackfull"); e != nil {
+			l.entries = append(l.entries, e)
+		}
 	})
 	return l.entries
+}
+
+// builtinFont indexes and parses a compiled-in font; nil cannot happen
+// (the data is compiled in and tested).
+func builtinFont(data []byte, name string) *fontEntry {
+	f, err := sfnt.Parse(data)
+	if err != nil {
+		return nil
+	}
+	names, err := readFaceNames(bytes.NewReader(data), 0)
+	if err != nil {
+		return nil
+	}
+	e := describeFont(names, name)
+	e.data, e.font = data, f
+	e.load.Do(func() {}) // already parsed
+	return e
 }
 
 // scanFontFile indexes every face of one font file; faces whose names

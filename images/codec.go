@@ -250,6 +250,9 @@ func decodePixels(src []byte, h header, minW, minH int) (img image.Image, err er
 	case formatTIFF:
 		img, err = tiff.Decode(r)
 	case formatAVIF:
+		if n := h.width * h.height; n > maxAVIFDecodePixels {
+			return nil, ufop.Errorf(ufop.KindTooLarge, "the source avif image is %dx%d, over the AVIF decoder's limit of %d megapixels", h.width, h.height, maxAVIFDecodePixels/1_000_000)
+		}
 		img, err = decodeAVIF(src)
 	default:
 		return nil, ufop.Errorf(ufop.KindUnsupported, "the source format %q cannot be decoded", h.format)
@@ -373,6 +376,9 @@ func white() color.NRGBA { return color.NRGBA{R: 0xff, G: 0xff, B: 0xff, A: 0xff
 
 // encodeImage writes img in the output format.
 func encodeImage(img image.Image, o output, defaultQuality int) ([]byte, error) {
+	if err := checkEncodeSize(img, o.format, o.quality, defaultQuality); err != nil {
+		return nil, err
+	}
 	var buf bytes.Buffer
 	var err error
 	switch o.format {
@@ -403,6 +409,41 @@ func encodeImage(img image.Image, o output, defaultQuality int) ([]byte, error) 
 		return nil, fmt.Errorf("images: encode %s: %w", o.format, err)
 	}
 	return buf.Bytes(), nil
+}
+
+// The WebAssembly codecs hold every buffer in one 32-bit linear memory
+// (4 GiB at most) and cannot be interrupted by the deadline, so their image
+// sizes are bounded below the general guards. Measured (docs/benchmarks.md):
+// AVIF encode about 120 bytes and 1.1 ms CPU a pixel, AVIF decode 72 bytes,
+// lossy WebP encode 34 bytes and 0.7 ms.
+const (
+	maxAVIFEncodePixels = 8_000_000
+	maxAVIFDecodePixels = 16_000_000
+	maxLossyWebPPixels  = 25_000_000
+	maxWebPSide         = 16383 // the format's limit (14-bit sizes)
+)
+
+// checkEncodeSize refuses outputs a codec cannot write within its limits:
+// 413, so the user can ask for a smaller size or another format.
+func checkEncodeSize(img image.Image, format string, q, defaultQuality int) error {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if q == 0 {
+		q = defaultQuality
+	}
+	limit := 0
+	switch {
+	case format == formatWebP && (w > maxWebPSide || h > maxWebPSide):
+		return ufop.Errorf(ufop.KindTooLarge, "the output is %dx%d, over WebP's limit of %d px a side: use a smaller size or another format", w, h, maxWebPSide)
+	case format == formatWebP && q < losslessQuality:
+		limit = maxLossyWebPPixels
+	case format == formatAVIF:
+		limit = maxAVIFEncodePixels
+	}
+	if limit > 0 && w*h > limit {
+		return ufop.Errorf(ufop.KindTooLarge, "the output is %dx%d, over the %s encoder's limit of %d megapixels: use a smaller size or another format", w, h, format, limit/1_000_000)
+	}
+	return nil
 }
 
 // losslessQuality is the quality that asks WebP and AVIF for lossless

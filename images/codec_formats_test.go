@@ -305,3 +305,39 @@ func TestParseFormatAVIF(t *testing.T) {
 		}
 	}
 }
+
+// TestWasmCodecLimits: images too large for the WebAssembly codecs'
+// memory (or WebP's format) are 413 before any codec runs.
+func TestWasmCodecLimits(t *testing.T) {
+	tests := []struct {
+		name    string
+		w, h, q int
+		format  string
+		kind    ufop.Kind // 0: encodes
+	}{
+		{"avif over the limit", 4000, 2001, 0, formatAVIF, ufop.KindTooLarge},
+		{"lossy webp over the limit", 6000, 4200, 50, formatWebP, ufop.KindTooLarge},
+		{"webp side", 16384, 1, losslessQuality, formatWebP, ufop.KindTooLarge},
+		{"lossless webp large", 5000, 5001, losslessQuality, formatWebP, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			img := image.NewNRGBA(image.Rect(0, 0, tc.w, tc.h))
+			if tc.kind == 0 {
+				if err := checkEncodeSize(img, tc.format, tc.q, specQuality); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			_, err := encodeImage(img, output{format: tc.format, quality: tc.q}, specQuality)
+			if err == nil || kindOf(t, err) != tc.kind {
+				t.Fatalf("error %v, want kind %s", err, tc.kind)
+			}
+		})
+	}
+	src := fixture(t, "image.avif")
+	_, err := decodePixels(src, header{format: formatAVIF, width: 5000, height: 4000}, 0, 0)
+	if err == nil || kindOf(t, err) != ufop.KindTooLarge {
+		t.Fatalf("a 20 megapixel AVIF decode: error %v, want kind %s", err, ufop.KindTooLarge)
+	}
+}

@@ -48,6 +48,7 @@ func TestEmbeddedCJKFont(t *testing.T) {
 		kind               ufop.Kind
 	}{
 		{"README example", "imageMogr2/auto-orient/thumbnail/!50p|watermark/2/text/5LiD54mb", "imageMogr2/auto-orient/thumbnail/!50p", 0},
+		{"README walk-through", "imageView2/2/w/400|watermark/2/text/5LiD54mb/fontsize/800/fill/I0ZGRkZGRg", "imageView2/2/w/400", 0},
 		{"cjk in a named Go font", "imageView2/2/w/400|watermark/2/text/" + b64("ufop 七牛") + "/font/" + b64("Go Bold") + "/fill/" + b64("white"), "imageView2/2/w/400", 0},
 		{"missing named font", "watermark/2/text/" + b64("七牛") + "/font/" + b64("No Such Font"), "", ufop.KindInvalid},
 	}

@@ -341,3 +341,26 @@ func TestWasmCodecLimits(t *testing.T) {
 		t.Fatalf("a 20 megapixel AVIF decode: error %v, want kind %s", err, ufop.KindTooLarge)
 	}
 }
+
+// FuzzAVIFBoxes fuzzes the pure-Go AVIF checks (brand sniffing, box walk)
+// alone: FuzzDecodeAVIFWebP runs libavif per input and manages few
+// executions a second.
+func FuzzAVIFBoxes(f *testing.F) {
+	for _, name := range []string{"image.avif"} {
+		src, err := os.ReadFile(filepath.Join(testImagesDir, name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(src)
+		f.Add(src[:40])
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) < 12 {
+			return // sniff's precondition
+		}
+		isAVIF(data)
+		if err := checkBoxes(data); err != nil {
+			checkFuzzKind(t, err)
+		}
+	})
+}

@@ -355,11 +355,46 @@ func (t thumbnail) size(w, h int) (int, int) {
 			return scaled(w, s), scaled(h, s)
 		}
 	case thumbArea:
-		if s := math.Sqrt(float64(t.a) / (fw * fh)); s < 1 {
-			return scaled(w, s), scaled(h, s)
+		if int64(w)*int64(h) > int64(t.a) {
+			return areaFit(w, h, t.a)
 		}
 	}
 	return w, h
+}
+
+// areaFit is the largest size of about w:h with at most area pixels
+// (Qiniu's <area>@ never exceeds the area, so rounding must not go up):
+// each side is its ideal length rounded down or up, the ideal being the
+// exact w:h size of area pixels, and the largest such size that fits wins.
+// A side whose ideal is under 1 px stays 1 px and the other takes the area.
+func areaFit(w, h, area int) (int, int) {
+	s := math.Sqrt(float64(area) / (float64(w) * float64(h)))
+	iw, ih := int(float64(w)*s), int(float64(h)*s)
+	bw, bh := 0, 0
+	for _, x := range []int{iw, iw + 1} {
+		for _, y := range []int{ih, ih + 1} {
+			x, y := max(1, min(x, w)), max(1, min(y, h))
+			if x*y > area {
+				switch {
+				case x == 1:
+					y = area
+				case y == 1:
+					x = area
+				default:
+					continue
+				}
+			}
+			if x*y > bw*bh || x*y == bw*bh && aspectError(x, y, w, h) < aspectError(bw, bh, w, h) {
+				bw, bh = x, y
+			}
+		}
+	}
+	return bw, bh
+}
+
+// aspectError is how far x:y is from w:h, as a log ratio.
+func aspectError(x, y, w, h int) float64 {
+	return math.Abs(math.Log(float64(x) * float64(h) / (float64(y) * float64(w))))
 }
 
 // applyOriented is auto-orient followed by t, resizing before orienting.

@@ -401,6 +401,9 @@ func (o *watermarkOp) animates() {}
 
 var _ animator = (*watermarkOp)(nil)
 
+// outSize: marks are drawn onto the image, which keeps its size.
+func (o *watermarkOp) outSize(w, h, _ int, _ sizeCheck) (int, int, error) { return w, h, nil }
+
 func (o *watermarkOp) apply(ctx context.Context, f *frame) error {
 	// Load and render every mark once, whatever the number of frames.
 	width := f.img.Bounds().Dx()

@@ -82,3 +82,23 @@ func TestSizeMessagesReadable(t *testing.T) {
 		t.Fatalf("message %q, want %q", msg, want)
 	}
 }
+
+// TestWatermarkMarkPixels checks the one size plan cannot know: a mark
+// scaled by ws is held to MaxOutputPixels once its image is loaded.
+func TestWatermarkMarkPixels(t *testing.T) {
+	src := synth(t, 800, 533, formatJPEG)
+	q := "watermark/1/image/" + b64("test:watermark.png") + "/ws/0.5" // a 400x400 mark
+	for _, tc := range []struct {
+		budget int64
+		ok     bool
+	}{{160_000, true}, {159_999, false}} {
+		p := newTestProcessor(t, markLoader{t}, func(c *Config) { c.MaxOutputPixels = tc.budget })
+		_, err := run(t, p, src, q)
+		if tc.ok && err != nil {
+			t.Fatalf("budget %d: %v", tc.budget, err)
+		}
+		if !tc.ok && (err == nil || kindOf(t, err) != ufop.KindTooLarge) {
+			t.Fatalf("budget %d: err %v, want too large", tc.budget, err)
+		}
+	}
+}

@@ -454,6 +454,11 @@ func (m *mark) loadImage(ctx context.Context, f *frame, baseWidth int) (*image.N
 	if limit := f.p.cfg.MaxOutputSide; limit > 0 && h > limit {
 		return nil, ufop.Errorf(ufop.KindTooLarge, "watermark: parameter ws: the scaled mark would be %d px tall, over the output limit of %d px", h, limit)
 	}
+	if px := int64(w) * int64(h); px > f.p.cfg.MaxOutputPixels {
+		// A tall mark scaled to a wide image: its size is only known now.
+		return nil, ufop.Errorf(ufop.KindTooLarge, "watermark: parameter ws: the scaled mark would be %dx%d (%s megapixels), over the limit of %s megapixels",
+			w, h, megapixels(px), megapixels(f.p.cfg.MaxOutputPixels))
+	}
 	return imaging.Resize(img, w, h, imaging.Lanczos), nil
 }
 

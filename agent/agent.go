@@ -585,7 +585,7 @@ func resultKey(etag, fops string) string {
 // are cached by content hash, so copies of one image share an entry.
 func (a *Agent) source(ctx context.Context, s ufop.Source) ([]byte, error) {
 	if s.Size > a.cfg.Images.MaxSourceBytes {
-		return nil, ufop.Errorf(ufop.KindTooLarge, "source is %d bytes, over the limit of %d", s.Size, a.cfg.Images.MaxSourceBytes)
+		return nil, ufop.Errorf(ufop.KindTooLarge, "source is %s, over the %s limit", ufop.FormatBytes(s.Size), ufop.FormatBytes(a.cfg.Images.MaxSourceBytes))
 	}
 	name := hashName(s.ETag)
 	if body, _, ok := a.sources.Get(name); ok {
@@ -643,7 +643,7 @@ func (a *Agent) fetch(ctx context.Context, url string, limit int64) ([]byte, err
 		return nil, ufop.Errorf(ufop.KindUpstream, "source fetch cut short: %w", err)
 	}
 	if n > limit {
-		return nil, ufop.Errorf(ufop.KindTooLarge, "source is over the limit of %d bytes", limit)
+		return nil, ufop.Errorf(ufop.KindTooLarge, "source is over the %s limit", ufop.FormatBytes(limit))
 	}
 	return buf.Bytes(), nil
 }

@@ -537,7 +537,7 @@ func (u *ufops) call(ctx context.Context, in *instance, name, params string, dat
 		return nil, "", &transportError{err}
 	}
 	if int64(len(out)) > u.a.cfg.Images.MaxSourceBytes {
-		return nil, "", ufop.Errorf(ufop.KindUpstream, "%s answered more than %d bytes", name, u.a.cfg.Images.MaxSourceBytes)
+		return nil, "", ufop.Errorf(ufop.KindUpstream, "%s answered more than %s", name, ufop.FormatBytes(u.a.cfg.Images.MaxSourceBytes))
 	}
 	if resp.StatusCode != http.StatusOK {
 		msg := string(bytes.TrimSpace(out))

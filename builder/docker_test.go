@@ -286,7 +286,7 @@ func TestBuildRefusals(t *testing.T) {
 		{"symlink to /etc/passwd", makeTar(t, yaml, tarEntry{name: "passwd", typ: tar.TypeSymlink, link: "/etc/passwd"}), b.Config(), ufop.KindInvalid, `entry "passwd": symlink to "/etc/passwd" points outside the package`},
 		{"missing ufop.yaml", makeTar(t, file("handler", "x")), b.Config(), ufop.KindInvalid, "ufop.yaml missing at the package root"},
 		{"bad yaml", makeTar(t, file("ufop.yaml", "run: [./handler\n")), b.Config(), ufop.KindInvalid, "ufop.yaml: line"},
-		{"oversized", gzipBytes(t, makeTar(t, yaml, file("blob", strings.Repeat("z", 2<<20)))), small, ufop.KindTooLarge, "over the limit of 1048576 bytes"},
+		{"oversized", gzipBytes(t, makeTar(t, yaml, file("blob", strings.Repeat("z", 2<<20)))), small, ufop.KindTooLarge, "over the 1 MiB limit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

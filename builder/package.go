@@ -333,7 +333,7 @@ func (c *collector) addFile(orig string, mode, size int64, body io.Reader) error
 		return err
 	}
 	if size < 0 || c.size+size > c.cfg.MaxPackageBytes {
-		return ufop.Errorf(ufop.KindTooLarge, "package: unpacked files over the limit of %d bytes (at entry %q)", c.cfg.MaxPackageBytes, orig)
+		return ufop.Errorf(ufop.KindTooLarge, "package: unpacked files over the %s limit (at entry %q)", ufop.FormatBytes(c.cfg.MaxPackageBytes), orig)
 	}
 	// Grow with the data actually read rather than trusting the header's
 	// size for an allocation.
@@ -410,7 +410,7 @@ func (c *collector) addHardLink(orig, target string) error {
 	}
 	size := int64(len(t.data))
 	if c.size+size > c.cfg.MaxPackageBytes {
-		return ufop.Errorf(ufop.KindTooLarge, "package: unpacked files over the limit of %d bytes (at entry %q)", c.cfg.MaxPackageBytes, orig)
+		return ufop.Errorf(ufop.KindTooLarge, "package: unpacked files over the %s limit (at entry %q)", ufop.FormatBytes(c.cfg.MaxPackageBytes), orig)
 	}
 	c.size += size
 	c.byName[name] = &entry{name: name, typ: tar.TypeReg, mode: t.mode, data: t.data}
@@ -562,7 +562,7 @@ func (c *capReader) Read(p []byte) (int, error) {
 }
 
 func (c *capReader) err() error {
-	return ufop.Errorf(ufop.KindTooLarge, "%s: over the limit of %d bytes", c.what, c.max)
+	return ufop.Errorf(ufop.KindTooLarge, "%s: over the %s limit", c.what, ufop.FormatBytes(c.max))
 }
 
 func asUfop(err error) error {

@@ -79,7 +79,7 @@ func (g *Gateway) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 				return ufop.Errorf(ufop.KindInvalid, "reading the request body: %v", err)
 			}
 			if int64(len(body)) > g.cfg.MaxAdminBody {
-				return ufop.Errorf(ufop.KindTooLarge, "request body over %d bytes", g.cfg.MaxAdminBody)
+				return ufop.Errorf(ufop.KindTooLarge, "request body over %s", ufop.FormatBytes(g.cfg.MaxAdminBody))
 			}
 			if err := verify(auth.BodyHash(body)); err != nil {
 				return err

@@ -424,7 +424,7 @@ func (g *Gateway) buildUFOP(c echo.Context) error {
 		return ufop.Errorf(ufop.KindInvalid, "reading the package upload: %v", err)
 	}
 	if n > bcfg.MaxPackageBytes {
-		return ufop.Errorf(ufop.KindTooLarge, "package: over the limit of %d bytes", bcfg.MaxPackageBytes)
+		return ufop.Errorf(ufop.KindTooLarge, "package: over the %s limit", ufop.FormatBytes(bcfg.MaxPackageBytes))
 	}
 	if verify != nil {
 		if err := verify(hex.EncodeToString(h.Sum(nil))); err != nil {

@@ -19,9 +19,14 @@ type Config struct {
 	// MaxSourcePixels refuses sources with more pixels, read from the
 	// header before any pixel is decoded (decompression bombs).
 	MaxSourcePixels int64
-	// MaxOutputSide refuses steps that would produce a wider or taller
-	// image.
+	// MaxOutputSide refuses runs whose output would be wider or taller, and
+	// steps growing an image past it (or past the source's long side).
 	MaxOutputSide int
+	// MaxOutputPixels refuses any intermediate or output image (all frames
+	// of a kept animation together) with more pixels, unless the decoded
+	// source already had as many. Checked from the source header before
+	// decoding, so an enlarging request costs nothing.
+	MaxOutputPixels int64
 	// MaxPipeline is the longest pipeline Parse accepts when the caller
 	// passes it as maxSteps.
 	MaxPipeline int
@@ -42,6 +47,7 @@ func DefaultConfig() Config {
 		MaxSourceBytes:  50 << 20,
 		MaxSourcePixels: 100_000_000,
 		MaxOutputSide:   10000,
+		MaxOutputPixels: 50_000_000,
 		MaxPipeline:     10,
 		Deadline:        30 * time.Second,
 		MaxDecodes:      runtime.GOMAXPROCS(0),
@@ -59,6 +65,8 @@ func (c Config) Validate() error {
 		return ufop.Errorf(ufop.KindInvalid, "images: MaxSourcePixels must be positive, got %d", c.MaxSourcePixels)
 	case c.MaxOutputSide <= 0:
 		return ufop.Errorf(ufop.KindInvalid, "images: MaxOutputSide must be positive, got %d", c.MaxOutputSide)
+	case c.MaxOutputPixels <= 0:
+		return ufop.Errorf(ufop.KindInvalid, "images: MaxOutputPixels must be positive, got %d", c.MaxOutputPixels)
 	case c.MaxPipeline <= 0:
 		return ufop.Errorf(ufop.KindInvalid, "images: MaxPipeline must be positive, got %d", c.MaxPipeline)
 	case c.Deadline <= 0:

@@ -94,10 +94,13 @@ func (o *facecropOp) need(w, h, _ int) (int, int) {
 
 var _ shrinker = (*facecropOp)(nil)
 
+// outSize: the crop is scaled to exactly WxH, enlarging when the source
+// is smaller, so the size alone decides (before decoding or detection).
+func (o *facecropOp) outSize(_, _, _ int, check sizeCheck) (int, int, error) {
+	return o.w, o.h, check("facecrop: parameter size", o.w, o.h)
+}
+
 func (o *facecropOp) apply(ctx context.Context, f *frame) error {
-	if limit := f.p.cfg.MaxOutputSide; limit > 0 && (o.w > limit || o.h > limit) {
-		return ufop.Errorf(ufop.KindTooLarge, "facecrop: parameter size: %dx%d is over the output limit of %d px a side", o.w, o.h, limit)
-	}
 	cls, err := f.p.faces.classifier()
 	if err != nil {
 		return fmt.Errorf("facecrop: load cascade: %w", err)

@@ -392,8 +392,12 @@ func TestFacecropApply(t *testing.T) {
 			t.Errorf("%v: header %q, want fallback", tc.src, got)
 		}
 	}
-	o, _ := parseFacecrop([]string{"20000x10"})
-	err := o.apply(context.Background(), &frame{img: image.NewNRGBA(image.Rect(0, 0, 10, 10)), header: http.Header{}, p: p})
+	// The size limit is the plan's, checked before any decode.
+	pl, err := Parse("facecrop/20000x10", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = p.plan(header{format: formatPNG, width: 10, height: 10}, 1, 1, pl.Steps)
 	if kindOf(t, err) != ufop.KindTooLarge {
 		t.Errorf("over the output limit: %v, want too large", err)
 	}

@@ -65,13 +65,23 @@ func countGIFFrames(b []byte) int {
 	return frames
 }
 
+// animatedFrames is the number of frames decodeGIFAll keeps of a GIF: all
+// of them, or 1 when there is only one or keeping all would take more than
+// a quarter of the pixel budget.
+func animatedFrames(src []byte, h header, maxPixels int64) int {
+	n := countGIFFrames(src)
+	if n <= 1 || int64(n)*int64(h.width)*int64(h.height) > maxPixels/4 {
+		return 1
+	}
+	return n
+}
+
 // decodeGIFAll decodes every frame of an animated GIF composed onto the
 // logical screen. It returns nil (and no error) when the GIF has one frame
 // or when keeping all frames would take more than a quarter of the pixel
 // budget, in which case the caller uses the first frame only.
 func decodeGIFAll(src []byte, h header, maxPixels int64) (a *animation, err error) {
-	n := countGIFFrames(src)
-	if n <= 1 || int64(n)*int64(h.width)*int64(h.height) > maxPixels/4 {
+	if animatedFrames(src, h, maxPixels) <= 1 {
 		return nil, nil
 	}
 	g, err := gif.DecodeAll(bytes.NewReader(src))

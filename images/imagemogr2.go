@@ -28,6 +28,9 @@ type mogrOp struct {
 type mogrAction interface {
 	String() string
 	apply(f *frame) error
+	// outSize is apply's geometry (see op.outSize); auto-orient is
+	// handled by mogrOp.outSize, which tracks the orientation.
+	outSize(w, h int, check sizeCheck) (int, int, error)
 }
 
 func parseImageMogr2(args []string) (op, error) {
@@ -155,6 +158,23 @@ func (m *mogrOp) need(w, h, orient int) (int, int) {
 	return w, h
 }
 
+func (m *mogrOp) outSize(w, h, orient int, check sizeCheck) (int, int, error) {
+	for _, a := range m.actions {
+		if _, ok := a.(autoOrientAction); ok {
+			if orient >= 5 && orient <= 8 {
+				w, h = h, w
+			}
+			orient = 1
+			continue
+		}
+		var err error
+		if w, h, err = a.outSize(w, h, check); err != nil {
+			return 0, 0, err
+		}
+	}
+	return w, h, nil
+}
+
 func (m *mogrOp) apply(ctx context.Context, f *frame) error {
 	m.out.apply(f)
 	if m.background != nil {
@@ -200,7 +220,8 @@ func nextThumbnail(actions []mogrAction, i int) (thumbnail, bool) {
 // autoOrientAction applies the EXIF orientation.
 type autoOrientAction struct{}
 
-func (autoOrientAction) String() string { return "auto-orient" }
+func (autoOrientAction) String() string                                  { return "auto-orient" }
+func (autoOrientAction) outSize(w, h int, _ sizeCheck) (int, int, error) { return w, h, nil }
 func (autoOrientAction) apply(f *frame) error {
 	f.autoOrient()
 	return nil
@@ -355,11 +376,46 @@ func (t thumbnail) size(w, h int) (int, int) {
 			return scaled(w, s), scaled(h, s)
 		}
 	case thumbArea:
-		if s := math.Sqrt(float64(t.a) / (fw * fh)); s < 1 {
-			return scaled(w, s), scaled(h, s)
+		if int64(w)*int64(h) > int64(t.a) {
+			return areaFit(w, h, t.a)
 		}
 	}
 	return w, h
+}
+
+// areaFit is the largest size of about w:h with at most area pixels
+// (Qiniu's <area>@ never exceeds the area, so rounding must not go up):
+// each side is its ideal length rounded down or up, the ideal being the
+// exact w:h size of area pixels, and the largest such size that fits wins.
+// A side whose ideal is under 1 px stays 1 px and the other takes the area.
+func areaFit(w, h, area int) (int, int) {
+	s := math.Sqrt(float64(area) / (float64(w) * float64(h)))
+	iw, ih := int(float64(w)*s), int(float64(h)*s)
+	bw, bh := 0, 0
+	for _, x := range []int{iw, iw + 1} {
+		for _, y := range []int{ih, ih + 1} {
+			x, y := max(1, min(x, w)), max(1, min(y, h))
+			if x*y > area {
+				switch {
+				case x == 1:
+					y = area
+				case y == 1:
+					x = area
+				default:
+					continue
+				}
+			}
+			if x*y > bw*bh || x*y == bw*bh && aspectError(x, y, w, h) < aspectError(bw, bh, w, h) {
+				bw, bh = x, y
+			}
+		}
+	}
+	return bw, bh
+}
+
+// aspectError is how far x:y is from w:h, as a log ratio.
+func aspectError(x, y, w, h int) float64 {
+	return math.Abs(math.Log(float64(x) * float64(h) / (float64(y) * float64(w))))
 }
 
 // applyOriented is auto-orient followed by t, resizing before orienting.
@@ -370,22 +426,21 @@ func (t thumbnail) applyOriented(f *frame) error {
 	if o >= 5 {
 		w, h = h, w
 	}
-	tw, th := t.size(w, h) // upright
-	if err := f.p.checkOutput("imageMogr2: thumbnail", tw, th); err != nil {
-		return err
-	}
+	tw, th := t.size(w, h) // upright; Processor.plan checked the size
 	if o >= 5 {
 		tw, th = th, tw
 	}
 	return f.eachFrame(func(img image.Image) (image.Image, error) { return orient(resample(img, tw, th), o), nil })
 }
 
+func (t thumbnail) outSize(w, h int, check sizeCheck) (int, int, error) {
+	tw, th := t.size(w, h)
+	return tw, th, check("imageMogr2: "+t.String(), tw, th)
+}
+
 func (t thumbnail) apply(f *frame) error {
 	w, h := f.size()
-	tw, th := t.size(w, h)
-	if err := f.p.checkOutput("imageMogr2: thumbnail", tw, th); err != nil {
-		return err
-	}
+	tw, th := t.size(w, h) // Processor.plan checked the size
 	return f.eachFrame(func(img image.Image) (image.Image, error) { return resample(img, tw, th), nil })
 }
 
@@ -545,11 +600,23 @@ func (c cropAction) rect(w, h int) (image.Rectangle, bool) {
 	return r, !r.Empty()
 }
 
+func (c cropAction) outSize(w, h int, _ sizeCheck) (int, int, error) {
+	r, ok := c.rect(w, h)
+	if !ok {
+		return 0, 0, c.outside(w, h)
+	}
+	return r.Dx(), r.Dy(), nil
+}
+
+func (c cropAction) outside(w, h int) error {
+	return ufop.Errorf(ufop.KindInvalid, "imageMogr2: parameter crop: %s lies outside the %dx%d image", strings.TrimPrefix(c.String(), "crop/"), w, h)
+}
+
 func (c cropAction) apply(f *frame) error {
 	w, h := f.size()
 	r, ok := c.rect(w, h)
 	if !ok {
-		return ufop.Errorf(ufop.KindInvalid, "imageMogr2: parameter crop: %s lies outside the %dx%d image", strings.TrimPrefix(c.String(), "crop/"), w, h)
+		return c.outside(w, h)
 	}
 	return f.eachFrame(func(img image.Image) (image.Image, error) { return cropRect(img, r), nil })
 }
@@ -561,16 +628,13 @@ type rotateAction struct{ deg int }
 
 func (r rotateAction) String() string { return "rotate/" + strconv.Itoa(r.deg) }
 
+func (r rotateAction) outSize(w, h int, check sizeCheck) (int, int, error) {
+	nw, nh := rotatedSize(w, h, r.deg)
+	return nw, nh, check("imageMogr2: "+r.String(), nw, nh)
+}
+
+// apply turns the pixels; Processor.plan checked the bounding box.
 func (r rotateAction) apply(f *frame) error {
-	w, h := f.size()
-	if r.deg%90 != 0 {
-		rad := float64(r.deg) * math.Pi / 180
-		nw := int(math.Ceil(math.Abs(float64(w)*math.Cos(rad)) + math.Abs(float64(h)*math.Sin(rad))))
-		nh := int(math.Ceil(math.Abs(float64(w)*math.Sin(rad)) + math.Abs(float64(h)*math.Cos(rad))))
-		if err := f.p.checkOutput("imageMogr2: rotate", nw, nh); err != nil {
-			return err
-		}
-	}
 	return f.eachFrame(func(img image.Image) (image.Image, error) {
 		switch r.deg {
 		case 90:
@@ -607,6 +671,8 @@ func (b blurAction) String() string {
 // apply blurs with a Gaussian of the given sigma. The radius is validated
 // and kept in the normalized form for Qiniu compatibility, but imaging's
 // kernel always spans 3 sigma, which is what the radius usually is.
+func (b blurAction) outSize(w, h int, _ sizeCheck) (int, int, error) { return w, h, nil }
+
 func (b blurAction) apply(f *frame) error {
 	return f.eachFrame(func(img image.Image) (image.Image, error) { return imaging.Blur(img, b.sigma), nil })
 }

@@ -141,6 +141,14 @@ func (v *viewOp) plan(sw, sh int) (rw, rh, cw, ch int) {
 	return rw, rh, cw, ch
 }
 
+func (v *viewOp) outSize(w, h, orient int, _ sizeCheck) (int, int, error) {
+	if orient >= 5 && orient <= 8 {
+		w, h = h, w
+	}
+	_, _, cw, ch := v.plan(w, h) // never larger than w x h
+	return cw, ch, nil
+}
+
 // need is the smallest decode that gives the same output (shrink-on-load).
 // imageView2 sees the source upright, so the plan is made in oriented
 // coordinates and turned back.
@@ -180,10 +188,7 @@ func (v *viewOp) apply(ctx context.Context, f *frame) error {
 	if o >= 5 {
 		sw, sh = sh, sw
 	}
-	rw, rh, cw, ch := v.plan(sw, sh) // upright
-	if err := f.p.checkOutput("imageView2", cw, ch); err != nil {
-		return err
-	}
+	rw, rh, cw, ch := v.plan(sw, sh) // upright; Processor.plan checked the size
 	crop := image.Rect((rw-cw)/2, (rh-ch)/2, (rw-cw)/2+cw, (rh-ch)/2+ch)
 	if o >= 5 {
 		rw, rh = rh, rw

@@ -23,6 +23,9 @@ func (infoOp) name() string   { return "imageInfo" }
 func (infoOp) String() string { return "imageInfo" }
 func (infoOp) describes()     {}
 
+// outSize: imageInfo answers JSON and allocates no image.
+func (infoOp) outSize(w, h, _ int, _ sizeCheck) (int, int, error) { return w, h, nil }
+
 // imageInfo is the JSON answer of imageInfo.
 type imageInfo struct {
 	Format      string `json:"format"`
@@ -68,6 +71,9 @@ func parseExif(args []string) (op, error) {
 func (exifOp) name() string   { return "exif" }
 func (exifOp) String() string { return "exif" }
 func (exifOp) describes()     {}
+
+// outSize: exif answers JSON and allocates no image.
+func (exifOp) outSize(w, h, _ int, _ sizeCheck) (int, int, error) { return w, h, nil }
 
 // exifValue is one tag of exif's answer, shaped like Qiniu's.
 type exifValue struct {

@@ -20,6 +20,11 @@ type op interface {
 	String() string
 	// apply transforms f in place.
 	apply(ctx context.Context, f *frame) error
+	// outSize is apply's geometry without pixels, for Processor.plan: the
+	// output size for a w x h input whose EXIF orientation orient is still
+	// pending (always 1 unless the op orients itself), passing every size
+	// it would allocate to check. TestPlanMatchesOutput holds the two equal.
+	outSize(w, h, orient int, check sizeCheck) (int, int, error)
 }
 
 // shrinker is implemented by ops that can start from a source decoded
@@ -61,8 +66,9 @@ type frame struct {
 	// src is the encoded input of the run and srcHeader its header.
 	src       []byte
 	srcHeader header
-	// orient is the EXIF orientation of img not applied yet (1: none).
-	orient int
+	// orient is the EXIF orientation of img not applied yet (1: none);
+	// srcOrient is the source's, read before planning.
+	orient, srcOrient int
 	// logical, when not zero, is the size img stands for: a shrink-on-load
 	// decode made it smaller. Only shrinkers see such a frame.
 	logical image.Point

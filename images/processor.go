@@ -69,7 +69,7 @@ func (p *Processor) Run(ctx context.Context, src []byte, steps []Step) (res *Res
 		}
 	}
 	if int64(len(src)) > p.cfg.MaxSourceBytes {
-		return nil, ufop.Errorf(ufop.KindTooLarge, "the source is %d bytes, over the limit of %d bytes", len(src), p.cfg.MaxSourceBytes)
+		return nil, ufop.Errorf(ufop.KindTooLarge, "the source is %s, over the %s limit", ufop.FormatBytes(int64(len(src))), ufop.FormatBytes(p.cfg.MaxSourceBytes))
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Deadline)
 	defer cancel()
@@ -94,6 +94,16 @@ func (p *Processor) Run(ctx context.Context, src []byte, steps []Step) (res *Res
 		f.out.format = formatPNG
 	}
 	keepFrames := p.keepsFrames(f.srcHeader.format, steps)
+	// Every size the steps would make is known from the header: refuse
+	// oversized requests before spending a decode on them.
+	f.srcOrient = readOrientation(src, f.srcHeader.format)
+	frames := 1
+	if keepFrames {
+		frames = animatedFrames(src, f.srcHeader, p.cfg.MaxSourcePixels)
+	}
+	if _, _, err := p.plan(f.srcHeader, f.srcOrient, frames, steps); err != nil {
+		return nil, err
+	}
 
 	for i, s := range steps {
 		if err := ctx.Err(); err != nil {
@@ -194,7 +204,8 @@ func stepsString(steps []Step) string {
 	return Pipeline{Steps: steps}.String()
 }
 
-// checkOutput refuses output sizes over the configured side limit.
+// checkOutput refuses output sizes over the configured side limit (the
+// final check of Processor.plan).
 func (p *Processor) checkOutput(fop string, w, h int) error {
 	if w > p.cfg.MaxOutputSide || h > p.cfg.MaxOutputSide {
 		return ufop.Errorf(ufop.KindTooLarge, "%s: the output would be %dx%d, over the limit of %d pixels a side", fop, w, h, p.cfg.MaxOutputSide)
@@ -235,7 +246,7 @@ func (f *frame) decode(ctx context.Context, o op, keepFrames bool) error {
 		return err
 	}
 	f.holding = true
-	f.orient = readOrientation(f.src, h.format)
+	f.orient = f.srcOrient
 	if keepFrames {
 		a, err := decodeGIFAll(f.src, h, f.p.cfg.MaxSourcePixels)
 		if err != nil {
@@ -312,7 +323,7 @@ func (p *Processor) loadImage(ctx context.Context, ref string) (image.Image, err
 		return nil, &ufop.Error{Kind: ufop.KindUpstream, Msg: fmt.Sprintf("image %q could not be loaded", ref), Err: err}
 	}
 	if int64(len(data)) > p.cfg.MaxSourceBytes {
-		return nil, ufop.Errorf(ufop.KindTooLarge, "image %q is %d bytes, over the limit of %d bytes", ref, len(data), p.cfg.MaxSourceBytes)
+		return nil, ufop.Errorf(ufop.KindTooLarge, "image %q is %s, over the %s limit", ref, ufop.FormatBytes(int64(len(data))), ufop.FormatBytes(p.cfg.MaxSourceBytes))
 	}
 	h, err := probe(data)
 	if err != nil {

@@ -401,6 +401,9 @@ func (o *watermarkOp) animates() {}
 
 var _ animator = (*watermarkOp)(nil)
 
+// outSize: marks are drawn onto the image, which keeps its size.
+func (o *watermarkOp) outSize(w, h, _ int, _ sizeCheck) (int, int, error) { return w, h, nil }
+
 func (o *watermarkOp) apply(ctx context.Context, f *frame) error {
 	// Load and render every mark once, whatever the number of frames.
 	width := f.img.Bounds().Dx()
@@ -450,6 +453,11 @@ func (m *mark) loadImage(ctx context.Context, f *frame, baseWidth int) (*image.N
 	h := max(1, int(math.Round(float64(w)*float64(b.Dy())/float64(b.Dx()))))
 	if limit := f.p.cfg.MaxOutputSide; limit > 0 && h > limit {
 		return nil, ufop.Errorf(ufop.KindTooLarge, "watermark: parameter ws: the scaled mark would be %d px tall, over the output limit of %d px", h, limit)
+	}
+	if px := int64(w) * int64(h); px > f.p.cfg.MaxOutputPixels {
+		// A tall mark scaled to a wide image: its size is only known now.
+		return nil, ufop.Errorf(ufop.KindTooLarge, "watermark: parameter ws: the scaled mark would be %dx%d (%s megapixels), over the limit of %s megapixels",
+			w, h, megapixels(px), megapixels(f.p.cfg.MaxOutputPixels))
 	}
 	return imaging.Resize(img, w, h, imaging.Lanczos), nil
 }

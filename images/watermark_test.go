@@ -515,7 +515,13 @@ func TestEveryFixtureFacecropWatermark(t *testing.T) {
 		for _, q := range queries {
 			t.Run(name+"/"+strings.SplitN(q, "/", 2)[0], func(t *testing.T) {
 				res, err := run(t, p, src, q)
-				if want, ok := fails[name]; ok {
+				want, ok := fails[name]
+				if name == "9643x10328.jpg" && strings.HasPrefix(q, "watermark") {
+					// The output keeps the source's 10328 px height, over
+					// MaxOutputSide: refused before decoding.
+					want, ok = ufop.KindTooLarge, true
+				}
+				if ok {
 					if err == nil {
 						t.Fatalf("succeeded, want kind %s", want)
 					}

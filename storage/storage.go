@@ -373,7 +373,7 @@ func (s *Store) Put(ctx context.Context, bucket, key string, body io.Reader, opt
 		return ufop.Object{}, fmt.Errorf("storage: put %s/%s: write: %w", bucket, key, err)
 	}
 	if n > max {
-		return ufop.Object{}, ufop.Errorf(ufop.KindTooLarge, "upload of %q to bucket %q is larger than the limit of %s", key, bucket, formatBytes(max))
+		return ufop.Object{}, ufop.Errorf(ufop.KindTooLarge, "upload of %q to bucket %q is larger than the %s limit", key, bucket, ufop.FormatBytes(max))
 	}
 	m := meta{
 		Key:         key,
@@ -715,19 +715,6 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
-}
-
-func formatBytes(n int64) string {
-	const unit = 1024
-	switch {
-	case n >= unit*unit*unit && n%(unit*unit*unit) == 0:
-		return fmt.Sprintf("%d GiB", n/(unit*unit*unit))
-	case n >= unit*unit && n%(unit*unit) == 0:
-		return fmt.Sprintf("%d MiB", n/(unit*unit))
-	case n >= unit && n%unit == 0:
-		return fmt.Sprintf("%d KiB", n/unit)
-	}
-	return fmt.Sprintf("%d bytes", n)
 }
 
 // EscapeKey escapes an object key for a URL path: each '/'-separated

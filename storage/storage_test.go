@@ -306,7 +306,7 @@ func TestErrors(t *testing.T) {
 		{"too large", func() error {
 			_, err := s.Put(ctx, "pics", "big", bytes.NewReader(make([]byte, 101)), PutOptions{})
 			return err
-		}, ufop.KindTooLarge, `upload of "big" to bucket "pics" is larger than the limit of 100 bytes`},
+		}, ufop.KindTooLarge, `upload of "big" to bucket "pics" is larger than the 100 bytes limit`},
 		{"verify refuses", func() error {
 			_, err := s.Put(ctx, "pics", "verified", strings.NewReader("v"), PutOptions{Verify: func(string) error { return errVerify }})
 			return err
@@ -692,7 +692,7 @@ func TestClosed(t *testing.T) {
 
 func BenchmarkPut(b *testing.B) {
 	for _, size := range []int{4 << 10, 1 << 20} {
-		b.Run(formatBytes(int64(size)), func(b *testing.B) {
+		b.Run(ufop.FormatBytes(int64(size)), func(b *testing.B) {
 			s := newStore(b, Config{})
 			newBucket(b, s, "bench")
 			body := bytes.Repeat([]byte("x"), size)

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"sync"
@@ -194,7 +195,16 @@ func (j *jobs) handle(ctx context.Context, name string, msg jetstream.Msg) {
 		}
 	}()
 
-	res, err := j.a.Process(jctx, job)
+	res, err := j.a.Process(context.WithValue(jctx, queuedCtxKey{}, true), job)
+	if err != nil && errors.Is(err, errInstanceDied) && md != nil && md.NumDelivered == 1 && !last && ctx.Err() == nil {
+		// Its instance died before answering: one more try, on another
+		// instance (or this one restarted); a second death is the answer.
+		// The short delay lets the engine's death event take the dead
+		// instance out of routing here first.
+		j.a.metrics.job(name, "retried")
+		msg.NakWithDelay(500 * time.Millisecond)
+		return
+	}
 	if err != nil && ufop.KindOf(err) == ufop.KindUnavailable && !last && ctx.Err() == nil {
 		// Another instance, here or on another agent, may do better.
 		j.a.metrics.job(name, "retried")

@@ -58,7 +58,18 @@ type instance struct {
 	started  time.Time
 	queued   atomic.Int32
 	retiring bool
+	// gone is closed when the current container dies, cancelling the
+	// requests in flight to it (a new one per container).
+	gone chan struct{}
 }
+
+// goneCh returns the channel closed when the current container dies.
+func (in *instance) goneCh() chan struct{} {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.gone
+}
+
 
 func (in *instance) snapshot(agent string) ufop.Instance {
 	in.mu.Lock()
@@ -262,6 +273,7 @@ func (u *ufops) launch(ctx context.Context, in *instance) {
 		return
 	}
 	in.rtID, in.addr, in.state, in.started, in.lastErr = ci.ID, ci.Addr, ufop.InstanceHealthy, time.Now().UTC(), ""
+	in.gone = make(chan struct{})
 	u.byRT[ci.ID] = in
 	u.logger.Info("instance healthy", "instance", in.p.ID, "ufop", in.p.UFOP, "version", in.p.Version, "container", ci.ContainerID[:12])
 }
@@ -311,6 +323,10 @@ func (u *ufops) events(ctx context.Context) {
 			}
 			delete(u.byRT, ev.InstanceID)
 			in.mu.Lock()
+			if in.gone != nil {
+				close(in.gone) // its requests in flight fail now, not at their deadline
+				in.gone = nil
+			}
 			in.state, in.rtID, in.addr = ufop.InstanceStarting, "", ""
 			in.restarts++
 			in.lastErr = fmt.Sprintf("container %s (exit %d)", ev.Kind, ev.ExitCode)
@@ -320,17 +336,18 @@ func (u *ufops) events(ctx context.Context) {
 			}
 			in.mu.Unlock()
 			u.logger.Warn("instance lost, restarting", "instance", in.p.ID, "event", ev.Kind, "exit", ev.ExitCode)
-			if !failed {
-				u.wg.Add(1)
-				go func() {
-					defer u.wg.Done()
-					// Remove the dead (or sick) container, then start afresh.
-					if err := u.rt.Stop(ctx, ev.InstanceID); err != nil {
-						u.logger.Warn("remove lost container", "instance", in.p.ID, "err", err)
-					}
+			u.wg.Add(1)
+			go func() {
+				defer u.wg.Done()
+				// Remove the dead (or sick) container, even when it is not
+				// restarted: an exited container is litter.
+				if err := u.rt.Stop(context.WithoutCancel(ctx), ev.InstanceID); err != nil {
+					u.logger.Warn("remove lost container", "instance", in.p.ID, "err", err)
+				}
+				if !failed {
 					u.launch(ctx, in)
-				}()
-			}
+				}
+			}()
 			u.mu.Unlock()
 			u.markDirty()
 		}
@@ -456,22 +473,50 @@ func (u *ufops) pick(ctx context.Context, name string, exclude *instance) (*inst
 	}
 }
 
+// errInstanceDied marks the error of a call whose instance died (exited,
+// was OOM-killed, reset the connection) before answering; it is
+// KindUpstream, a 502 (SPEC §2).
+var errInstanceDied = errors.New("instance died")
+
+// queuedCtxKey marks the context of a queued job: the queue, not invoke,
+// gives such a job its one more try after an instance death.
+type queuedCtxKey struct{}
+
 // invoke runs one UFOP step: POST /handler?cmd=<name>/<params> with the
-// data as body (SPEC §5). An instance that cannot be reached is retried
-// once on another instance.
+// data as body (SPEC §5). A call whose instance cannot be reached, or (off
+// the queue) died before answering, is tried once more on another local
+// instance; a death with no other instance to try, or a second one, fails
+// with errInstanceDied.
 // It returns the result, its content type and the version that made it.
 func (u *ufops) invoke(ctx context.Context, name, params string, data []byte, contentType string, src ufop.Source, reqid string) ([]byte, string, int, error) {
 	var failed *instance
+	var died error
+	queued := ctx.Value(queuedCtxKey{}) != nil
 	for attempt := 0; ; attempt++ {
 		in, err := u.pick(ctx, name, failed)
 		if err != nil {
+			if died != nil && ufop.KindOf(err) == ufop.KindUnavailable {
+				err = died // no other instance to try: the death is the answer
+			}
 			return nil, "", 0, err
 		}
 		body, ct, err := u.call(ctx, in, name, params, data, contentType, src, reqid)
 		<-in.slots
 		var te *transportError
-		if err == nil || !errors.As(err, &te) || attempt == 1 || ctx.Err() != nil {
-			if te != nil {
+		if errors.As(err, &te) && te.died {
+			died = &ufop.Error{Kind: ufop.KindUpstream,
+				Msg: fmt.Sprintf("an instance of %s failed while running the request", name), Err: errors.Join(errInstanceDied, te)}
+			err = died
+			te = nil
+			if queued {
+				return nil, "", in.p.Version, err
+			}
+		}
+		if err == nil || attempt == 1 || ctx.Err() != nil || (te == nil && died == nil) {
+			switch {
+			case te != nil && died != nil:
+				err = died
+			case te != nil:
 				err = &ufop.Error{Kind: ufop.KindUnavailable, RetryAfter: time.Second,
 					Msg: fmt.Sprintf("instance of %s could not be reached", name), Err: te}
 			}
@@ -487,7 +532,12 @@ func randomToken() string {
 	return hex.EncodeToString(b)
 }
 
-type transportError struct{ err error }
+// transportError is a failed exchange with an instance; died when the
+// instance went away mid-call rather than never answering the dial.
+type transportError struct {
+	err  error
+	died bool
+}
 
 func (e *transportError) Error() string { return e.err.Error() }
 func (e *transportError) Unwrap() error { return e.err }
@@ -499,8 +549,20 @@ func (u *ufops) call(ctx context.Context, in *instance, name, params string, dat
 		defer cancel()
 	}
 	in.mu.Lock()
-	addr := in.addr
+	addr, gone := in.addr, in.gone
 	in.mu.Unlock()
+	// A death reported by the engine cancels the call at once.
+	ctx, cancel := context.WithCancelCause(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case <-gone:
+			cancel(errInstanceDied)
+		case <-ctx.Done():
+		}
+	}()
+	defer func() { cancel(nil); <-watched }()
 	cmd := name
 	if params != "" {
 		cmd += "/" + params
@@ -523,18 +585,12 @@ func (u *ufops) call(ctx context.Context, in *instance, name, params string, dat
 	req.Header.Set("X-Ufop-Reqid", reqid)
 	resp, err := u.client.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, "", ufop.Errorf(ufop.KindTimeout, "%s did not answer in time", name)
-		}
-		return nil, "", &transportError{err}
+		return nil, "", callError(ctx, name, err)
 	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(io.LimitReader(resp.Body, u.a.cfg.Images.MaxSourceBytes+1))
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, "", ufop.Errorf(ufop.KindTimeout, "%s did not answer in time", name)
-		}
-		return nil, "", &transportError{err}
+		return nil, "", callError(ctx, name, err)
 	}
 	if int64(len(out)) > u.a.cfg.Images.MaxSourceBytes {
 		return nil, "", ufop.Errorf(ufop.KindUpstream, "%s answered more than %d bytes", name, u.a.cfg.Images.MaxSourceBytes)
@@ -551,6 +607,23 @@ func (u *ufops) call(ctx context.Context, in *instance, name, params string, dat
 		ct = http.DetectContentType(out)
 	}
 	return out, ct, nil
+}
+
+// callError classifies a failed exchange: the instance died (engine event,
+// connection reset or closed mid-call), could not be reached (dial), or
+// the deadline passed.
+func callError(ctx context.Context, name string, err error) error {
+	if errors.Is(context.Cause(ctx), errInstanceDied) {
+		return &transportError{err: err, died: true}
+	}
+	if ctx.Err() != nil {
+		return ufop.Errorf(ufop.KindTimeout, "%s did not answer in time", name)
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "dial" {
+		return &transportError{err: err}
+	}
+	return &transportError{err: err, died: true}
 }
 
 // serveInputs runs the local fetcher on addr (the instance network's

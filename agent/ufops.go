@@ -38,6 +38,11 @@ type Runtime interface {
 	List(ctx context.Context) ([]*container.Instance, error)
 	Logs(ctx context.Context, id string, follow bool, w io.Writer) error
 	Events() <-chan container.Event
+	// SetCluster labels what the runtime creates from then on with the
+	// cluster's identity, the scope of Sweep. Called before Run.
+	SetCluster(id string) error
+	// Sweep removes what dead agents of the cluster left on this node.
+	Sweep(ctx context.Context, gone func(agentID string) bool, minAge time.Duration) (container.Swept, error)
 	// AgentAddr is the one address instances can reach: where the agent
 	// serves their sources (SPEC §5 url=). Empty before Ready.
 	AgentAddr() string
@@ -147,20 +152,101 @@ func (u *ufops) run(ctx context.Context, ann publisher) error {
 		return fmt.Errorf("agent: instance session: %w", err)
 	}
 	u.sess = sess
-	defer sess.Close()
 
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); u.events(ctx) }()
 	go func() { defer wg.Done(); u.report(ctx, ann) }()
+	go func() { defer wg.Done(); u.sweep(ctx) }()
 	if u.jobs != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); u.jobs.run(ctx) }()
 	}
 	err = u.follow(ctx)
 	wg.Wait()
+	// The reports go before the instances: a stopping agent's instances
+	// serve no new request, and a report left behind would show them
+	// healthy after they are gone. The session's own Close would revoke
+	// with ctx, canceled by now.
+	sess.Orphan()
+	rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if _, rerr := u.a.etcd.Revoke(rctx, sess.Lease()); rerr != nil {
+		u.logger.Warn("revoke instance reports", "err", rerr)
+	}
+	cancel()
 	u.stopAll()
 	return err
+}
+
+// clearReports deletes the instance reports of this agent's ID: at start,
+// they are an earlier run's, whose instances are gone.
+func (u *ufops) clearReports(ctx context.Context) error {
+	prefix := scheduler.InstancesPrefix(u.prefix)
+	resp, err := u.a.etcd.Get(ctx, prefix, clientv3.WithPrefix())
+	if err != nil {
+		return fmt.Errorf("agent: read instance reports: %w", err)
+	}
+	for _, kv := range resp.Kvs {
+		var in ufop.Instance
+		if json.Unmarshal(kv.Value, &in) != nil || in.Agent != u.a.cfg.ID {
+			continue
+		}
+		// Only if unchanged: another writer's newer report stays.
+		_, err := u.a.etcd.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(string(kv.Key)), "=", kv.ModRevision)).
+			Then(clientv3.OpDelete(string(kv.Key))).Commit()
+		if err != nil {
+			return fmt.Errorf("agent: clear instance report %s: %w", kv.Key, err)
+		}
+	}
+	return nil
+}
+
+// sweep removes, at start and then every SweepInterval, what agents of
+// the cluster that have been missing from the registry for SweepGrace
+// left on this node.
+func (u *ufops) sweep(ctx context.Context) {
+	grace := u.a.cfg.SweepGrace
+	missing := map[string]time.Time{} // agent → first seen missing
+	tick := time.NewTicker(min(u.a.cfg.SweepInterval, grace/2))
+	defer tick.Stop()
+	for {
+		resp, err := u.a.etcd.Get(ctx, u.a.cfg.Discovery.Prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
+		if err == nil {
+			live := map[string]bool{}
+			for _, kv := range resp.Kvs {
+				live[string(kv.Key[len(u.a.cfg.Discovery.Prefix):])] = true
+			}
+			now := time.Now()
+			for id := range missing {
+				if live[id] {
+					delete(missing, id)
+				}
+			}
+			gone := func(id string) bool {
+				if live[id] {
+					return false
+				}
+				since, ok := missing[id]
+				if !ok {
+					missing[id] = now
+					return false
+				}
+				return now.Sub(since) >= grace
+			}
+			if sw, err := u.rt.Sweep(ctx, gone, grace); err != nil && ctx.Err() == nil {
+				u.logger.Warn("sweep of dead agents' leftovers", "err", err)
+			} else if sw.Containers+sw.Networks > 0 {
+				u.logger.Info("swept dead agents' leftovers", "containers", sw.Containers, "networks", sw.Networks)
+			}
+		} else if ctx.Err() == nil {
+			u.logger.Warn("sweep: read the registry", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 func (u *ufops) follow(ctx context.Context) error {

@@ -75,7 +75,6 @@ func (in *instance) goneCh() chan struct{} {
 	return in.gone
 }
 
-
 func (in *instance) snapshot(agent string) ufop.Instance {
 	in.mu.Lock()
 	defer in.mu.Unlock()

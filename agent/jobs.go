@@ -195,10 +195,11 @@ func (j *jobs) handle(ctx context.Context, name string, msg jetstream.Msg) {
 		}
 	}()
 
-	res, err := j.a.Process(context.WithValue(jctx, queuedCtxKey{}, true), job)
-	if err != nil && errors.Is(err, errInstanceDied) && md != nil && md.NumDelivered == 1 && !last && ctx.Err() == nil {
-		// Its instance died before answering: one more try, on another
-		// instance (or this one restarted); a second death is the answer.
+	res, err := j.a.Process(jctx, job)
+	if err != nil && errors.Is(err, errInstanceDied) && !errors.Is(err, errRetried) && md != nil && md.NumDelivered == 1 && !last && ctx.Err() == nil {
+		// Its instance died before answering and no other instance here
+		// could try: one more try, on another agent's instance or this
+		// one restarted; a second death is the answer.
 		// The short delay lets the engine's death event take the dead
 		// instance out of routing here first.
 		j.a.metrics.job(name, "retried")

@@ -68,13 +68,6 @@ type instance struct {
 	gone chan struct{}
 }
 
-// goneCh returns the channel closed when the current container dies.
-func (in *instance) goneCh() chan struct{} {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return in.gone
-}
-
 func (in *instance) snapshot(agent string) ufop.Instance {
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -563,20 +556,19 @@ func (u *ufops) pick(ctx context.Context, name string, exclude *instance) (*inst
 // KindUpstream, a 502 (SPEC §2).
 var errInstanceDied = errors.New("instance died")
 
-// queuedCtxKey marks the context of a queued job: the queue, not invoke,
-// gives such a job its one more try after an instance death.
-type queuedCtxKey struct{}
+// errRetried marks a death on the call's second try: the request had its
+// one more try, the queue gives it no other.
+var errRetried = errors.New("after a retry")
 
 // invoke runs one UFOP step: POST /handler?cmd=<name>/<params> with the
-// data as body (SPEC §5). A call whose instance cannot be reached, or (off
-// the queue) died before answering, is tried once more on another local
-// instance; a death with no other instance to try, or a second one, fails
-// with errInstanceDied.
+// data as body (SPEC §5). A call whose instance cannot be reached, or died
+// before answering, is tried once more on another local instance; a death
+// with no other instance to try, or on the second try, fails with
+// errInstanceDied (the queue hands a job of the first kind back once).
 // It returns the result, its content type and the version that made it.
 func (u *ufops) invoke(ctx context.Context, name, params string, data []byte, contentType string, src ufop.Source, reqid string) ([]byte, string, int, error) {
 	var failed *instance
 	var died error
-	queued := ctx.Value(queuedCtxKey{}) != nil
 	for attempt := 0; ; attempt++ {
 		in, err := u.pick(ctx, name, failed)
 		if err != nil {
@@ -589,13 +581,14 @@ func (u *ufops) invoke(ctx context.Context, name, params string, data []byte, co
 		<-in.slots
 		var te *transportError
 		if errors.As(err, &te) && te.died {
+			marks := errors.Join(errInstanceDied, te)
+			if attempt == 1 {
+				marks = errors.Join(errInstanceDied, errRetried, te)
+			}
 			died = &ufop.Error{Kind: ufop.KindUpstream,
-				Msg: fmt.Sprintf("an instance of %s failed while running the request", name), Err: errors.Join(errInstanceDied, te)}
+				Msg: fmt.Sprintf("an instance of %s failed while running the request", name), Err: marks}
 			err = died
 			te = nil
-			if queued {
-				return nil, "", in.p.Version, err
-			}
 		}
 		if err == nil || attempt == 1 || ctx.Err() != nil || (te == nil && died == nil) {
 			switch {

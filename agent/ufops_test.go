@@ -45,14 +45,12 @@ func TestInvokeInstanceDeath(t *testing.T) {
 	tests := []struct {
 		name     string
 		handlers []http.HandlerFunc
-		queued   bool
 		want     string // "" for the 502 of a dead instance
+		retried  bool   // the 502 came after the one more try
 	}{
-		{"alone, dies", []http.HandlerFunc{die}, false, ""},
-		{"dies, the other answers", []http.HandlerFunc{die, echo}, false, "ok"},
-		{"both die", []http.HandlerFunc{die, die}, false, ""},
-		// On the queue the job is handed back instead (jobs.handle).
-		{"queued, dies", []http.HandlerFunc{die, die}, true, ""},
+		{"alone, dies", []http.HandlerFunc{die}, "", false},
+		{"dies, the other answers", []http.HandlerFunc{die, echo}, "ok", false},
+		{"both die", []http.HandlerFunc{die, die}, "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,9 +62,6 @@ func TestInvokeInstanceDeath(t *testing.T) {
 				}
 			}
 			ctx := context.Background()
-			if tt.queued {
-				ctx = context.WithValue(ctx, queuedCtxKey{}, true)
-			}
 			out, _, _, err := u.invoke(ctx, "crashy", "", []byte("x"), "text/plain", ufop.Source{}, "r")
 			if tt.want != "" {
 				if err != nil || string(out) != tt.want {
@@ -76,6 +71,10 @@ func TestInvokeInstanceDeath(t *testing.T) {
 			}
 			if !errors.Is(err, errInstanceDied) || ufop.KindOf(err) != ufop.KindUpstream {
 				t.Fatalf("invoke error %v (kind %v), want an instance death, 502", err, ufop.KindOf(err))
+			}
+			// The queue hands back only a job that had no other try.
+			if got := errors.Is(err, errRetried); got != tt.retried {
+				t.Errorf("retried mark %v, want %v", got, tt.retried)
 			}
 		})
 	}

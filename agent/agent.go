@@ -74,6 +74,12 @@ type Config struct {
 	// Slots is how many UFOP instances the agent hosts at most, when it
 	// has a container runtime.
 	Slots int
+	// SweepGrace is how long an agent must have been missing from the
+	// registry before a live agent of the cluster removes what it left on
+	// this node (containers, network, firewall chain); resources younger
+	// than that are kept too. SweepInterval is how often it looks.
+	SweepGrace    time.Duration
+	SweepInterval time.Duration
 
 	Images    images.Config
 	Discovery discovery.Config
@@ -94,6 +100,8 @@ func DefaultConfig() Config {
 		CatalogPrefix:    catalog.DefaultConfig().Prefix,
 		SchedulerPrefix:  scheduler.DefaultConfig().Prefix,
 		Slots:            16,
+		SweepGrace:       10 * discovery.DefaultConfig().TTL,
+		SweepInterval:    time.Minute,
 		Images:           images.DefaultConfig(),
 		Discovery:        discovery.DefaultConfig(),
 	}
@@ -112,6 +120,12 @@ func (c Config) Validate() error {
 		return errors.New("agent: queue bounds must satisfy 0 ≤ free ≤ max")
 	case c.SourceCacheBytes < 1<<20 || c.ResultCacheBytes < 1<<20:
 		return errors.New("agent: caches need at least 1 MiB each")
+	case c.SweepGrace < 2*c.Discovery.TTL:
+		// Shorter, a live agent whose lease renewal is late loses its
+		// instances.
+		return errors.New("agent: sweep grace must be at least twice the registry TTL")
+	case c.SweepInterval <= 0:
+		return errors.New("agent: sweep interval must be positive")
 	}
 	if err := c.Images.Validate(); err != nil {
 		return err
@@ -214,6 +228,20 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("agent: %w", err)
 	}
 	a.token = tok
+	if a.ufops != nil {
+		cluster, err := catalog.ClusterID(ctx, a.etcd, a.cfg.CatalogPrefix)
+		if err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
+		if err := a.ufops.rt.SetCluster(cluster); err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
+		// Reports of an earlier run of this agent describe instances
+		// that are gone: drop them before registering.
+		if err := a.ufops.clearReports(ctx); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", a.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("agent: listen: %w", err)

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"sync"
@@ -195,6 +196,16 @@ func (j *jobs) handle(ctx context.Context, name string, msg jetstream.Msg) {
 	}()
 
 	res, err := j.a.Process(jctx, job)
+	if err != nil && errors.Is(err, errInstanceDied) && !errors.Is(err, errRetried) && md != nil && md.NumDelivered == 1 && !last && ctx.Err() == nil {
+		// Its instance died before answering and no other instance here
+		// could try: one more try, on another agent's instance or this
+		// one restarted; a second death is the answer.
+		// The short delay lets the engine's death event take the dead
+		// instance out of routing here first.
+		j.a.metrics.job(name, "retried")
+		msg.NakWithDelay(500 * time.Millisecond)
+		return
+	}
 	if err != nil && ufop.KindOf(err) == ufop.KindUnavailable && !last && ctx.Err() == nil {
 		// Another instance, here or on another agent, may do better.
 		j.a.metrics.job(name, "retried")

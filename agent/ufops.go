@@ -38,6 +38,11 @@ type Runtime interface {
 	List(ctx context.Context) ([]*container.Instance, error)
 	Logs(ctx context.Context, id string, follow bool, w io.Writer) error
 	Events() <-chan container.Event
+	// SetCluster labels what the runtime creates from then on with the
+	// cluster's identity, the scope of Sweep. Called before Run.
+	SetCluster(id string) error
+	// Sweep removes what dead agents of the cluster left on this node.
+	Sweep(ctx context.Context, gone func(agentID string) bool, minAge time.Duration) (container.Swept, error)
 	// AgentAddr is the one address instances can reach: where the agent
 	// serves their sources (SPEC §5 url=). Empty before Ready.
 	AgentAddr() string
@@ -58,6 +63,9 @@ type instance struct {
 	started  time.Time
 	queued   atomic.Int32
 	retiring bool
+	// gone is closed when the current container dies, cancelling the
+	// requests in flight to it (a new one per container).
+	gone chan struct{}
 }
 
 func (in *instance) snapshot(agent string) ufop.Instance {
@@ -136,20 +144,101 @@ func (u *ufops) run(ctx context.Context, ann publisher) error {
 		return fmt.Errorf("agent: instance session: %w", err)
 	}
 	u.sess = sess
-	defer sess.Close()
 
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); u.events(ctx) }()
 	go func() { defer wg.Done(); u.report(ctx, ann) }()
+	go func() { defer wg.Done(); u.sweep(ctx) }()
 	if u.jobs != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); u.jobs.run(ctx) }()
 	}
 	err = u.follow(ctx)
 	wg.Wait()
+	// The reports go before the instances: a stopping agent's instances
+	// serve no new request, and a report left behind would show them
+	// healthy after they are gone. The session's own Close would revoke
+	// with ctx, canceled by now.
+	sess.Orphan()
+	rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if _, rerr := u.a.etcd.Revoke(rctx, sess.Lease()); rerr != nil {
+		u.logger.Warn("revoke instance reports", "err", rerr)
+	}
+	cancel()
 	u.stopAll()
 	return err
+}
+
+// clearReports deletes the instance reports of this agent's ID: at start,
+// they are an earlier run's, whose instances are gone.
+func (u *ufops) clearReports(ctx context.Context) error {
+	prefix := scheduler.InstancesPrefix(u.prefix)
+	resp, err := u.a.etcd.Get(ctx, prefix, clientv3.WithPrefix())
+	if err != nil {
+		return fmt.Errorf("agent: read instance reports: %w", err)
+	}
+	for _, kv := range resp.Kvs {
+		var in ufop.Instance
+		if json.Unmarshal(kv.Value, &in) != nil || in.Agent != u.a.cfg.ID {
+			continue
+		}
+		// Only if unchanged: another writer's newer report stays.
+		_, err := u.a.etcd.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(string(kv.Key)), "=", kv.ModRevision)).
+			Then(clientv3.OpDelete(string(kv.Key))).Commit()
+		if err != nil {
+			return fmt.Errorf("agent: clear instance report %s: %w", kv.Key, err)
+		}
+	}
+	return nil
+}
+
+// sweep removes, at start and then every SweepInterval, what agents of
+// the cluster that have been missing from the registry for SweepGrace
+// left on this node.
+func (u *ufops) sweep(ctx context.Context) {
+	grace := u.a.cfg.SweepGrace
+	missing := map[string]time.Time{} // agent → first seen missing
+	tick := time.NewTicker(min(u.a.cfg.SweepInterval, grace/2))
+	defer tick.Stop()
+	for {
+		resp, err := u.a.etcd.Get(ctx, u.a.cfg.Discovery.Prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
+		if err == nil {
+			live := map[string]bool{}
+			for _, kv := range resp.Kvs {
+				live[string(kv.Key[len(u.a.cfg.Discovery.Prefix):])] = true
+			}
+			now := time.Now()
+			for id := range missing {
+				if live[id] {
+					delete(missing, id)
+				}
+			}
+			gone := func(id string) bool {
+				if live[id] {
+					return false
+				}
+				since, ok := missing[id]
+				if !ok {
+					missing[id] = now
+					return false
+				}
+				return now.Sub(since) >= grace
+			}
+			if sw, err := u.rt.Sweep(ctx, gone, grace); err != nil && ctx.Err() == nil {
+				u.logger.Warn("sweep of dead agents' leftovers", "err", err)
+			} else if sw.Containers+sw.Networks > 0 {
+				u.logger.Info("swept dead agents' leftovers", "containers", sw.Containers, "networks", sw.Networks)
+			}
+		} else if ctx.Err() == nil {
+			u.logger.Warn("sweep: read the registry", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 func (u *ufops) follow(ctx context.Context) error {
@@ -262,6 +351,7 @@ func (u *ufops) launch(ctx context.Context, in *instance) {
 		return
 	}
 	in.rtID, in.addr, in.state, in.started, in.lastErr = ci.ID, ci.Addr, ufop.InstanceHealthy, time.Now().UTC(), ""
+	in.gone = make(chan struct{})
 	u.byRT[ci.ID] = in
 	u.logger.Info("instance healthy", "instance", in.p.ID, "ufop", in.p.UFOP, "version", in.p.Version, "container", ci.ContainerID[:12])
 }
@@ -311,6 +401,10 @@ func (u *ufops) events(ctx context.Context) {
 			}
 			delete(u.byRT, ev.InstanceID)
 			in.mu.Lock()
+			if in.gone != nil {
+				close(in.gone) // its requests in flight fail now, not at their deadline
+				in.gone = nil
+			}
 			in.state, in.rtID, in.addr = ufop.InstanceStarting, "", ""
 			in.restarts++
 			in.lastErr = fmt.Sprintf("container %s (exit %d)", ev.Kind, ev.ExitCode)
@@ -320,17 +414,18 @@ func (u *ufops) events(ctx context.Context) {
 			}
 			in.mu.Unlock()
 			u.logger.Warn("instance lost, restarting", "instance", in.p.ID, "event", ev.Kind, "exit", ev.ExitCode)
-			if !failed {
-				u.wg.Add(1)
-				go func() {
-					defer u.wg.Done()
-					// Remove the dead (or sick) container, then start afresh.
-					if err := u.rt.Stop(ctx, ev.InstanceID); err != nil {
-						u.logger.Warn("remove lost container", "instance", in.p.ID, "err", err)
-					}
+			u.wg.Add(1)
+			go func() {
+				defer u.wg.Done()
+				// Remove the dead (or sick) container, even when it is not
+				// restarted: an exited container is litter.
+				if err := u.rt.Stop(context.WithoutCancel(ctx), ev.InstanceID); err != nil {
+					u.logger.Warn("remove lost container", "instance", in.p.ID, "err", err)
+				}
+				if !failed {
 					u.launch(ctx, in)
-				}()
-			}
+				}
+			}()
 			u.mu.Unlock()
 			u.markDirty()
 		}
@@ -456,22 +551,50 @@ func (u *ufops) pick(ctx context.Context, name string, exclude *instance) (*inst
 	}
 }
 
+// errInstanceDied marks the error of a call whose instance died (exited,
+// was OOM-killed, reset the connection) before answering; it is
+// KindUpstream, a 502 (SPEC §2).
+var errInstanceDied = errors.New("instance died")
+
+// errRetried marks a death on the call's second try: the request had its
+// one more try, the queue gives it no other.
+var errRetried = errors.New("after a retry")
+
 // invoke runs one UFOP step: POST /handler?cmd=<name>/<params> with the
-// data as body (SPEC §5). An instance that cannot be reached is retried
-// once on another instance.
+// data as body (SPEC §5). A call whose instance cannot be reached, or died
+// before answering, is tried once more on another local instance; a death
+// with no other instance to try, or on the second try, fails with
+// errInstanceDied (the queue hands a job of the first kind back once).
 // It returns the result, its content type and the version that made it.
 func (u *ufops) invoke(ctx context.Context, name, params string, data []byte, contentType string, src ufop.Source, reqid string) ([]byte, string, int, error) {
 	var failed *instance
+	var died error
 	for attempt := 0; ; attempt++ {
 		in, err := u.pick(ctx, name, failed)
 		if err != nil {
+			if died != nil && ufop.KindOf(err) == ufop.KindUnavailable {
+				err = died // no other instance to try: the death is the answer
+			}
 			return nil, "", 0, err
 		}
 		body, ct, err := u.call(ctx, in, name, params, data, contentType, src, reqid)
 		<-in.slots
 		var te *transportError
-		if err == nil || !errors.As(err, &te) || attempt == 1 || ctx.Err() != nil {
-			if te != nil {
+		if errors.As(err, &te) && te.died {
+			marks := errors.Join(errInstanceDied, te)
+			if attempt == 1 {
+				marks = errors.Join(errInstanceDied, errRetried, te)
+			}
+			died = &ufop.Error{Kind: ufop.KindUpstream,
+				Msg: fmt.Sprintf("an instance of %s failed while running the request", name), Err: marks}
+			err = died
+			te = nil
+		}
+		if err == nil || attempt == 1 || ctx.Err() != nil || (te == nil && died == nil) {
+			switch {
+			case te != nil && died != nil:
+				err = died
+			case te != nil:
 				err = &ufop.Error{Kind: ufop.KindUnavailable, RetryAfter: time.Second,
 					Msg: fmt.Sprintf("instance of %s could not be reached", name), Err: te}
 			}
@@ -487,7 +610,12 @@ func randomToken() string {
 	return hex.EncodeToString(b)
 }
 
-type transportError struct{ err error }
+// transportError is a failed exchange with an instance; died when the
+// instance went away mid-call rather than never answering the dial.
+type transportError struct {
+	err  error
+	died bool
+}
 
 func (e *transportError) Error() string { return e.err.Error() }
 func (e *transportError) Unwrap() error { return e.err }
@@ -499,8 +627,20 @@ func (u *ufops) call(ctx context.Context, in *instance, name, params string, dat
 		defer cancel()
 	}
 	in.mu.Lock()
-	addr := in.addr
+	addr, gone := in.addr, in.gone
 	in.mu.Unlock()
+	// A death reported by the engine cancels the call at once.
+	ctx, cancel := context.WithCancelCause(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case <-gone:
+			cancel(errInstanceDied)
+		case <-ctx.Done():
+		}
+	}()
+	defer func() { cancel(nil); <-watched }()
 	cmd := name
 	if params != "" {
 		cmd += "/" + params
@@ -523,18 +663,12 @@ func (u *ufops) call(ctx context.Context, in *instance, name, params string, dat
 	req.Header.Set("X-Ufop-Reqid", reqid)
 	resp, err := u.client.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, "", ufop.Errorf(ufop.KindTimeout, "%s did not answer in time", name)
-		}
-		return nil, "", &transportError{err}
+		return nil, "", callError(ctx, name, err)
 	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(io.LimitReader(resp.Body, u.a.cfg.Images.MaxSourceBytes+1))
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, "", ufop.Errorf(ufop.KindTimeout, "%s did not answer in time", name)
-		}
-		return nil, "", &transportError{err}
+		return nil, "", callError(ctx, name, err)
 	}
 	if int64(len(out)) > u.a.cfg.Images.MaxSourceBytes {
 		return nil, "", ufop.Errorf(ufop.KindUpstream, "%s answered more than %s", name, ufop.FormatBytes(u.a.cfg.Images.MaxSourceBytes))
@@ -551,6 +685,23 @@ func (u *ufops) call(ctx context.Context, in *instance, name, params string, dat
 		ct = http.DetectContentType(out)
 	}
 	return out, ct, nil
+}
+
+// callError classifies a failed exchange: the instance died (engine event,
+// connection reset or closed mid-call), could not be reached (dial), or
+// the deadline passed.
+func callError(ctx context.Context, name string, err error) error {
+	if errors.Is(context.Cause(ctx), errInstanceDied) {
+		return &transportError{err: err, died: true}
+	}
+	if ctx.Err() != nil {
+		return ufop.Errorf(ufop.KindTimeout, "%s did not answer in time", name)
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "dial" {
+		return &transportError{err: err}
+	}
+	return &transportError{err: err, died: true}
 }
 
 // serveInputs runs the local fetcher on addr (the instance network's

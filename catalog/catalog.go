@@ -245,6 +245,26 @@ func ClusterToken(ctx context.Context, cli *clientv3.Client, prefix string) (str
 	return string(resp.Responses[0].GetResponseRange().Kvs[0].Value), nil
 }
 
+// ClusterID returns the platform's identity, created on first use. It is
+// no secret: it labels the Docker resources of the cluster's agents, so
+// that a sweep of dead agents' leftovers never touches another platform's
+// on the same engine.
+func ClusterID(ctx context.Context, cli *clientv3.Client, prefix string) (string, error) {
+	key := prefix + "cluster/id"
+	id := randomHex(8)
+	resp, err := cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+		Then(clientv3.OpPut(key, id)).
+		Else(clientv3.OpGet(key)).Commit()
+	if err != nil {
+		return "", fmt.Errorf("catalog: cluster id: %w", err)
+	}
+	if resp.Succeeded {
+		return id, nil
+	}
+	return string(resp.Responses[0].GetResponseRange().Kvs[0].Value), nil
+}
+
 func jsonBytes(v any) ([]byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {

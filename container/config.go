@@ -24,6 +24,10 @@ const (
 	LabelHealthPath    = "ufop.health.path"
 	LabelHealthTimeout = "ufop.health.timeout"
 	LabelConcurrency   = "ufop.concurrency"
+	// LabelCluster scopes a sweep (Runtime.Sweep) to one platform: a
+	// sweeper never touches what another cluster (or test run) created on
+	// the same engine.
+	LabelCluster = "ufop.cluster"
 )
 
 // Config configures a Runtime. The zero value of every field but AgentID
@@ -53,6 +57,10 @@ type Config struct {
 	LogBytes int
 	// Labels are added to the network and every container.
 	Labels map[string]string
+	// Cluster is the LabelCluster value of everything the runtime creates
+	// and the scope of Sweep; SetCluster may set it later, before Run.
+	// Empty: nothing is labelled and Sweep does nothing.
+	Cluster string
 	// TmpfsBytes is the size of each instance's writable /tmp.
 	// Default 64 MiB.
 	TmpfsBytes int64
@@ -172,6 +180,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("container: TmpfsBytes %d is below 1 MiB", c.TmpfsBytes)
 	case !(c.DefaultCPU > 0 && c.DefaultCPU <= 256), c.DefaultMemory < minMemory, c.DefaultPids < 8:
 		return fmt.Errorf("container: default limits too small (cpu %g, memory %d, pids %d)", c.DefaultCPU, c.DefaultMemory, c.DefaultPids)
+	case c.Cluster != "" && !clusterRE.MatchString(c.Cluster):
+		return fmt.Errorf("container: Cluster %q must be 1-64 chars of [a-zA-Z0-9_.-]", c.Cluster)
 	case c.HealthFailures < 1:
 		return fmt.Errorf("container: HealthFailures %d must be at least 1", c.HealthFailures)
 	}

@@ -62,6 +62,9 @@ func (r *Runtime) ensureNetwork(ctx context.Context) (netState, error) {
 	n, err := r.docker.NetworkInspect(ctx, name, network.InspectOptions{})
 	if client.IsErrNotFound(err) {
 		labels := map[string]string{LabelAgent: r.cfg.AgentID, LabelNetwork: name}
+		if c := r.clusterID(); c != "" {
+			labels[LabelCluster] = c
+		}
 		for k, v := range r.cfg.Labels {
 			labels[k] = v
 		}

@@ -42,6 +42,7 @@ type DockerAPI interface {
 	NetworkCreate(ctx context.Context, name string, options network.CreateOptions) (network.CreateResponse, error)
 	NetworkInspect(ctx context.Context, network string, options network.InspectOptions) (network.Inspect, error)
 	NetworkRemove(ctx context.Context, network string) error
+	NetworkList(ctx context.Context, options network.ListOptions) ([]network.Summary, error)
 	Events(ctx context.Context, options events.ListOptions) (<-chan events.Message, <-chan error)
 }
 
@@ -101,6 +102,7 @@ type Runtime struct {
 	done   chan struct{} // closed when Run returns
 
 	mu        sync.Mutex
+	cluster   string // the LabelCluster value, set before Run
 	runCalled bool
 	closed    bool
 	net       netState
@@ -343,6 +345,9 @@ func (r *Runtime) containerConfig(spec Spec, id string) (*container.Config, *con
 	}
 	labels[LabelAgent] = r.cfg.AgentID
 	labels[LabelNetwork] = r.cfg.NetworkName
+	if c := r.clusterID(); c != "" {
+		labels[LabelCluster] = c
+	}
 	labels[LabelInstance] = id
 	labels[LabelName] = spec.Name
 	labels[LabelVersion] = strconv.Itoa(spec.Version)

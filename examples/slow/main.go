@@ -3,6 +3,7 @@
 //
 //	?my-slow          wait 200 ms
 //	?my-slow/1500     wait 1.5 s (at most 60000 ms)
+//	?my-slow/crash    exit(1) mid-request, to see how the platform copes
 //
 // The wait ends early, with an error, when the platform gives up on the
 // request.
@@ -11,6 +12,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -26,6 +28,9 @@ func main() { sdk.Main(handle) }
 
 func handle(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
 	delay := defaultDelay
+	if req.Params == "crash" {
+		os.Exit(1)
+	}
 	if req.Params != "" {
 		ms, err := strconv.Atoi(req.Params)
 		if err != nil || ms < 0 || ms > maxDelayMS {

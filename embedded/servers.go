@@ -83,10 +83,68 @@ func StartEtcd(ctx context.Context, cfg EtcdConfig, logger *slog.Logger) (*Etcd,
 	if cfg.PeerAddr, err = concretePort(cfg.PeerAddr); err != nil {
 		return nil, err
 	}
+	cu := url.URL{Scheme: "http", Host: cfg.ClientAddr}
+	if cfg.RootPassword == "" {
+		e, err := startEtcd(ctx, cfg, cfg.ClientAddr)
+		if err != nil {
+			return nil, err
+		}
+		logger.Info("etcd ready", "client", cu.String(), "dir", cfg.Dir, "auth", false)
+		return &Etcd{e: e, clientURL: cu.String()}, nil
+	}
+	// etcd serves clients the moment it starts: auth is turned on in a
+	// private start first, its client listener on a fresh loopback port,
+	// so the real address never serves without credentials.
+	if _, err := os.Stat(filepath.Join(cfg.Dir, "member")); err != nil {
+		if err := privateAuth(ctx, cfg); err != nil {
+			return nil, err
+		}
+	}
+	e, err := startEtcd(ctx, cfg, cfg.ClientAddr)
+	if err != nil {
+		return nil, err
+	}
+	if !e.Server.AuthStore().IsAuthEnabled() {
+		// Data of an open server (or of a start that died before auth
+		// was on): close, secure privately, start again.
+		e.Close()
+		if err := privateAuth(ctx, cfg); err != nil {
+			return nil, err
+		}
+		if e, err = startEtcd(ctx, cfg, cfg.ClientAddr); err != nil {
+			return nil, err
+		}
+	}
+	if err := enableAuth(ctx, e, cfg.RootPassword); err != nil {
+		e.Close()
+		return nil, err
+	}
+	logger.Info("etcd ready", "client", cu.String(), "dir", cfg.Dir, "auth", true)
+	return &Etcd{e: e, clientURL: cu.String()}, nil
+}
+
+// privateAuth starts etcd with its client listener on a free loopback port
+// and turns auth on.
+func privateAuth(ctx context.Context, cfg EtcdConfig) error {
+	addr, err := concretePort("127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	e, err := startEtcd(ctx, cfg, addr)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	return enableAuth(ctx, e, cfg.RootPassword)
+}
+
+// startEtcd starts the server with its client listener on clientAddr and
+// waits until it is ready.
+func startEtcd(ctx context.Context, cfg EtcdConfig, clientAddr string) (*embed.Etcd, error) {
 	ec := embed.NewConfig()
 	ec.Name = "ufop"
 	ec.Dir = filepath.Clean(cfg.Dir)
-	cu := url.URL{Scheme: "http", Host: cfg.ClientAddr}
+	cu := url.URL{Scheme: "http", Host: clientAddr}
 	pu := url.URL{Scheme: "http", Host: cfg.PeerAddr}
 	ec.ListenClientUrls, ec.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
 	ec.ListenPeerUrls, ec.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
@@ -114,21 +172,15 @@ func StartEtcd(ctx context.Context, cfg EtcdConfig, logger *slog.Logger) (*Etcd,
 		e.Close()
 		return nil, ctx.Err()
 	}
-	if cfg.RootPassword != "" {
-		if err := enableAuth(ctx, e, cfg.RootPassword); err != nil {
-			e.Close()
-			return nil, err
-		}
-	}
-	logger.Info("etcd ready", "client", cu.String(), "dir", ec.Dir, "auth", cfg.RootPassword != "")
-	return &Etcd{e: e, clientURL: cu.String()}, nil
+	return e, nil
 }
 
 // ClientURL is the URL clients connect to.
 func (e *Etcd) ClientURL() string { return e.clientURL }
 
-// enableAuth creates the root user and turns authentication on, once: the
-// requests go to the in-process server, so no client ever sees etcd open.
+// enableAuth creates the root user and turns authentication on, once (the
+// requests go to the in-process server), or checks the password when auth
+// is on already.
 func enableAuth(ctx context.Context, e *embed.Etcd, password string) error {
 	srv := e.Server
 	if srv.AuthStore().IsAuthEnabled() {

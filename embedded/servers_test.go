@@ -62,13 +62,52 @@ func TestEtcdAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := func(password string) (*embedded.Etcd, error) {
+	start := func(password, clientAddr string) (*embedded.Etcd, error) {
 		return embedded.StartEtcd(context.Background(), embedded.EtcdConfig{
-			Dir: dir, ClientAddr: freeAddr(t), PeerAddr: freeAddr(t), RootPassword: password,
+			Dir: dir, ClientAddr: clientAddr, PeerAddr: freeAddr(t), RootPassword: password,
 		}, quiet())
 	}
 	for round := range 2 {
-		e, err := start(pw)
+		// A client without credentials knocks on the address all through
+		// the start: it must never get in, not even before auth is on.
+		addr := freeAddr(t)
+		stop, got := make(chan struct{}), make(chan bool, 1)
+		go func() {
+			in := false
+			defer func() { got <- in }()
+			// Wait for the port to open, then try at once (a client dialed
+			// before would sit in its reconnect back-off).
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if c, err := net.Dial("tcp", addr); err == nil {
+					c.Close()
+					break
+				}
+				time.Sleep(time.Millisecond)
+			}
+			open := etcdClient(t, "http://"+addr, "", "")
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+				if _, err := open.Put(ctx, "/knock", "x"); err == nil {
+					in = true
+				}
+				cancel()
+			}
+		}()
+		e, err := start(pw, addr)
+		close(stop)
+		if <-got {
+			t.Errorf("start %d: a client without credentials got in during the start", round)
+		}
 		if err != nil {
 			t.Fatalf("start %d: %v", round, err)
 		}
@@ -88,7 +127,7 @@ func TestEtcdAuth(t *testing.T) {
 		}
 		e.Close()
 	}
-	if e, err := start("another"); err == nil {
+	if e, err := start("another", freeAddr(t)); err == nil {
 		e.Close()
 		t.Fatal("restart with another root password started")
 	}

@@ -339,13 +339,13 @@ func CheckListeners(ls ...Listener) error {
 			continue
 		}
 		if _, port, err := net.SplitHostPort(l.Addr); err != nil {
-			return fmt.Errorf("%s address %q: %w", l.Role, l.Addr, err)
+			return fmt.Errorf("platform: %s address %q: %w", l.Role, l.Addr, err)
 		} else if port == "0" {
 			continue
 		}
 		ln, err := net.Listen("tcp", l.Addr)
 		if err != nil {
-			return fmt.Errorf("%s cannot listen on %s: %w", l.Role, l.Addr, err)
+			return fmt.Errorf("platform: %s cannot listen on %s: %w", l.Role, l.Addr, err)
 		}
 		ln.Close()
 	}

@@ -148,6 +148,15 @@ func TestKillAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cli.Close()
+	// `ufopd etcd` refuses a client without its generated credentials.
+	if open, err := clientv3.New(clientv3.Config{Endpoints: []string{etcdURL}, DialTimeout: 5 * time.Second}); err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if _, err := open.Get(ctx, "/ufop/catalog/cluster/token"); err == nil {
+			t.Error("ufopd etcd served a client without credentials")
+		}
+		cancel()
+		open.Close()
+	}
 	prefix := discovery.DefaultConfig().Prefix
 	registered := func() int {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

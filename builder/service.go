@@ -104,9 +104,11 @@ func (s *Service) Ready() <-chan struct{} { return s.ready }
 // finish first.
 func (s *Service) Run(ctx context.Context) error {
 	ctx, cancel := s.Bind(ctx)
-	defer cancel()
 	var wg sync.WaitGroup
+	// Stop the background loops before waiting for them: an early return
+	// (a taken port) would otherwise wait forever.
 	defer wg.Wait()
+	defer cancel()
 	wg.Add(1)
 	go func() { defer wg.Done(); s.cat.Run(ctx) }()
 	tok, err := catalog.ClusterToken(ctx, s.cli, s.cfg.Catalog.Prefix)

@@ -224,9 +224,11 @@ func (g *Gateway) AdminAddr() string {
 // requests and returns.
 func (g *Gateway) Run(ctx context.Context) error {
 	ctx, cancel := g.Bind(ctx)
-	defer cancel()
 	var wg sync.WaitGroup
+	// Stop the background loops before waiting for them: an early return
+	// (a taken port) would otherwise wait forever.
 	defer wg.Wait()
+	defer cancel()
 	wg.Add(4)
 	go func() { defer wg.Done(); g.cat.Run(ctx) }()
 	go func() { defer wg.Done(); g.reg.Run(ctx) }()

@@ -3,19 +3,21 @@ package platform_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	dcontainer "github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/client"
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/builder"
@@ -114,10 +116,11 @@ func TestIsolation(t *testing.T) {
 	for _, c := range nw.IPAM.Config {
 		bridgeIP = c.Gateway
 	}
-	hosts := []string{bridgeIP, "172.17.0.1", "127.0.0.1"}
-	if ip := hostIP(); ip != "" {
-		hosts = append(hosts, ip)
-	}
+	// The host's addresses an instance may try: on its own network, on
+	// another network this test creates, and 127.0.0.1 (the instance's
+	// own loopback). Never the default bridge or the machine's outward
+	// address: traffic there is not the test's to make.
+	hosts := []string{bridgeIP, otherNetworkGateway(t, docker), "127.0.0.1"}
 	natsURL := p.NATSURL()
 	ports := map[string]string{
 		"gateway": port(p.Gateway().Addr()),
@@ -131,44 +134,44 @@ func TestIsolation(t *testing.T) {
 			targets = append(targets, what+"@"+net.JoinHostPort(h, pt))
 		}
 	}
+	// Every instance in one target: whichever instance answers dials the
+	// others and skips itself.
+	var instances []string
 	for _, c := range containersOf(t, docker, name) {
 		for _, ep := range c.NetworkSettings.Networks {
-			targets = append(targets, "instance@"+net.JoinHostPort(ep.IPAddress, "9100"))
+			instances = append(instances, net.JoinHostPort(ep.IPAddress, "9100"))
 		}
 	}
-	// Sanity: the test's own listener is reachable from the host.
-	if c, err := net.DialTimeout("tcp", net.JoinHostPort(bridgeIP, ports["outside"]), time.Second); err != nil {
-		t.Fatalf("outside listener not reachable from the host: %v", err)
-	} else {
-		c.Close()
+	if len(instances) < 2 {
+		t.Fatalf("instance addresses %v, want 2", instances)
+	}
+	targets = append(targets, "instance@"+strings.Join(instances, ","))
+	// Sanity: the test's own listener is reachable from the host on both
+	// networks, or a refusal from an instance would prove nothing.
+	for _, h := range hosts[:2] {
+		if c, err := net.DialTimeout("tcp", net.JoinHostPort(h, ports["outside"]), time.Second); err != nil {
+			t.Fatalf("outside listener not reachable from the host at %s: %v", h, err)
+		} else {
+			c.Close()
+		}
 	}
 	for _, tg := range targets {
 		what, addr, _ := strings.Cut(tg, "@")
-		host, _, _ := net.SplitHostPort(addr)
-		// An instance's dial of its own address proves nothing: try until
-		// the other instance does it.
-		for try := 0; ; try++ {
-			resp, body := a.get("/pics/portrait.jpg?" + name + "/dial/" + addr)
-			var r struct {
-				OK   bool
-				Err  string
-				Self []string
-			}
-			if err := json.Unmarshal(body, &r); err != nil || resp.StatusCode != 200 {
-				t.Errorf("dial %s (%s): %s %s", addr, what, resp.Status, body)
-				break
-			}
-			if what == "instance" && slices.Contains(r.Self, host) {
-				if try == 20 {
-					t.Errorf("dial %s: only ever answered by the instance itself", addr)
-					break
-				}
-				continue
-			}
-			if r.OK {
-				t.Errorf("an instance reached %s (%s)", addr, what)
-			}
-			break
+		resp, body := a.get("/pics/portrait.jpg?" + name + "/dial/" + addr)
+		var r struct {
+			OK     bool
+			Err    string
+			Dialed []string
+		}
+		if err := json.Unmarshal(body, &r); err != nil || resp.StatusCode != 200 {
+			t.Errorf("dial %s (%s): %s %s", addr, what, resp.Status, body)
+			continue
+		}
+		if want := len(strings.Split(addr, ",")); what == "instance" && len(r.Dialed) != want-1 || what != "instance" && len(r.Dialed) != 1 {
+			t.Errorf("dial %s (%s): dialed %v", addr, what, r.Dialed)
+		}
+		if r.OK {
+			t.Errorf("an instance reached %s (%s)", addr, what)
 		}
 	}
 	t.Logf("%d connection attempts from an instance, all refused", len(targets))
@@ -230,20 +233,27 @@ func port(addr string) string {
 	return p
 }
 
-// hostIP returns this machine's first non-loopback, non-Docker IPv4.
-func hostIP() string {
-	ifs, _ := net.Interfaces()
-	for _, i := range ifs {
-		if i.Flags&net.FlagLoopback != 0 || strings.HasPrefix(i.Name, "docker") || strings.HasPrefix(i.Name, "br-") ||
-			strings.HasPrefix(i.Name, "veth") || strings.HasPrefix(i.Name, "ufop") {
-			continue
-		}
-		addrs, _ := i.Addrs()
-		for _, a := range addrs {
-			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
-				return ipn.IP.String()
-			}
+// otherNetworkGateway creates a Docker network for the test and returns
+// the host's address on it.
+func otherNetworkGateway(t *testing.T, docker *client.Client) string {
+	t.Helper()
+	ctx := context.Background()
+	b := make([]byte, 4)
+	rand.Read(b)
+	name := fmt.Sprintf("ufoptest-other-%x", b)
+	if _, err := docker.NetworkCreate(ctx, name, network.CreateOptions{Driver: "bridge", Labels: map[string]string{"ufoptest": "1"}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { docker.NetworkRemove(context.Background(), name) })
+	nw, err := docker.NetworkInspect(ctx, name, network.InspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range nw.IPAM.Config {
+		if c.Gateway != "" {
+			return c.Gateway
 		}
 	}
+	t.Fatalf("network %s has no gateway address", name)
 	return ""
 }

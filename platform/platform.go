@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -116,24 +118,39 @@ func (p *Platform) Run(ctx context.Context) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("platform: %w", err)
 	}
+	// A taken port must stop the start before anything runs: a role
+	// that cannot listen would otherwise leave the rest up and idle.
+	if err := CheckListeners(p.listeners()...); err != nil {
+		return err
+	}
 	key, err := MasterKey(filepath.Join(dir, "master.key"))
 	if err != nil {
 		return err
 	}
+	etcdPassword, err := embedded.Secret(filepath.Join(dir, EtcdPasswordFile))
+	if err != nil {
+		return fmt.Errorf("platform: etcd credentials: %w", err)
+	}
+	natsToken, err := embedded.Secret(filepath.Join(dir, NATSTokenFile))
+	if err != nil {
+		return fmt.Errorf("platform: nats credentials: %w", err)
+	}
 
 	etcd, err := embedded.StartEtcd(ctx, embedded.EtcdConfig{
 		Dir: filepath.Join(dir, "etcd"), ClientAddr: p.cfg.EtcdClientAddr, PeerAddr: p.cfg.EtcdPeerAddr,
+		RootPassword: etcdPassword,
 	}, p.logger)
 	if err != nil {
 		return err
 	}
 	defer etcd.Close()
-	nats, err := embedded.StartNATS(embedded.NATSConfig{Dir: filepath.Join(dir, "nats"), Port: p.cfg.NATSPort}, p.logger)
+	nats, err := embedded.StartNATS(embedded.NATSConfig{Dir: filepath.Join(dir, "nats"), Port: p.cfg.NATSPort, Token: natsToken}, p.logger)
 	if err != nil {
 		return err
 	}
 	defer nats.Close()
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{etcd.ClientURL()}, DialTimeout: 5 * time.Second, Logger: nopZap()})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{etcd.ClientURL()}, DialTimeout: 5 * time.Second, Logger: nopZap(),
+		Username: embedded.RootUser, Password: etcdPassword})
 	if err != nil {
 		return fmt.Errorf("platform: etcd client: %w", err)
 	}
@@ -180,7 +197,9 @@ func (p *Platform) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	q, err := queue.Connect(ctx, nats.ClientURL(), queue.DefaultConfig(), p.logger)
+	qcfg := queue.DefaultConfig()
+	qcfg.Token = natsToken
+	q, err := queue.Connect(ctx, nats.ClientURL(), qcfg, p.logger)
 	if err != nil {
 		return err
 	}
@@ -287,6 +306,50 @@ func (p *Platform) Run(ctx context.Context) error {
 		}
 	}
 	return first
+}
+
+// The credentials files in the data directory, generated at first start
+// (mode 0600). Roles run apart read the same files (ufopd --etcd-password-file,
+// --nats-token-file).
+const (
+	EtcdPasswordFile = "etcd.password"
+	NATSTokenFile    = "nats.token"
+)
+
+// Listener names one address a role will listen on.
+type Listener struct{ Role, Addr string }
+
+// listeners are the fixed addresses this platform will listen on.
+func (p *Platform) listeners() []Listener {
+	ls := []Listener{
+		{"gateway", p.cfg.Gateway.Addr}, {"gateway admin", p.cfg.Gateway.AdminAddr}, {"agent", p.cfg.Agent.Listen},
+		{"etcd client", p.cfg.EtcdClientAddr}, {"etcd peer", p.cfg.EtcdPeerAddr},
+	}
+	if p.cfg.NATSPort > 0 {
+		ls = append(ls, Listener{"nats", net.JoinHostPort("127.0.0.1", strconv.Itoa(p.cfg.NATSPort))})
+	}
+	return ls
+}
+
+// CheckListeners binds each address a moment and reports the first that
+// cannot be had, naming it. Empty addresses and port 0 are skipped.
+func CheckListeners(ls ...Listener) error {
+	for _, l := range ls {
+		if l.Addr == "" {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(l.Addr); err != nil {
+			return fmt.Errorf("platform: %s address %q: %w", l.Role, l.Addr, err)
+		} else if port == "0" {
+			continue
+		}
+		ln, err := net.Listen("tcp", l.Addr)
+		if err != nil {
+			return fmt.Errorf("platform: %s cannot listen on %s: %w", l.Role, l.Addr, err)
+		}
+		ln.Close()
+	}
+	return nil
 }
 
 // EnsureAdmin creates an admin account on first start and writes its

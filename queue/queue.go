@@ -45,6 +45,9 @@ type Config struct {
 	InlineLimit int
 	// Replicas of the stream (1 for a single server).
 	Replicas int
+	// Token authenticates to a NATS server that requires one (ufopd's
+	// embedded and standalone servers do).
+	Token string
 }
 
 // DefaultConfig returns the defaults.
@@ -87,7 +90,11 @@ func Connect(ctx context.Context, urls string, cfg Config, logger *slog.Logger) 
 	var nc *nats.Conn
 	for {
 		var err error
-		nc, err = nats.Connect(urls, nats.Name("ufop"), nats.MaxReconnects(-1), nats.ReconnectWait(200*time.Millisecond))
+		opts := []nats.Option{nats.Name("ufop"), nats.MaxReconnects(-1), nats.ReconnectWait(200 * time.Millisecond)}
+		if cfg.Token != "" {
+			opts = append(opts, nats.Token(cfg.Token))
+		}
+		nc, err = nats.Connect(urls, opts...)
 		if err == nil {
 			break
 		}

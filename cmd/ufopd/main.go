@@ -124,15 +124,37 @@ func up(args []string, logger *slog.Logger) error {
 	return serve(p)
 }
 
-// clusterFlags are the flags every role takes to reach etcd.
+// clusterFlags are the flags every role takes to reach etcd and NATS.
 type clusterFlags struct {
-	etcd string
-	nats string
+	etcd             string
+	etcdUser         string
+	etcdPasswordFile string
+	nats             string
+	natsTokenFile    string
 }
 
 func (c *clusterFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.etcd, "etcd", "http://127.0.0.1:2379", "etcd client URLs, comma-separated")
+	fs.StringVar(&c.etcdUser, "etcd-user", embedded.RootUser, "etcd user (with --etcd-password-file)")
+	fs.StringVar(&c.etcdPasswordFile, "etcd-password-file", "", "file holding the etcd user's password (`ufopd etcd` writes DATA/root.password; `ufopd up` DATA/etcd.password)")
 	fs.StringVar(&c.nats, "nats", "nats://127.0.0.1:4222", "NATS URLs, comma-separated")
+	fs.StringVar(&c.natsTokenFile, "nats-token-file", "", "file holding the NATS token (`ufopd nats` writes DATA/token; `ufopd up` DATA/nats.token)")
+}
+
+// readSecret reads a credentials file; an empty path means none.
+func readSecret(flagName, path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("--%s: %w", flagName, err)
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", fmt.Errorf("--%s: %s is empty", flagName, path)
+	}
+	return s, nil
 }
 
 // connect parses a role's flags, with the cluster flags among them, and
@@ -153,8 +175,17 @@ func serve(role interface{ Run(context.Context) error }) error {
 }
 
 func (c *clusterFlags) etcdClient() (*clientv3.Client, error) {
+	password, err := readSecret("etcd-password-file", c.etcdPasswordFile)
+	if err != nil {
+		return nil, err
+	}
+	user := ""
+	if password != "" {
+		user = c.etcdUser
+	}
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints: strings.Split(c.etcd, ","), DialTimeout: 5 * time.Second, Logger: zap.NewNop(),
+		Username: user, Password: password,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("etcd client: %w", err)
@@ -163,9 +194,15 @@ func (c *clusterFlags) etcdClient() (*clientv3.Client, error) {
 }
 
 func (c *clusterFlags) queue(logger *slog.Logger) (*queue.Queue, error) {
+	token, err := readSecret("nats-token-file", c.natsTokenFile)
+	if err != nil {
+		return nil, err
+	}
+	cfg := queue.DefaultConfig()
+	cfg.Token = token
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return queue.Connect(ctx, c.nats, queue.DefaultConfig(), logger)
+	return queue.Connect(ctx, c.nats, cfg, logger)
 }
 
 func runGateway(args []string, logger *slog.Logger) error {
@@ -387,8 +424,23 @@ func runEtcd(args []string, logger *slog.Logger) error {
 	fs.StringVar(&cfg.Dir, "data", "./etcd-data", "data directory")
 	fs.StringVar(&cfg.ClientAddr, "client-addr", "127.0.0.1:2379", "client listen address")
 	fs.StringVar(&cfg.PeerAddr, "peer-addr", "127.0.0.1:2380", "peer listen address")
+	pwFile := fs.String("password-file", "", "root password file, generated (mode 0600) if missing (default DATA/root.password)")
+	noAuth := fs.Bool("no-auth", false, "serve any client without credentials")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if !*noAuth {
+		if *pwFile == "" {
+			*pwFile = filepath.Join(cfg.Dir, "root.password")
+		}
+		if err := os.MkdirAll(filepath.Dir(*pwFile), 0o700); err != nil {
+			return err
+		}
+		pw, err := embedded.Secret(*pwFile)
+		if err != nil {
+			return err
+		}
+		cfg.RootPassword = pw
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
@@ -411,8 +463,23 @@ func runNATS(args []string, logger *slog.Logger) error {
 	fs.StringVar(&cfg.Dir, "data", "./nats-data", "JetStream store directory")
 	fs.StringVar(&cfg.Host, "host", "127.0.0.1", "listen host")
 	fs.IntVar(&cfg.Port, "port", 4222, "listen port")
+	tokFile := fs.String("token-file", "", "client token file, generated (mode 0600) if missing (default DATA/token)")
+	noAuth := fs.Bool("no-auth", false, "serve any client without credentials")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if !*noAuth {
+		if *tokFile == "" {
+			*tokFile = filepath.Join(cfg.Dir, "token")
+		}
+		if err := os.MkdirAll(filepath.Dir(*tokFile), 0o700); err != nil {
+			return err
+		}
+		tok, err := embedded.Secret(*tokFile)
+		if err != nil {
+			return err
+		}
+		cfg.Token = tok
 	}
 	n, err := embedded.StartNATS(cfg, logger)
 	if err != nil {

@@ -119,22 +119,44 @@ func TestKillAgent(t *testing.T) {
 	_, natsPort, _ := net.SplitHostPort(natsAddr)
 	startProc(t, bin, "nats", "nats", "--data", filepath.Join(dir, "nats"), "--port", natsPort)
 	natsURL := "nats://" + natsAddr
+	// The servers generate their credentials at start; the roles read them.
+	etcdPW, natsTok := filepath.Join(dir, "etcd", "root.password"), filepath.Join(dir, "nats", "token")
+	testenv.Eventually(t, 30*time.Second, func() bool {
+		_, e1 := os.Stat(etcdPW)
+		_, e2 := os.Stat(natsTok)
+		return e1 == nil && e2 == nil
+	}, "credentials files written")
+	creds := []string{"--etcd", etcdURL, "--etcd-password-file", etcdPW, "--nats", natsURL, "--nats-token-file", natsTok}
 	conf := filepath.Join(dir, "ufopctl.json")
-	startProc(t, bin, "gateway", "gateway", "--etcd", etcdURL, "--nats", natsURL, "--data", filepath.Join(dir, "gw"),
-		"--addr", gwAddr, "--admin-config", conf)
+	startProc(t, bin, "gateway", append([]string{"gateway", "--data", filepath.Join(dir, "gw"),
+		"--addr", gwAddr, "--admin-config", conf}, creds...)...)
 	agents := map[string]*proc{}
 	for _, id := range []string{"a1", "a2"} {
-		agents[id] = startProc(t, bin, id, "agent", "--etcd", etcdURL, "--nats", natsURL, "--id", id,
-			"--listen", testenv.FreeAddr(t), "--cache", filepath.Join(dir, id), "--no-docker")
+		agents[id] = startProc(t, bin, id, append([]string{"agent", "--id", id,
+			"--listen", testenv.FreeAddr(t), "--cache", filepath.Join(dir, id), "--no-docker"}, creds...)...)
 	}
 	base := "http://" + gwAddr
 	waitHTTP(t, base+"/healthz", 60*time.Second)
 
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{etcdURL}, DialTimeout: 5 * time.Second})
+	pw, err := os.ReadFile(etcdPW)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{etcdURL}, DialTimeout: 5 * time.Second,
+		Username: "root", Password: strings.TrimSpace(string(pw))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cli.Close()
+	// `ufopd etcd` refuses a client without its generated credentials.
+	if open, err := clientv3.New(clientv3.Config{Endpoints: []string{etcdURL}, DialTimeout: 5 * time.Second}); err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if _, err := open.Get(ctx, "/ufop/catalog/cluster/token"); err == nil {
+			t.Error("ufopd etcd served a client without credentials")
+		}
+		cancel()
+		open.Close()
+	}
 	prefix := discovery.DefaultConfig().Prefix
 	registered := func() int {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

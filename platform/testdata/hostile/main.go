@@ -1,7 +1,10 @@
 // Command hostile is a UFOP that attacks its sandbox, for the platform's
 // isolation test. Commands (?<name>/<cmd>/<arg>):
 //
-//	dial/<host:port>   open a TCP connection; answers {"ok":bool,"err":"..."}
+//	dial/<host:port>[,<host:port>...]
+//	                   open a TCP connection to each address that is not
+//	                   the instance's own; answers {"ok":bool (any
+//	                   connected),"err":"...","dialed":[...],"self":[...]}
 //	fork               start copies of itself until the kernel refuses
 //	hog                allocate and touch memory until killed
 //	source             GET the url= the agent gave and compare it with the body
@@ -16,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,8 +39,9 @@ func handle(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
 	var out any
 	switch cmd {
 	case "dial":
-		// Say who dialed, so a test can tell a dial of another instance
-		// from one of itself.
+		// Skip its own addresses: the test lists every instance and
+		// whichever answers dials the others, so which instance the
+		// gateway picks does not matter.
 		var self []string
 		addrs, _ := net.InterfaceAddrs()
 		for _, a := range addrs {
@@ -44,13 +49,21 @@ func handle(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
 				self = append(self, ipn.IP.String())
 			}
 		}
-		c, err := net.DialTimeout("tcp", arg, time.Second)
-		if err != nil {
-			out = map[string]any{"ok": false, "err": err.Error(), "self": self}
-		} else {
+		ok, lastErr, dialed := false, "", []string{}
+		for _, addr := range strings.Split(arg, ",") {
+			if host, _, _ := net.SplitHostPort(addr); slices.Contains(self, host) && len(strings.Split(arg, ",")) > 1 {
+				continue
+			}
+			dialed = append(dialed, addr)
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err != nil {
+				lastErr = err.Error()
+				continue
+			}
 			c.Close()
-			out = map[string]any{"ok": true, "self": self}
+			ok = true
 		}
+		out = map[string]any{"ok": ok, "err": lastErr, "dialed": dialed, "self": self}
 	case "source":
 		// The agent's local fetcher is the one address the sandbox allows.
 		out = map[string]any{"url": req.SourceURL, "body": len(req.Body)}

@@ -150,6 +150,7 @@ type Gateway struct {
 	replay  *replayGuard
 
 	token    string // cluster token for agents
+	grantKey []byte // signs read grants (reads.go), derived from token
 	internal string // base URL of the internal object endpoint
 
 	mu        sync.Mutex
@@ -237,7 +238,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
-	g.token = tok
+	g.token, g.grantKey = tok, grantKey(tok)
 	for _, ch := range []<-chan struct{}{g.cat.Ready(), g.reg.Ready()} {
 		select {
 		case <-ch:

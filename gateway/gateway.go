@@ -8,6 +8,7 @@ package gateway
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/discovery"
 	"github.com/ufop/ufop/images"
@@ -330,8 +332,25 @@ func (g *Gateway) newEcho() *echo.Echo {
 	e.HTTPErrorHandler = g.handleError
 	e.Use(g.observe)
 	e.GET("/healthz", g.healthz)
-	e.GET("/metrics", echo.WrapHandler(g.metrics.handler(g.deps.Metrics...)))
 	return e
+}
+
+// metricsHandler serves /metrics. On a separate admin listener it is open
+// (that listener is the operator's); on the public listener it needs the
+// cluster token as a bearer token, since the series name users, buckets
+// and agents.
+func (g *Gateway) metricsHandler(open bool) echo.HandlerFunc {
+	h := echo.WrapHandler(g.metrics.handler(g.deps.Metrics...))
+	if open {
+		return h
+	}
+	return func(c echo.Context) error {
+		got := c.Request().Header.Get("Authorization")
+		if g.token == "" || subtle.ConstantTimeCompare([]byte(got), []byte("Bearer "+g.token)) != 1 {
+			return ufop.Errorf(ufop.KindUnauthenticated, "/metrics on this listener needs the cluster token (Authorization: Bearer <token>); or scrape the admin listener (--admin-addr)")
+		}
+		return h(c)
+	}
 }
 
 // publicRoutes serves downloads and processing, and, with admin, the admin
@@ -341,6 +360,7 @@ func (g *Gateway) publicRoutes(admin bool) *echo.Echo {
 	e.GET("/_ufop/objects/*", g.internalObject)
 	if admin {
 		g.mountAdmin(e)
+		e.GET("/metrics", g.metricsHandler(false))
 	}
 	e.GET("/*", g.serveObject)
 	e.HEAD("/*", g.serveObject)
@@ -350,6 +370,7 @@ func (g *Gateway) publicRoutes(admin bool) *echo.Echo {
 func (g *Gateway) adminRoutes() *echo.Echo {
 	e := g.newEcho()
 	g.mountAdmin(e)
+	e.GET("/metrics", g.metricsHandler(true))
 	return e
 }
 

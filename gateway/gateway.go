@@ -50,6 +50,9 @@ type Config struct {
 	Deadline time.Duration
 	// MaxSkew is how far an admin request's timestamp may be from now.
 	MaxSkew time.Duration
+	// MaxURLLifetime bounds how far in the future a signed URL's expiry
+	// (e=) may be: a URL signed for longer is refused (403).
+	MaxURLLifetime time.Duration
 	// PublicMaxAge is the default Cache-Control max-age for public buckets.
 	PublicMaxAge time.Duration
 	// DrainTimeout bounds how long a stopping gateway waits for in-flight
@@ -75,6 +78,10 @@ type Config struct {
 	Discovery discovery.Config
 }
 
+// DefaultMaxURLLifetime is the default bound of a signed URL's lifetime: a
+// week, like S3's presigned URLs.
+const DefaultMaxURLLifetime = 7 * 24 * time.Hour
+
 // DefaultConfig returns the defaults; Catalog.MasterKey must still be set.
 func DefaultConfig() Config {
 	return Config{
@@ -82,6 +89,7 @@ func DefaultConfig() Config {
 		MaxPipeline:      images.DefaultConfig().MaxPipeline,
 		Deadline:         30 * time.Second,
 		MaxSkew:          15 * time.Minute,
+		MaxURLLifetime:   DefaultMaxURLLifetime,
 		PublicMaxAge:     time.Hour,
 		DrainTimeout:     30 * time.Second,
 		MaxAdminBody:     1 << 20,
@@ -105,6 +113,8 @@ func (c Config) Validate() error {
 		return errors.New("gateway: deadline must be positive")
 	case c.MaxSkew <= 0:
 		return errors.New("gateway: max skew must be positive")
+	case c.MaxURLLifetime < time.Second:
+		return errors.New("gateway: max signed URL lifetime must be at least a second")
 	case len(c.Catalog.MasterKey) != 32:
 		return errors.New("gateway: a 32-byte master key is required")
 	}

@@ -3,9 +3,13 @@ package gateway_test
 import (
 	"bytes"
 	"io"
+	"math"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/ufop/ufop/auth"
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/gateway"
 	"github.com/ufop/ufop/internal/testenv"
@@ -76,4 +80,47 @@ func TestMetricsAccess(t *testing.T) {
 			t.Errorf("admin listener: %d", status)
 		}
 	})
+}
+
+// TestSignedURLMaxLifetime: a signed URL whose e= is further away than
+// the operator's limit is refused with a SPEC error naming the limit.
+func TestSignedURLMaxLifetime(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		limit time.Duration // 0: the default
+		exp   time.Duration
+		want  int
+	}{
+		{"default, an hour", 0, time.Hour, 200},
+		{"default, 6 days", 0, 6 * 24 * time.Hour, 200},
+		{"default, 30 days", 0, 30 * 24 * time.Hour, 403},
+		{"default, int64 max", 0, -1, 403},
+		{"1h limit, 30 min", time.Hour, 30 * time.Minute, 200},
+		{"1h limit, 2h", time.Hour, 2 * time.Hour, 403},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCluster(t, 0, func(cfg *gateway.Config, _ *gateway.Deps) {
+				if tc.limit > 0 {
+					cfg.MaxURLLifetime = tc.limit
+				}
+			})
+			c.mustAdmin(http.MethodPut, "/v1/buckets/vault", []byte(`{"private":true}`))
+			c.mustAdmin(http.MethodPut, "/v1/objects/vault/a.txt", []byte("hello"))
+			exp := time.Now().Add(tc.exp)
+			if tc.exp < 0 {
+				exp = time.Unix(math.MaxInt64, 0)
+			}
+			signed, err := auth.SignURL(c.url+"/vault/a.txt", c.ak, c.sk, exp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, body := c.get(strings.TrimPrefix(signed, c.url))
+			if resp.StatusCode != tc.want {
+				t.Fatalf("%s: %s %s", signed, resp.Status, body)
+			}
+			if tc.want == 403 && (!bytes.Contains(body, []byte("limit for signed URLs")) || resp.Header.Get("Cache-Control") != "no-store") {
+				t.Errorf("refusal does not say why: %s", body)
+			}
+		})
+	}
 }

@@ -88,10 +88,10 @@ func (g *Gateway) serveObject(c echo.Context) error {
 	fops, signed := splitQuery(r.URL.RawQuery)
 	var caller *ufop.User
 	if signed {
-		ak, err := auth.VerifyURL(auth.FullURL(r), func(ak string) (string, error) {
+		ak, err := auth.VerifyURLWithin(auth.FullURL(r), func(ak string) (string, error) {
 			_, sk, err := g.cat.LookupKey(ak)
 			return sk, err
-		}, time.Now())
+		}, time.Now(), g.cfg.MaxURLLifetime)
 		if err != nil {
 			return err
 		}

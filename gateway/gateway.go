@@ -329,6 +329,7 @@ func (g *Gateway) server(h http.Handler, l *connLimiter) *http.Server {
 		Handler:           l.track(h),
 		ConnContext:       connContext,
 		ReadHeaderTimeout: g.cfg.Conns.ReadHeaderTimeout,
+		MaxHeaderBytes:    g.cfg.Conns.MaxHeaderBytes,
 		IdleTimeout:       g.cfg.Conns.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(g.logger.Handler(), slog.LevelWarn),
 	}

@@ -1,8 +1,11 @@
 package gateway_test
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/json"
 	"io"
+	"net"
 	"math"
 	"net/http"
 	"strings"
@@ -122,5 +125,72 @@ func TestSignedURLMaxLifetime(t *testing.T) {
 				t.Errorf("refusal does not say why: %s", body)
 			}
 		})
+	}
+}
+
+// TestErrorShapes: errors that net/http or http.ServeContent would answer
+// in plain text come out as SPEC §2 JSON, over a real loopback connection.
+func TestErrorShapes(t *testing.T) {
+	c := newCluster(t, 0)
+	c.mustAdmin(http.MethodPut, "/v1/buckets/pub", nil)
+	c.mustAdmin(http.MethodPut, "/v1/objects/pub/a.txt", []byte("hello"))
+	big := strings.Repeat("x", 1<<20)
+	for _, tc := range []struct {
+		name   string
+		hdr    []string
+		status int
+		word   string
+	}{
+		{"range ok", []string{"Range", "bytes=0-1"}, 206, ""},
+		{"range past the end", []string{"Range", "bytes=100-200"}, 416, "Range"},
+		{"if-match fails", []string{"If-Match", `"nope"`}, 412, "If-Match"},
+		{"32 KiB header", []string{"X-Pad", big[:32<<10]}, 200, ""},
+		{"1 MiB header", []string{"X-Pad", big}, 431, "header"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := c.get("/pub/a.txt", tc.hdr...)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("%s %.100s, want %d", resp.Status, body, tc.status)
+			}
+			if tc.status < 400 {
+				return
+			}
+			checkSpecError(t, resp.StatusCode, resp.Header, body, tc.word)
+			if tc.status == 416 && resp.Header.Get("Content-Range") != "bytes */5" {
+				t.Errorf("Content-Range %q", resp.Header.Get("Content-Range"))
+			}
+		})
+	}
+	t.Run("malformed request", func(t *testing.T) {
+		conn, err := net.Dial("tcp", c.gw.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		io.WriteString(conn, "GET /pub/a.txt HTTP/1.1\r\nHost: a b\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 400 {
+			t.Fatalf("%s %s", resp.Status, body)
+		}
+		checkSpecError(t, resp.StatusCode, resp.Header, body, "Host")
+	})
+}
+
+func checkSpecError(t *testing.T, status int, h http.Header, body []byte, word string) {
+	t.Helper()
+	var e struct {
+		Code  int
+		Error string
+		Reqid string
+	}
+	if err := json.Unmarshal(body, &e); err != nil || e.Code != status || e.Reqid == "" || !strings.Contains(e.Error, word) {
+		t.Errorf("body %q is not SPEC JSON naming %q (%v)", body, word, err)
+	}
+	if h.Get("Cache-Control") != "no-store" || h.Get("Content-Type") != "application/json" {
+		t.Errorf("Cache-Control %q, Content-Type %q", h.Get("Cache-Control"), h.Get("Content-Type"))
 	}
 }

@@ -221,8 +221,39 @@ func (g *Gateway) serveRaw(c echo.Context, b ufop.Bucket, key string) error {
 	h.Set("ETag", `"`+rd.Object.ETag+`"`)
 	h.Set("Content-Type", rd.Object.ContentType)
 	c.Set(ctxFop, "")
-	http.ServeContent(c.Response(), c.Request(), "", rd.Object.Modified, rd)
-	return nil
+	w := &statusGuard{ResponseWriter: c.Response()}
+	http.ServeContent(w, c.Request(), "", rd.Object.Modified, rd)
+	switch w.failed {
+	case 0:
+		return nil
+	case http.StatusRequestedRangeNotSatisfiable:
+		return &echo.HTTPError{Code: w.failed, Message: fmt.Sprintf("the Range header does not fit the object's %d bytes", rd.Object.Size)}
+	case http.StatusPreconditionFailed:
+		return &echo.HTTPError{Code: w.failed, Message: "the object does not match If-Match or If-Unmodified-Since"}
+	}
+	return &echo.HTTPError{Code: w.failed, Message: http.StatusText(w.failed)}
+}
+
+// statusGuard keeps http.ServeContent's error answers (416, 412), plain
+// text, from the client, so that they go out as SPEC §2 JSON instead.
+type statusGuard struct {
+	http.ResponseWriter
+	failed int
+}
+
+func (w *statusGuard) WriteHeader(code int) {
+	if code >= 400 {
+		w.failed = code
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusGuard) Write(p []byte) (int, error) {
+	if w.failed != 0 {
+		return len(p), nil
+	}
+	return w.ResponseWriter.Write(p)
 }
 
 func (g *Gateway) canSave(caller *ufop.User, s *images.SaveAs) error {

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -433,6 +434,9 @@ func (g *Gateway) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		g.metrics.request(route, fop, status, time.Since(start))
 		attrs := []any{"reqid", id, "method", c.Request().Method, "path", c.Request().URL.Path,
 			"status", status, "dur_ms", float64(time.Since(start).Microseconds()) / 1000, "bytes", c.Response().Size}
+		if q := c.Request().URL.RawQuery; q != "" {
+			attrs = append(attrs, "query", redactQuery(q))
+		}
 		if fop != "" {
 			attrs = append(attrs, "fop", fop)
 		}
@@ -449,6 +453,29 @@ func (g *Gateway) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		g.logger.Log(c.Request().Context(), level, "request", attrs...)
 		return nil
 	}
+}
+
+// redactQuery returns a raw query fit for logs: the signature of a
+// download token (token=<AK>:<sig>) is replaced, its access key kept.
+func redactQuery(raw string) string {
+	if !strings.Contains(raw, "token=") {
+		return raw
+	}
+	parts := strings.Split(raw, "&")
+	for i, p := range parts {
+		v, ok := strings.CutPrefix(p, "token=")
+		if !ok {
+			continue
+		}
+		ak := ""
+		if j := strings.Index(v, ":"); j >= 0 {
+			ak = v[:j+1]
+		} else if j := strings.Index(strings.ToUpper(v), "%3A"); j >= 0 {
+			ak = v[:j+3]
+		}
+		parts[i] = "token=" + ak + "REDACTED"
+	}
+	return strings.Join(parts, "&")
 }
 
 func routeOf(c echo.Context) string {

@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"net"
+	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -192,5 +194,70 @@ func checkSpecError(t *testing.T, status int, h http.Header, body []byte, word s
 	}
 	if h.Get("Cache-Control") != "no-store" || h.Get("Content-Type") != "application/json" {
 		t.Errorf("Cache-Control %q, Content-Type %q", h.Get("Cache-Control"), h.Get("Content-Type"))
+	}
+}
+
+// lockedBuffer collects log output written from many goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// records returns the logged JSON records with the given message.
+func (l *lockedBuffer) records(msg string) []map[string]any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for _, line := range bytes.Split(l.b.Bytes(), []byte("\n")) {
+		var r map[string]any
+		if json.Unmarshal(line, &r) == nil && r["msg"] == msg {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// TestRequestLogQuery: request logs carry the whole query, with the
+// download token's signature redacted.
+func TestRequestLogQuery(t *testing.T) {
+	var logs lockedBuffer
+	c := newCluster(t, 0, func(_ *gateway.Config, d *gateway.Deps) {
+		d.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	})
+	c.mustAdmin(http.MethodPut, "/v1/buckets/vault", []byte(`{"private":true}`))
+	c.mustAdmin(http.MethodPut, "/v1/objects/vault/a.txt", []byte("hello"))
+	signed, err := auth.SignURL(c.url+"/vault/a.txt?x=1", c.ak, c.sk, time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sig, _ := strings.Cut(signed[strings.LastIndex(signed, "token="):], ":")
+	path := strings.TrimPrefix(signed, c.url)
+	for _, tc := range []struct{ path, want string }{
+		{path, "x=1&e=" + signed[strings.Index(signed, "&e=")+3:strings.LastIndex(signed, "&")] + "&token=" + c.ak + ":REDACTED"},
+		{strings.Replace(path, "token="+c.ak+":", "token="+c.ak+"%3A", 1), "&token=" + c.ak + "%3AREDACTED"},
+		{"/vault/a.txt?imageView2/2/w/100&token=nocolon", "imageView2/2/w/100&token=REDACTED"},
+	} {
+		c.get(tc.path)
+		var found bool
+		testenv.Eventually(t, 5*time.Second, func() bool {
+			for _, r := range logs.records("request") {
+				q, _ := r["query"].(string)
+				if strings.Contains(q, tc.want) {
+					found = true
+				}
+			}
+			return found
+		}, "a request log with query %q", tc.want)
+	}
+	for _, r := range logs.records("request") {
+		if q, _ := r["query"].(string); strings.Contains(q, sig) {
+			t.Errorf("the signature is in the log: %q", q)
+		}
 	}
 }

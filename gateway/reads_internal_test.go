@@ -1,11 +1,13 @@
 package gateway
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/storage"
 )
 
 func TestReadGrant(t *testing.T) {
@@ -42,4 +44,33 @@ func TestReadGrant(t *testing.T) {
 			t.Errorf("%s: kind %v", tc.name, ufop.KindOf(err))
 		}
 	}
+}
+
+// FuzzResolveRef: any reference either resolves to a valid bucket and key
+// of this platform or is refused with a client error; never a panic.
+func FuzzResolveRef(f *testing.F) {
+	for _, s := range []string{"b:k.png", "http://127.0.0.1:9000/b/k", "https://pics.img.test/a/b.png",
+		"http://img.test/b/k", "http://evil.test/b/k", "http://u@127.0.0.1:9000/b/k", "b:../k", "http://127.0.0.1:9000/b/k?x#y", ":"} {
+		f.Add(s, "127.0.0.1:9000")
+	}
+	g := &Gateway{cfg: Config{Domain: "img.test"}, addr: "10.0.0.1:9000"}
+	f.Fuzz(func(t *testing.T, ref, host string) {
+		o, err := g.resolveRef(requester{host: host}, ref)
+		if err != nil {
+			if k := ufop.KindOf(err); k != ufop.KindInvalid {
+				t.Fatalf("%q: kind %v: %v", ref, k, err)
+			}
+			return
+		}
+		if o.Bucket == "" || o.Key == "" || storage.ValidateKey(o.Key) != nil {
+			t.Fatalf("%q resolved to %+v", ref, o)
+		}
+		if strings.Contains(ref, "://") {
+			u, _ := url.Parse(ref)
+			h := strings.ToLower(u.Host)
+			if h != strings.ToLower(host) && h != "10.0.0.1:9000" && !strings.HasSuffix(strings.ToLower(u.Hostname()), "img.test") {
+				t.Fatalf("%q with request host %q resolved though foreign", ref, host)
+			}
+		}
+	})
 }

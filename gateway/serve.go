@@ -329,10 +329,10 @@ type result struct {
 var passHeaders = []string{"X-Ufop-Facecrop", agent.HeaderCache, agent.HeaderTiming, agent.HeaderVersion}
 
 // process runs the pipeline on an agent chosen by the registry, with a
-// grant to read its source and refs (already checked for the requester). An agent
-// that cannot be reached, or whose queue is full, is skipped for the next
-// candidate; a dead agent is also taken out of routing for a while, ahead
-// of its lease expiring.
+// grant to read its source and refs (already checked for the requester).
+// An agent that cannot be reached, or whose queue is full, is skipped for
+// the next candidate; a dead agent is also taken out of routing for a
+// while, ahead of its lease expiring.
 func (g *Gateway) process(ctx context.Context, b ufop.Bucket, obj ufop.Object, p images.Pipeline, custom []string,
 	refs map[string]ufop.ObjectRef, reqid string) (*result, error) {
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.Deadline)
@@ -355,7 +355,8 @@ func (g *Gateway) process(ctx context.Context, b ufop.Bucket, obj ufop.Object, p
 			readable = append(readable, o)
 		}
 	}
-	// A minute past the deadline, for agents whose clocks run behind.
+	// A minute past the deadline: the fetch may reach another gateway of
+	// the cluster (a shared internal URL), whose clock checks it.
 	job.Grant = mintGrant(g.grantKey, readable, deadline.Add(time.Minute))
 	if len(custom) > 0 && g.deps.Queue != nil {
 		return g.enqueue(ctx, custom, job)

@@ -185,6 +185,7 @@ func runGateway(args []string, logger *slog.Logger) error {
 	fs.StringVar(&adminConf, "admin-config", "", "create an admin account if this file does not exist, and write its ufopctl config there")
 	fs.StringVar(&cfg.ID, "id", "", "gateway ID among its peers, which share the cluster-wide limits (default random)")
 	fs.IntVar(&cfg.Conns.MaxConns, "max-conns", cfg.Conns.MaxConns, "open connections per listener; past it the longest-waiting is replaced, else 503")
+	fs.IntVar(&cfg.Conns.MaxHeaderBytes, "max-header-bytes", cfg.Conns.MaxHeaderBytes, "largest request header accepted; past it a 431")
 	fs.DurationVar(&cfg.Conns.ReadHeaderTimeout, "read-header-timeout", cfg.Conns.ReadHeaderTimeout, "cut clients that take longer to send a request header")
 	fs.DurationVar(&cfg.Conns.IdleTimeout, "idle-timeout", cfg.Conns.IdleTimeout, "close keep-alive connections idle this long")
 	tierLimits := fs.String("tier-limits", "", `JSON file of default limits by tier, e.g. {"free":{"rps":50,"burst":100,"concurrency":20,"commands":{"facecrop":5}}} (docs/limits.md)`)

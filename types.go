@@ -88,6 +88,12 @@ type Load struct {
 // Overloaded reports whether the agent's wait queue is full.
 func (l Load) Overloaded() bool { return l.MaxQueue > 0 && l.Queued >= l.MaxQueue }
 
+// ObjectRef names a stored object.
+type ObjectRef struct {
+	Bucket string `json:"bucket"`
+	Key    string `json:"key"`
+}
+
 // Job is one processing request handed to an agent: over HTTP for
 // built-in pipelines, through the work queue for pipelines with UFOPs.
 type Job struct {
@@ -104,8 +110,18 @@ type Job struct {
 	// past it is dropped, not processed for nobody.
 	Deadline time.Time `json:"deadline"`
 	// ObjectsURL is the base URL of the gateway's internal object
-	// endpoint, for watermark images named bucket:key.
+	// endpoint, for watermark images.
 	ObjectsURL string `json:"objectsURL"`
+	// Refs maps each other image the pipeline reads (watermark images, as
+	// written in Fops) to the object the gateway resolved it to after
+	// checking that the requester may read it. A reference missing here is
+	// not to be read.
+	Refs map[string]ObjectRef `json:"refs,omitempty"`
+	// Grant is the gateway's capability for the objects this job may read
+	// (the source and Refs): agents send it, opaque, with every fetch from
+	// the internal object endpoint (header X-Ufop-Grant), which serves
+	// nothing it does not cover.
+	Grant string `json:"grant,omitempty"`
 	// Reply is the subject the result goes to (queued jobs).
 	Reply string `json:"reply,omitempty"`
 }

@@ -19,7 +19,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -373,6 +372,9 @@ const (
 	// HeaderVersion names the UFOP versions that made a result
 	// ("my-ufop/v2"), so a client can see an upgrade land.
 	HeaderVersion = "X-Ufop-Version"
+	// HeaderGrant carries a job's read grant (ufop.Job.Grant) on fetches
+	// from the gateway's internal object endpoint.
+	HeaderGrant = "X-Ufop-Grant"
 )
 
 func (a *Agent) authorized(r *http.Request) bool {
@@ -532,7 +534,7 @@ func segments(steps []images.Step) [][]images.Step {
 func (a *Agent) run(ctx context.Context, req ProcessRequest, p images.Pipeline, rkey string) (*Result, error) {
 	var waited, fetched, decode, process, encode, custom time.Duration
 	t := time.Now()
-	data, err := a.source(ctx, req.Source)
+	data, err := a.source(ctx, req.Source, req.Grant)
 	if err != nil {
 		return nil, err
 	}
@@ -540,7 +542,7 @@ func (a *Agent) run(ctx context.Context, req ProcessRequest, p images.Pipeline, 
 	a.metrics.stage("fetch", fetched)
 	ct := req.Source.ContentType
 	hdr := map[string]string{}
-	ctx = context.WithValue(ctx, loadCtxKey{}, loadScope{objectsURL: req.ObjectsURL, owner: req.Owner})
+	ctx = context.WithValue(ctx, loadCtxKey{}, loadScope{objectsURL: req.ObjectsURL, refs: req.Refs, grant: req.Grant})
 	for _, seg := range segments(p.Steps) {
 		if !seg[0].Builtin() {
 			if a.ufops == nil {
@@ -611,7 +613,7 @@ func resultKey(etag, fops string) string {
 
 // source returns the source bytes from the cache or the gateway. Sources
 // are cached by content hash, so copies of one image share an entry.
-func (a *Agent) source(ctx context.Context, s ufop.Source) ([]byte, error) {
+func (a *Agent) source(ctx context.Context, s ufop.Source, grant string) ([]byte, error) {
 	if s.Size > a.cfg.Images.MaxSourceBytes {
 		return nil, ufop.Errorf(ufop.KindTooLarge, "source is %s, over the %s limit", ufop.FormatBytes(s.Size), ufop.FormatBytes(a.cfg.Images.MaxSourceBytes))
 	}
@@ -621,7 +623,7 @@ func (a *Agent) source(ctx context.Context, s ufop.Source) ([]byte, error) {
 		return body, nil
 	}
 	a.metrics.cache("source", false)
-	body, err := a.fetch(ctx, s.URL, a.cfg.Images.MaxSourceBytes)
+	body, err := a.fetch(ctx, s.URL, grant, a.cfg.Images.MaxSourceBytes)
 	if err != nil {
 		return nil, fmt.Errorf("agent: fetch %s/%s: %w", s.Bucket, s.Key, err)
 	}
@@ -641,7 +643,9 @@ func hashName(etag string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func (a *Agent) fetch(ctx context.Context, url string, limit int64) ([]byte, error) {
+// fetch gets an object from the gateway's internal object endpoint, which
+// serves only what grant covers.
+func (a *Agent) fetch(ctx context.Context, url, grant string, limit int64) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.FetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -649,6 +653,9 @@ func (a *Agent) fetch(ctx context.Context, url string, limit int64) ([]byte, err
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+a.token)
+	if grant != "" {
+		req.Header.Set(HeaderGrant, grant)
+	}
 	resp, err := a.client.Do(req)
 	if err != nil {
 		return nil, ufop.Errorf(ufop.KindUpstream, "source fetch failed: %w", err)
@@ -676,17 +683,18 @@ func (a *Agent) fetch(ctx context.Context, url string, limit int64) ([]byte, err
 	return buf.Bytes(), nil
 }
 
-// loader fetches watermark images for the image processor. A reference is
-// "bucket:key" or a URL of this platform, /<bucket>/<key>; both go through
-// the gateway's internal object endpoint, which applies the owner's
-// permissions.
+// loader fetches watermark images for the image processor. It reads only
+// the references the gateway resolved and checked for this request
+// (Job.Refs), through the gateway's internal object endpoint with the
+// request's grant: the agent makes no access decision of its own.
 type loader struct{ a *Agent }
 
 type loadCtxKey struct{}
 
 type loadScope struct {
 	objectsURL string
-	owner      string
+	refs       map[string]ufop.ObjectRef
+	grant      string
 }
 
 func (l loader) Load(ctx context.Context, ref string) ([]byte, error) {
@@ -694,29 +702,10 @@ func (l loader) Load(ctx context.Context, ref string) ([]byte, error) {
 	if scope.objectsURL == "" {
 		return nil, ufop.Errorf(ufop.KindInvalid, "watermark image %q: no object endpoint for this request", ref)
 	}
-	bucket, key, err := splitRef(ref)
-	if err != nil {
-		return nil, err
+	o, ok := scope.refs[ref]
+	if !ok {
+		return nil, ufop.Errorf(ufop.KindPermission, "watermark image %q was not granted to this request", ref)
 	}
-	u := strings.TrimSuffix(scope.objectsURL, "/") + "/" + bucket + "/" + storage.EscapeKey(key) + "?owner=" + scope.owner
-	return l.a.fetch(ctx, u, l.a.cfg.Images.MaxSourceBytes)
-}
-
-func splitRef(ref string) (bucket, key string, err error) {
-	if strings.Contains(ref, "://") {
-		u, err := url.Parse(ref)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-			return "", "", ufop.Errorf(ufop.KindInvalid, "watermark image URL %q is not an http(s) URL", ref)
-		}
-		b, k, ok := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
-		if !ok || b == "" || k == "" {
-			return "", "", ufop.Errorf(ufop.KindInvalid, "watermark image URL %q must be /<bucket>/<key> of this platform", ref)
-		}
-		return b, k, nil
-	}
-	b, k, ok := strings.Cut(ref, ":")
-	if !ok || b == "" || k == "" {
-		return "", "", ufop.Errorf(ufop.KindInvalid, "watermark image %q: use bucket:key or a URL", ref)
-	}
-	return b, k, nil
+	u := strings.TrimSuffix(scope.objectsURL, "/") + "/" + o.Bucket + "/" + storage.EscapeKey(o.Key)
+	return l.a.fetch(ctx, u, scope.grant, l.a.cfg.Images.MaxSourceBytes)
 }

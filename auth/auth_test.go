@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -396,5 +397,41 @@ func BenchmarkVerifyURL(b *testing.B) {
 		if _, err := VerifyURL(u, secretOf, epoch); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestVerifyURLMaxLifetime(t *testing.T) {
+	secretOf := func(string) (string, error) { return "sk1", nil }
+	const max = 7 * 24 * time.Hour
+	for _, tc := range []struct {
+		name    string
+		expires int64 // seconds after epoch, or an absolute e= when abs
+		abs     bool
+		ok      bool
+	}{
+		{name: "an hour", expires: 3600, ok: true},
+		{name: "exactly the limit", expires: int64(max / time.Second), ok: true},
+		{name: "a second over", expires: int64(max/time.Second) + 1},
+		{name: "a year", expires: 365 * 24 * 3600},
+		{name: "int64 max", expires: math.MaxInt64, abs: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := epoch.Unix() + tc.expires
+			if tc.abs {
+				e = tc.expires
+			}
+			signed := "http://h/b/k?e=" + strconv.FormatInt(e, 10)
+			u := signed + "&token=AK:" + encodeSig(mac("sk1", signed))
+			if _, err := VerifyURL(u, secretOf, epoch); err != nil {
+				t.Fatalf("without a limit: %v", err)
+			}
+			_, err := VerifyURLWithin(u, secretOf, epoch, max)
+			if tc.ok != (err == nil) {
+				t.Fatalf("with a limit of %v: %v", max, err)
+			}
+			if err != nil && (ufop.KindOf(err) != ufop.KindPermission || !strings.Contains(ufop.Message(err), "7 days")) {
+				t.Errorf("error %v (kind %v) should be a 403 naming the limit", err, ufop.KindOf(err))
+			}
+		})
 	}
 }

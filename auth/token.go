@@ -51,6 +51,13 @@ func SignURL(rawURL, ak, sk string, expires time.Time) (string, error) {
 // ufop.KindNotFound errors become "unknown access key", others are
 // returned as they are (a catalog outage is not the client's fault).
 func VerifyURL(fullURL string, secretOf func(ak string) (string, error), now time.Time) (ak string, err error) {
+	return VerifyURLWithin(fullURL, secretOf, now, 0)
+}
+
+// VerifyURLWithin is VerifyURL that also refuses, with
+// ufop.KindPermission, a token whose expiry is more than maxLifetime after
+// now: a signed URL must not outlive the platform's limit (0: no limit).
+func VerifyURLWithin(fullURL string, secretOf func(ak string) (string, error), now time.Time, maxLifetime time.Duration) (ak string, err error) {
 	q := strings.IndexByte(fullURL, '?')
 	if q < 0 {
 		return "", missingToken()
@@ -102,7 +109,18 @@ func VerifyURL(fullURL string, secretOf func(ak string) (string, error), now tim
 	if now.Unix() > expires {
 		return "", ufop.Errorf(ufop.KindUnauthenticated, "token expired")
 	}
+	// Compared in seconds on both sides: e= may be any int64.
+	if maxLifetime > 0 && expires > now.Unix()+int64(maxLifetime/time.Second) {
+		return "", ufop.Errorf(ufop.KindPermission, "download token: e= is further than %s from now, over this platform's limit for signed URLs: sign it with a shorter expiry", lifetimeText(maxLifetime))
+	}
 	return ak, nil
+}
+
+func lifetimeText(d time.Duration) string {
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+		return strconv.Itoa(int(d/(24*time.Hour))) + " days"
+	}
+	return d.String()
 }
 
 func missingToken() error {

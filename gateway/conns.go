@@ -1,8 +1,11 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -32,6 +35,9 @@ type ConnsConfig struct {
 	// MaxRefusing bounds the connections being answered 503 at once; past
 	// it, excess connections are closed without an answer.
 	MaxRefusing int
+	// MaxHeaderBytes bounds a request's header (http.Server's, which
+	// allows 4 KiB over it); past it the answer is a 431.
+	MaxHeaderBytes int
 }
 
 // DefaultConnsConfig returns the defaults (docs/limits.md).
@@ -43,6 +49,7 @@ func DefaultConnsConfig() ConnsConfig {
 		IdleTimeout:       2 * time.Minute,
 		BodyIdleTimeout:   30 * time.Second,
 		MaxRefusing:       64,
+		MaxHeaderBytes:    64 << 10,
 	}
 }
 
@@ -57,6 +64,8 @@ func (c ConnsConfig) Validate() error {
 		return errors.New("gateway: connection timeouts must be positive")
 	case c.MaxRefusing < 1:
 		return errors.New("gateway: max refusing must be at least 1")
+	case c.MaxHeaderBytes < 1<<10:
+		return errors.New("gateway: max header bytes must be at least 1 KiB")
 	}
 	return nil
 }
@@ -214,6 +223,48 @@ type trackedConn struct {
 	gone       bool
 	prev, next *trackedConn
 	inList     bool
+}
+
+// Write passes everything on but net/http's own error answers, which it
+// writes straight to the connection without calling a handler (a header
+// over MaxHeaderBytes, a malformed request): those become SPEC §2 JSON.
+func (c *trackedConn) Write(p []byte) (int, error) {
+	if resp, ok := rewriteRawError(p, c.l.cfg.MaxHeaderBytes); ok {
+		if _, err := io.WriteString(c.Conn, resp); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
+}
+
+// rawErrorHeaders is what net/http writes after the status line of the
+// answers it gives without a handler, in one write; a handler's answer
+// always has a Date header, so never matches.
+const rawErrorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+
+// rewriteRawError returns the SPEC §2 JSON form of one of net/http's own
+// plain-text error answers; ok is false for any other write.
+func rewriteRawError(p []byte, maxHeader int) (resp string, ok bool) {
+	const proto = "HTTP/1.1 "
+	if len(p) < len(proto)+3 || string(p[:len(proto)]) != proto || (p[len(proto)] != '4' && p[len(proto)] != '5') {
+		return "", false
+	}
+	eol := bytes.Index(p, []byte("\r\n"))
+	if eol < 0 || !bytes.HasPrefix(p[eol:], []byte(rawErrorHeaders)) {
+		return "", false
+	}
+	code, err := strconv.Atoi(string(p[len(proto) : len(proto)+3]))
+	if err != nil {
+		return "", false
+	}
+	msg := string(p[eol+len(rawErrorHeaders):])
+	if code == http.StatusRequestHeaderFieldsTooLarge {
+		msg = fmt.Sprintf("the request header is over the limit of %d bytes: send fewer or smaller headers (cookies)", maxHeader)
+	}
+	body, _ := json.Marshal(errorBody{Code: code, Error: msg, Reqid: newReqid()})
+	return fmt.Sprintf("HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s\n",
+		code, http.StatusText(code), len(body)+1, body), true
 }
 
 func (c *trackedConn) Close() error {

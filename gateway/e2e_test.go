@@ -53,7 +53,10 @@ type cluster struct {
 	wg     sync.WaitGroup
 }
 
-func newCluster(t *testing.T, agents int) *cluster {
+// clusterOption adjusts the gateway's config and deps before it starts.
+type clusterOption func(*gateway.Config, *gateway.Deps)
+
+func newCluster(t *testing.T, agents int, opts ...clusterOption) *cluster {
 	t.Helper()
 	etcdURL := testenv.Etcd(t)
 	cli := testenv.EtcdClientOf(t, etcdURL)
@@ -65,7 +68,11 @@ func newCluster(t *testing.T, agents int) *cluster {
 	cfg := gateway.DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.Catalog.MasterKey = bytes.Repeat([]byte{7}, 32)
-	gw, err := gateway.New(cfg, gateway.Deps{Etcd: cli, Store: store, Logger: log})
+	deps := gateway.Deps{Etcd: cli, Store: store, Logger: log}
+	for _, o := range opts {
+		o(&cfg, &deps)
+	}
+	gw, err := gateway.New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,12 +8,14 @@ package gateway
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/discovery"
 	"github.com/ufop/ufop/images"
@@ -48,6 +51,9 @@ type Config struct {
 	Deadline time.Duration
 	// MaxSkew is how far an admin request's timestamp may be from now.
 	MaxSkew time.Duration
+	// MaxURLLifetime bounds how far in the future a signed URL's expiry
+	// (e=) may be: a URL signed for longer is refused (403).
+	MaxURLLifetime time.Duration
 	// PublicMaxAge is the default Cache-Control max-age for public buckets.
 	PublicMaxAge time.Duration
 	// DrainTimeout bounds how long a stopping gateway waits for in-flight
@@ -73,6 +79,10 @@ type Config struct {
 	Discovery discovery.Config
 }
 
+// DefaultMaxURLLifetime is the default bound of a signed URL's lifetime: a
+// week, like S3's presigned URLs.
+const DefaultMaxURLLifetime = 7 * 24 * time.Hour
+
 // DefaultConfig returns the defaults; Catalog.MasterKey must still be set.
 func DefaultConfig() Config {
 	return Config{
@@ -80,6 +90,7 @@ func DefaultConfig() Config {
 		MaxPipeline:      images.DefaultConfig().MaxPipeline,
 		Deadline:         30 * time.Second,
 		MaxSkew:          15 * time.Minute,
+		MaxURLLifetime:   DefaultMaxURLLifetime,
 		PublicMaxAge:     time.Hour,
 		DrainTimeout:     30 * time.Second,
 		MaxAdminBody:     1 << 20,
@@ -103,6 +114,8 @@ func (c Config) Validate() error {
 		return errors.New("gateway: deadline must be positive")
 	case c.MaxSkew <= 0:
 		return errors.New("gateway: max skew must be positive")
+	case c.MaxURLLifetime < time.Second:
+		return errors.New("gateway: max signed URL lifetime must be at least a second")
 	case len(c.Catalog.MasterKey) != 32:
 		return errors.New("gateway: a 32-byte master key is required")
 	}
@@ -150,6 +163,7 @@ type Gateway struct {
 	replay  *replayGuard
 
 	token    string // cluster token for agents
+	grantKey []byte // signs read grants (reads.go), derived from token
 	internal string // base URL of the internal object endpoint
 
 	mu        sync.Mutex
@@ -239,7 +253,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
-	g.token = tok
+	g.token, g.grantKey = tok, grantKey(tok)
 	for _, ch := range []<-chan struct{}{g.cat.Ready(), g.reg.Ready()} {
 		select {
 		case <-ch:
@@ -318,6 +332,7 @@ func (g *Gateway) server(h http.Handler, l *connLimiter) *http.Server {
 		Handler:           l.track(h),
 		ConnContext:       connContext,
 		ReadHeaderTimeout: g.cfg.Conns.ReadHeaderTimeout,
+		MaxHeaderBytes:    g.cfg.Conns.MaxHeaderBytes,
 		IdleTimeout:       g.cfg.Conns.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(g.logger.Handler(), slog.LevelWarn),
 	}
@@ -331,8 +346,25 @@ func (g *Gateway) newEcho() *echo.Echo {
 	e.HTTPErrorHandler = g.handleError
 	e.Use(g.observe)
 	e.GET("/healthz", g.healthz)
-	e.GET("/metrics", echo.WrapHandler(g.metrics.handler(g.deps.Metrics...)))
 	return e
+}
+
+// metricsHandler serves /metrics. On a separate admin listener it is open
+// (that listener is the operator's); on the public listener it needs the
+// cluster token as a bearer token, since the series name users, buckets
+// and agents.
+func (g *Gateway) metricsHandler(open bool) echo.HandlerFunc {
+	h := echo.WrapHandler(g.metrics.handler(g.deps.Metrics...))
+	if open {
+		return h
+	}
+	return func(c echo.Context) error {
+		got := c.Request().Header.Get("Authorization")
+		if g.token == "" || subtle.ConstantTimeCompare([]byte(got), []byte("Bearer "+g.token)) != 1 {
+			return ufop.Errorf(ufop.KindUnauthenticated, "/metrics on this listener needs the cluster token (Authorization: Bearer <token>); or scrape the admin listener (--admin-addr)")
+		}
+		return h(c)
+	}
 }
 
 // publicRoutes serves downloads and processing, and, with admin, the admin
@@ -342,6 +374,7 @@ func (g *Gateway) publicRoutes(admin bool) *echo.Echo {
 	e.GET("/_ufop/objects/*", g.internalObject)
 	if admin {
 		g.mountAdmin(e)
+		e.GET("/metrics", g.metricsHandler(false))
 	}
 	e.GET("/*", g.serveObject)
 	e.HEAD("/*", g.serveObject)
@@ -351,6 +384,7 @@ func (g *Gateway) publicRoutes(admin bool) *echo.Echo {
 func (g *Gateway) adminRoutes() *echo.Echo {
 	e := g.newEcho()
 	g.mountAdmin(e)
+	e.GET("/metrics", g.metricsHandler(true))
 	return e
 }
 
@@ -402,6 +436,9 @@ func (g *Gateway) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		g.metrics.request(route, fop, status, time.Since(start))
 		attrs := []any{"reqid", id, "method", c.Request().Method, "path", c.Request().URL.Path,
 			"status", status, "dur_ms", float64(time.Since(start).Microseconds()) / 1000, "bytes", c.Response().Size}
+		if q := c.Request().URL.RawQuery; q != "" {
+			attrs = append(attrs, "query", redactQuery(q))
+		}
 		if fop != "" {
 			attrs = append(attrs, "fop", fop)
 		}
@@ -418,6 +455,29 @@ func (g *Gateway) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		g.logger.Log(c.Request().Context(), level, "request", attrs...)
 		return nil
 	}
+}
+
+// redactQuery returns a raw query fit for logs: the signature of a
+// download token (token=<AK>:<sig>) is replaced, its access key kept.
+func redactQuery(raw string) string {
+	if !strings.Contains(raw, "token=") {
+		return raw
+	}
+	parts := strings.Split(raw, "&")
+	for i, p := range parts {
+		v, ok := strings.CutPrefix(p, "token=")
+		if !ok {
+			continue
+		}
+		ak := ""
+		if j := strings.Index(v, ":"); j >= 0 {
+			ak = v[:j+1]
+		} else if j := strings.Index(strings.ToUpper(v), "%3A"); j >= 0 {
+			ak = v[:j+3]
+		}
+		parts[i] = "token=" + ak + "REDACTED"
+	}
+	return strings.Join(parts, "&")
 }
 
 func routeOf(c echo.Context) string {

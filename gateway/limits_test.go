@@ -22,6 +22,7 @@ import (
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/agent"
 	"github.com/ufop/ufop/auth"
+	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/gateway"
 	"github.com/ufop/ufop/internal/testenv"
 	"github.com/ufop/ufop/storage"
@@ -38,6 +39,7 @@ type fleet struct {
 	admin  ufopctl.Config // against gateway 0
 	keys   map[string][2]string
 	client *http.Client
+	token  string // the cluster token, for /metrics
 }
 
 func newFleet(t *testing.T, n int, mutate func(*gateway.Config)) *fleet {
@@ -99,6 +101,9 @@ func newFleet(t *testing.T, n int, mutate func(*gateway.Config)) *fleet {
 			"gateway sees the agent and %d gateways", n)
 	}
 
+	if f.token, err = catalog.ClusterToken(ctx, clis[0], gateway.DefaultConfig().Catalog.Prefix); err != nil {
+		t.Fatal(err)
+	}
 	_, k, err := f.gws[0].Catalog().CreateUser(ctx, "admin", ufop.TierPaid, true)
 	if err != nil {
 		t.Fatal(err)
@@ -247,9 +252,10 @@ func within(t *testing.T, what string, got int, rps, secs float64, burst int, to
 	}
 }
 
-// limitedCount scrapes ufop_gateway_limited_total for user and reason.
-func limitedCount(t *testing.T, base, user, reason string) int {
-	return metricValue(t, base, fmt.Sprintf(`ufop_gateway_limited_total{reason="%s",user="%s"}`, reason, user))
+// limitedCount scrapes ufop_gateway_limited_total of gateway 0 for user
+// and reason.
+func (f *fleet) limitedCount(user, reason string) int {
+	return f.metricValue(fmt.Sprintf(`ufop_gateway_limited_total{reason="%s",user="%s"}`, reason, user))
 }
 
 // Acceptance 1: alice limited to 10 rps sends 50 rps: about 10 a second
@@ -297,7 +303,7 @@ func TestUserRateLimit(t *testing.T) {
 	if b.limited != 0 || b.ok < 55 {
 		t.Errorf("bob: %d ok, %d limited: bob must not be affected", b.ok, b.limited)
 	}
-	if n := limitedCount(t, f.urls[0], "alice", "rps"); n != a.limited {
+	if n := f.limitedCount("alice", "rps"); n != a.limited {
 		t.Errorf("metrics count %d rps refusals for alice, the client saw %d", n, a.limited)
 	}
 
@@ -443,7 +449,7 @@ func TestCommandRateLimit(t *testing.T) {
 	if iv.limited != 0 {
 		t.Errorf("imageView2: %d of %d limited; only facecrop is", iv.limited, iv.ok+iv.limited)
 	}
-	if n := limitedCount(t, f.urls[0], "alice", "cmd_rps"); n != fc.limited {
+	if n := f.limitedCount("alice", "cmd_rps"); n != fc.limited {
 		t.Errorf("metrics count %d cmd_rps refusals, the client saw %d", n, fc.limited)
 	}
 	// facecrop's bucket is empty now: a pipeline with a facecrop step is
@@ -527,21 +533,23 @@ func TestSlowClientsCannotLockOut(t *testing.T) {
 	// The first normal request took the place of a slow client (the
 	// slot stays free after it: these slow clients do not dial again);
 	// the slow clients past the cap were refused at once.
-	evicted := metricValue(t, f.urls[0], `ufop_gateway_conns_total{outcome="evicted"}`)
-	refused := metricValue(t, f.urls[0], `ufop_gateway_conns_total{outcome="refused"}`) +
-		metricValue(t, f.urls[0], `ufop_gateway_conns_total{outcome="dropped"}`)
+	evicted := f.metricValue(`ufop_gateway_conns_total{outcome="evicted"}`)
+	refused := f.metricValue(`ufop_gateway_conns_total{outcome="refused"}`) +
+		f.metricValue(`ufop_gateway_conns_total{outcome="dropped"}`)
 	t.Logf("%d slow clients still writing, %d evicted, %d refused", alive.Load(), evicted, refused)
 	if evicted < 1 || refused < slow-capacity {
 		t.Errorf("%d evicted (want at least 1), %d refused (want at least %d)", evicted, refused, slow-capacity)
 	}
 }
 
-// metricValue scrapes one series of a gateway's /metrics.
-func metricValue(t *testing.T, base, series string) int {
-	t.Helper()
-	resp, err := http.Get(base + "/metrics")
+// metricValue scrapes one series of gateway 0's /metrics.
+func (f *fleet) metricValue(series string) int {
+	f.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, f.urls[0]+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+f.token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)

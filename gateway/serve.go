@@ -88,10 +88,10 @@ func (g *Gateway) serveObject(c echo.Context) error {
 	fops, signed := splitQuery(r.URL.RawQuery)
 	var caller *ufop.User
 	if signed {
-		ak, err := auth.VerifyURL(auth.FullURL(r), func(ak string) (string, error) {
+		ak, err := auth.VerifyURLWithin(auth.FullURL(r), func(ak string) (string, error) {
 			_, sk, err := g.cat.LookupKey(ak)
 			return sk, err
-		}, time.Now())
+		}, time.Now(), g.cfg.MaxURLLifetime)
 		if err != nil {
 			return err
 		}
@@ -101,15 +101,8 @@ func (g *Gateway) serveObject(c echo.Context) error {
 		}
 		caller = &u
 	}
-	if b.Private {
-		if caller == nil {
-			return ufop.Errorf(ufop.KindUnauthenticated, "bucket %q is private: use a signed URL (ufopctl sign)", b.Name)
-		}
-		if caller.Name != b.Owner && !caller.Admin {
-			return ufop.Errorf(ufop.KindPermission, "the signing key has no access to bucket %q", b.Name)
-		}
-	}
-	if err := checkReferer(b, r.Header.Get("Referer")); err != nil {
+	rq := requester{user: caller, referer: r.Header.Get("Referer"), host: r.Host}
+	if err := mayRead(rq, b); err != nil {
 		return err
 	}
 	obj, err := g.store.Stat(r.Context(), b.Name, key)
@@ -136,6 +129,11 @@ func (g *Gateway) serveObject(c echo.Context) error {
 	norm := p.String()
 	c.Set(ctxFop, fopLabel(p))
 	custom, err := g.ufopSteps(p, b.Owner)
+	if err != nil {
+		return err
+	}
+	// Checked before any cache: a cached result holds what it read.
+	refs, err := g.readRefs(rq, p.Refs())
 	if err != nil {
 		return err
 	}
@@ -175,7 +173,7 @@ func (g *Gateway) serveObject(c echo.Context) error {
 	if hit {
 		g.metrics.resultCacheGateway()
 	} else {
-		if res, err = g.process(r.Context(), b, obj, p, custom, reqidOf(c)); err != nil {
+		if res, err = g.process(r.Context(), b, obj, p, custom, refs, reqidOf(c)); err != nil {
 			return err
 		}
 		if cacheable {
@@ -223,8 +221,39 @@ func (g *Gateway) serveRaw(c echo.Context, b ufop.Bucket, key string) error {
 	h.Set("ETag", `"`+rd.Object.ETag+`"`)
 	h.Set("Content-Type", rd.Object.ContentType)
 	c.Set(ctxFop, "")
-	http.ServeContent(c.Response(), c.Request(), "", rd.Object.Modified, rd)
-	return nil
+	w := &statusGuard{ResponseWriter: c.Response()}
+	http.ServeContent(w, c.Request(), "", rd.Object.Modified, rd)
+	switch w.failed {
+	case 0:
+		return nil
+	case http.StatusRequestedRangeNotSatisfiable:
+		return &echo.HTTPError{Code: w.failed, Message: fmt.Sprintf("the Range header does not fit the object's %d bytes", rd.Object.Size)}
+	case http.StatusPreconditionFailed:
+		return &echo.HTTPError{Code: w.failed, Message: "the object does not match If-Match or If-Unmodified-Since"}
+	}
+	return &echo.HTTPError{Code: w.failed, Message: http.StatusText(w.failed)}
+}
+
+// statusGuard keeps http.ServeContent's error answers (416, 412), plain
+// text, from the client, so that they go out as SPEC §2 JSON instead.
+type statusGuard struct {
+	http.ResponseWriter
+	failed int
+}
+
+func (w *statusGuard) WriteHeader(code int) {
+	if code >= 400 {
+		w.failed = code
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusGuard) Write(p []byte) (int, error) {
+	if w.failed != 0 {
+		return len(p), nil
+	}
+	return w.ResponseWriter.Write(p)
 }
 
 func (g *Gateway) canSave(caller *ufop.User, s *images.SaveAs) error {
@@ -299,11 +328,13 @@ type result struct {
 // passHeaders are the agent response headers a client sees.
 var passHeaders = []string{"X-Ufop-Facecrop", agent.HeaderCache, agent.HeaderTiming, agent.HeaderVersion}
 
-// process runs the pipeline on an agent chosen by the registry. An agent
-// that cannot be reached, or whose queue is full, is skipped for the next
-// candidate; a dead agent is also taken out of routing for a while, ahead
-// of its lease expiring.
-func (g *Gateway) process(ctx context.Context, b ufop.Bucket, obj ufop.Object, p images.Pipeline, custom []string, reqid string) (*result, error) {
+// process runs the pipeline on an agent chosen by the registry, with a
+// grant to read its source and refs (already checked for the requester).
+// An agent that cannot be reached, or whose queue is full, is skipped for
+// the next candidate; a dead agent is also taken out of routing for a
+// while, ahead of its lease expiring.
+func (g *Gateway) process(ctx context.Context, b ufop.Bucket, obj ufop.Object, p images.Pipeline, custom []string,
+	refs map[string]ufop.ObjectRef, reqid string) (*result, error) {
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.Deadline)
 	defer cancel()
 	deadline, _ := ctx.Deadline()
@@ -316,8 +347,17 @@ func (g *Gateway) process(ctx context.Context, b ufop.Bucket, obj ufop.Object, p
 		Source: ufop.Source{Bucket: b.Name, Key: obj.Key, ETag: obj.ETag, Size: obj.Size, ContentType: obj.ContentType,
 			URL: g.internal + "/_ufop/objects/" + b.Name + "/" + storage.EscapeKey(obj.Key)},
 		Fops: steps.String(), Owner: b.Owner, Tier: tier, Reqid: reqid, Deadline: deadline,
-		ObjectsURL: g.internal + "/_ufop/objects/",
+		ObjectsURL: g.internal + "/_ufop/objects/", Refs: refs,
 	}
+	readable := []ufop.ObjectRef{{Bucket: b.Name, Key: obj.Key}}
+	for _, o := range refs {
+		if !slices.Contains(readable, o) {
+			readable = append(readable, o)
+		}
+	}
+	// A minute past the deadline: the fetch may reach another gateway of
+	// the cluster (a shared internal URL), whose clock checks it.
+	job.Grant = mintGrant(g.grantKey, readable, deadline.Add(time.Minute))
 	if len(custom) > 0 && g.deps.Queue != nil {
 		return g.enqueue(ctx, custom, job)
 	}
@@ -508,8 +548,9 @@ func (g *Gateway) callAgent(ctx context.Context, addr string, body []byte) (*res
 }
 
 // internalObject serves stored objects to agents (sources and watermark
-// images). It needs the cluster token; with ?owner= it serves only what
-// that user may read.
+// images). It needs the cluster token and a read grant of the job that
+// covers the object: the gateway that took the request decided what it
+// may read (reads.go).
 func (g *Gateway) internalObject(c echo.Context) error {
 	r := c.Request()
 	if g.token == "" || r.Header.Get("Authorization") != "Bearer "+g.token {
@@ -521,12 +562,12 @@ func (g *Gateway) internalObject(c echo.Context) error {
 	if err != nil {
 		return ufop.Errorf(ufop.KindInvalid, "bad key")
 	}
+	if err := checkGrant(g.grantKey, r.Header.Get(agent.HeaderGrant), ufop.ObjectRef{Bucket: bucket, Key: key}, time.Now()); err != nil {
+		return err
+	}
 	b, err := g.cat.Bucket(bucket)
 	if err != nil {
 		return err
-	}
-	if owner := r.URL.Query().Get("owner"); owner != "" && b.Private && b.Owner != owner {
-		return ufop.Errorf(ufop.KindPermission, "no access to bucket %q", bucket)
 	}
 	return g.serveRaw(c, b, key)
 }

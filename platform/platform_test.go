@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/internal/testenv"
 	"github.com/ufop/ufop/platform"
 	"github.com/ufop/ufop/ufopctl"
@@ -26,6 +27,25 @@ func needImages(t *testing.T) {
 	if _, err := os.Stat(images); err != nil {
 		t.Skipf("test images not found at %s: check out ../shared beside the repository", images)
 	}
+}
+
+// scrapeGateway gets the gateway's /metrics, which on the public listener
+// needs the cluster token.
+func scrapeGateway(t *testing.T, p *platform.Platform) (*http.Response, []byte) {
+	t.Helper()
+	tok, err := catalog.ClusterToken(context.Background(), testenv.EtcdClientOf(t, p.EtcdURL()), catalog.DefaultConfig().Prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+p.Gateway().Addr()+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
 }
 
 // startPlatform runs a platform on dir with free ports; stop stops it and
@@ -122,16 +142,10 @@ func TestUp(t *testing.T) {
 	if info["format"] != "jpeg" || info["width"] != 800.0 || info["height"] != 533.0 {
 		t.Fatalf("imageInfo: %v", info)
 	}
-	for _, path := range []string{"/metrics"} {
-		resp, err := http.Get(base + path)
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("%s: %v %v", path, resp, err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if !bytes.Contains(b, []byte("ufop_gateway_requests_total")) || !bytes.Contains(b, []byte("ufop_gateway_stage_seconds")) {
-			t.Errorf("%s lacks the request and stage series", path)
-		}
+	if resp, b := scrapeGateway(t, p); resp.StatusCode != 200 {
+		t.Fatalf("/metrics: %s", resp.Status)
+	} else if !bytes.Contains(b, []byte("ufop_gateway_requests_total")) || !bytes.Contains(b, []byte("ufop_gateway_stage_seconds")) {
+		t.Errorf("/metrics lacks the request and stage series")
 	}
 	if err := stop(); err != nil {
 		t.Fatalf("stop: %v", err)

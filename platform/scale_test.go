@@ -142,7 +142,7 @@ func TestAutoscale(t *testing.T) {
 	t.Logf("back to 1 healthy instance %v after the load stopped", time.Since(stopped).Round(100*time.Millisecond))
 
 	// The decisions are on the gateway's /metrics.
-	resp, body := a.get("/metrics")
+	resp, body := scrapeGateway(t, p)
 	for _, want := range []string{
 		`ufop_scaler_desired{ufop="` + name + `"} 1`,
 		`ufop_scaler_decisions_total{direction="up",reason="panic",ufop="` + name + `"}`,

@@ -106,7 +106,7 @@ wait_http() {
 
 # cache_counts: "hit miss" from the gateway's result cache counters.
 cache_counts() {
-	curl -fs "$GW/metrics" | awk '
+	curl -fs "$ADMIN/metrics" | awk '
 		/^ufop_gateway_result_cache_total\{result="hit"\}/ {h = $2}
 		/^ufop_gateway_result_cache_total\{result="miss"\}/ {m = $2}
 		END {printf "%d %d\n", h, m}'
@@ -185,11 +185,15 @@ UFOPCTL=$ROOT/bench/out/ufopctl
 } >"$OUT/env.txt"
 
 GW_PORT=$(freeport)
-"$UFOPD" up --data "$WORK/data" --addr "127.0.0.1:$GW_PORT" \
+ADMIN_PORT=$(freeport)
+# /metrics is served on the admin listener (the public one wants the
+# cluster token).
+"$UFOPD" up --data "$WORK/data" --addr "127.0.0.1:$GW_PORT" --admin-addr "127.0.0.1:$ADMIN_PORT" \
 	--etcd-addr "127.0.0.1:$(freeport)" --etcd-peer-addr "127.0.0.1:$(freeport)" --nats-port -1 \
 	>"$WORK/ufopd.log" 2>&1 &
 UFOPD_PID=$!
 GW=http://127.0.0.1:$GW_PORT
+ADMIN=http://127.0.0.1:$ADMIN_PORT
 wait_http "$GW/healthz"
 CONF=$WORK/data/ufopctl.json
 for _ in $(seq 100); do [ -s "$CONF" ] && break; sleep 0.1; done
@@ -259,7 +263,7 @@ for r in $(seq "$ROUNDS"); do
 	bench "uncached-$r" ufop -s "$LUA" "$GW" -- /pics/portrait.jpg "$THREADS" $((r * 1000000)) retry-after
 done
 bench "uncached-hammer" ufop -s "$LUA" "$GW" -- /pics/portrait.jpg "$THREADS" 0 hammer
-curl -fs "$GW/metrics" >"$OUT/metrics.txt"
+curl -fs "$ADMIN/metrics" >"$OUT/metrics.txt"
 stop "$NGINX_PID"
 NGINX_PID=
 stop "$GOSTATIC_PID"

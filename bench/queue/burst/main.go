@@ -98,6 +98,8 @@ func run(o options, logger *slog.Logger) error {
 	cfg.DataDir = dir
 	cfg.Gateway.Addr = "127.0.0.1:0"
 	cfg.EtcdClientAddr, cfg.EtcdPeerAddr, cfg.NATSPort = freeAddr(), freeAddr(), -1
+	// A separate admin listener serves /metrics without the cluster token.
+	cfg.Gateway.AdminAddr = freeAddr()
 	p, err := platform.New(cfg, logger)
 	if err != nil {
 		return err
@@ -185,7 +187,7 @@ func run(o options, logger *slog.Logger) error {
 		tick := time.NewTicker(o.sampleEvery)
 		defer tick.Stop()
 		for {
-			s, err := sampleOnce(sctx, cl, base, name)
+			s, err := sampleOnce(sctx, cl, "http://"+p.Gateway().AdminAddr(), name)
 			if err == nil {
 				s.t = time.Since(began).Seconds()
 				mu.Lock()
@@ -345,13 +347,15 @@ func write(out, title string, samples []sample, burstEnd float64) error {
 	return f.Close()
 }
 
-func sampleOnce(ctx context.Context, cl *ufopctl.Client, base, name string) (sample, error) {
+// sampleOnce reads the UFOP's state and, from the admin listener's /metrics,
+// the scaler's view.
+func sampleOnce(ctx context.Context, cl *ufopctl.Client, admin, name string) (sample, error) {
 	var st gateway.State
 	if err := cl.Do(ctx, http.MethodGet, "/v1/ufops/"+name+"/state", nil, &st); err != nil {
 		return sample{}, err
 	}
 	s := sample{queue: st.Queue, waiting: st.Waiting, inflight: st.Inflight, healthy: rig.Healthy(st), desired: st.UFOP.Instances}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, admin+"/metrics", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return s, nil // the state alone still tells the story

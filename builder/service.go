@@ -258,7 +258,25 @@ func (s *Service) build(ctx context.Context, name string, n int, r *http.Request
 	fmt.Fprintf(log, "package: %d files, %d bytes\n", pkg.Files(), pkg.Size())
 	ctx, cancel := context.WithTimeout(ctx, s.b.cfg.BuildTimeout)
 	defer cancel()
-	return s.b.Build(ctx, name, n, pkg, log)
+	return s.b.Build(ctx, name, n, pkg, OwnedBy(s.cat, name), log)
+}
+
+// UFOPSource is the part of the catalog OwnedBy reads.
+type UFOPSource interface {
+	UFOP(name string) (ufop.UFOP, error)
+}
+
+// OwnedBy returns the UFOPs that the owner of UFOP name owns: the ones
+// whose images a build of name may start from.
+func OwnedBy(cat UFOPSource, name string) Owns {
+	u, err := cat.UFOP(name)
+	if err != nil || u.Owner == "" {
+		return nil
+	}
+	return func(other string) bool {
+		o, err := cat.UFOP(other)
+		return err == nil && o.Owner == u.Owner
+	}
 }
 
 // ParseResult reads the last line of a build's streamed answer; ok is

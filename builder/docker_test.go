@@ -412,7 +412,7 @@ func TestBuildBaseOwnership(t *testing.T) {
 	b := testBuilder(t, cli)
 	ctx := context.Background()
 	alices, bobs := uniqueName("alice"), uniqueName("bob")
-	t.Cleanup(func() { removeImages(t, cli, alices); removeImages(t, cli, bobs) })
+	t.Cleanup(func() { removeImages(t, cli, bobs); removeImages(t, cli, alices) }) // children first
 	cat := fakeCatalog{alices: "alice", bobs: "bob"}
 
 	secret := packageOf(t, map[string]string{"ufop.yaml": minimalYAML, "handler": "alice's private code"})

@@ -48,6 +48,9 @@ type ServiceConfig struct {
 	TTL time.Duration
 	// LogTail is how much of a failed build's log the version record keeps.
 	LogTail int
+	// BaseImages is the builder's Config.BaseImages: the images besides
+	// scratch and the user's own UFOP images that builds may start from.
+	BaseImages []string
 
 	Catalog catalog.Config
 }

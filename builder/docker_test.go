@@ -76,15 +76,32 @@ func uniqueName(prefix string) string {
 func removeImages(t testing.TB, cli *client.Client, name string) {
 	t.Helper()
 	ctx := context.Background()
-	imgs, err := cli.ImageList(ctx, image.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", LabelName+"="+name))})
-	if err != nil {
-		t.Errorf("list images of %s: %v", name, err)
-		return
-	}
-	for _, img := range imgs {
-		if _, err := cli.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil && !strings.Contains(err.Error(), "No such image") {
-			t.Errorf("remove %s: %v", img.ID, err)
+	// An image built on another (v2 FROM v1) must go first: each pass
+	// removes what it can, until a pass removes nothing.
+	var errs []error
+	for pass := 0; pass < 10; pass++ {
+		imgs, err := cli.ImageList(ctx, image.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", LabelName+"="+name))})
+		if err != nil {
+			t.Errorf("list images of %s: %v", name, err)
+			return
 		}
+		errs = errs[:0]
+		removed := 0
+		for _, img := range imgs {
+			_, err := cli.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true})
+			switch {
+			case err == nil || strings.Contains(err.Error(), "No such image"):
+				removed++
+			default:
+				errs = append(errs, fmt.Errorf("remove %s: %w", img.ID, err))
+			}
+		}
+		if len(errs) == 0 || removed == 0 {
+			break
+		}
+	}
+	for _, err := range errs {
+		t.Error(err)
 	}
 }
 
@@ -173,7 +190,7 @@ func TestBuildExampleImage(t *testing.T) {
 		"ufop.yaml": fmt.Sprintf("image: %s\nrun: ./handler --quiet\nenv: {GREETING: 'say \"hi\" for $5'}\n", img.Ref),
 		"extra.txt": "more",
 	})
-	img2, err := b.Build(ctx, name, 2, pkg2, nil, io.Discard)
+	img2, err := b.Build(ctx, name, 2, pkg2, OwnedBy(fakeCatalog{name: "alice"}, name), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

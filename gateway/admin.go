@@ -210,10 +210,18 @@ func (g *Gateway) emptyBucket(ctx context.Context, bucket string) error {
 		if err != nil || len(objs) == 0 {
 			return err
 		}
+		deleted := 0
 		for _, o := range objs {
-			if err := g.store.Delete(ctx, bucket, o.Key); err != nil && ufop.KindOf(err) != ufop.KindNotFound {
+			err := g.store.Delete(ctx, bucket, o.Key)
+			if err != nil && ufop.KindOf(err) != ufop.KindNotFound {
 				return err
 			}
+			if err == nil {
+				deleted++
+			}
+		}
+		if deleted == 0 {
+			return nil // nothing left that can go: DeleteBucket says what remains
 		}
 	}
 }

@@ -343,7 +343,7 @@ func (c *cli) client() (*Client, error) {
 }
 
 func (c *cli) printUsage(w io.Writer) {
-	fmt.Fprintf(w, "usage: ufopctl [--config FILE] [-o json] <command> [arguments]\n\ncommands:\n")
+	fmt.Fprintf(w, "usage: ufopctl [--config FILE] [-o json] <command> [arguments]\n       ufopctl --version\n\ncommands:\n")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, cmd := range commands() {
 		fmt.Fprintf(tw, "  %s\t%s\n", cmd.name, cmd.summary)

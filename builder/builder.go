@@ -10,11 +10,13 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/distribution/reference"
 	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
@@ -39,6 +41,10 @@ type Config struct {
 	// Repository is the image repository prefix: images are tagged
 	// <Repository>/<name>:v<version>. Tests use their own.
 	Repository string
+	// BaseImages are the images, besides scratch and the building user's
+	// own UFOP images, that ufop.yaml may name as its base (CheckBase).
+	// Any other image on the engine may be another tenant's code.
+	BaseImages []string
 }
 
 // DefaultConfig returns the defaults of SPEC §4.
@@ -71,6 +77,9 @@ func (c Config) Validate() error {
 	case !repositoryRE.MatchString(c.Repository):
 		return ufop.Errorf(ufop.KindInvalid, "builder: Repository %q is not a valid image repository name", c.Repository)
 	}
+	if _, err := baseAllowList(c.BaseImages); err != nil {
+		return ufop.Errorf(ufop.KindInvalid, "builder: BaseImages: %v", err)
+	}
 	return nil
 }
 
@@ -87,6 +96,10 @@ type Builder struct {
 	cfg    Config
 	docker DockerAPI
 	log    *slog.Logger
+
+	allow      map[string]bool // canonical BaseImages
+	repoDomain string          // where Repository's images live, canonically
+	repoPath   string
 }
 
 // Image is a built image.
@@ -109,7 +122,13 @@ func New(cfg Config, docker DockerAPI, logger *slog.Logger) (*Builder, error) {
 	if logger == nil {
 		return nil, errors.New("builder: nil logger")
 	}
-	return &Builder{cfg: cfg, docker: docker, log: logger}, nil
+	allow, _ := baseAllowList(cfg.BaseImages) // Validate checked it
+	repo, err := reference.ParseNormalizedNamed(cfg.Repository + "/x")
+	if err != nil {
+		return nil, fmt.Errorf("builder: repository %q: %w", cfg.Repository, err)
+	}
+	return &Builder{cfg: cfg, docker: docker, log: logger, allow: allow,
+		repoDomain: reference.Domain(repo), repoPath: strings.TrimSuffix(reference.Path(repo), "/x")}, nil
 }
 
 // Config returns the builder's configuration (ReadPackage needs it).
@@ -128,8 +147,9 @@ func (b *Builder) Ref(name string, version int) string {
 // and tags it <Repository>/<name>:v<version>. The build log, one line per
 // engine message, goes to log as it arrives. Errors a user can fix (a base
 // image that is not there, a failing build_script) are KindInvalid with the
-// engine's message.
-func (b *Builder) Build(ctx context.Context, name string, version int, pkg *Package, log io.Writer) (Image, error) {
+// engine's message; a base image CheckBase refuses is KindPermission.
+// owns says which UFOPs the building user owns.
+func (b *Builder) Build(ctx context.Context, name string, version int, pkg *Package, owns Owns, log io.Writer) (Image, error) {
 	if !nameRE.MatchString(name) || !repositoryRE.MatchString(name) {
 		return Image{}, ufop.Errorf(ufop.KindInvalid, "build: name %q must be 5-20 characters of a-z 0-9 _ -, starting and ending with a letter or digit", name)
 	}
@@ -145,19 +165,30 @@ func (b *Builder) Build(ctx context.Context, name string, version int, pkg *Pack
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.BuildTimeout)
 	defer cancel()
 
-	if m.Image != ScratchImage {
-		if _, err := b.docker.ImageInspect(ctx, m.Image); err != nil {
-			if cerrdefs.IsNotFound(err) {
-				return Image{}, ufop.Errorf(ufop.KindInvalid, "%s: field image: %q is not on the build engine, and images are never pulled; build it first or use scratch", ManifestFile, m.Image)
-			}
+	base, err := b.CheckBase(m.Image, owns)
+	if err != nil {
+		logger.Warn("base image refused", "base", m.Image)
+		return Image{}, err
+	}
+	from := m
+	if base != ScratchImage {
+		insp, err := b.docker.ImageInspect(ctx, base)
+		if err != nil && !cerrdefs.IsNotFound(err) {
 			return Image{}, b.engineErr(ctx, "inspect base image", err)
 		}
+		// The engine falls back to an image ID prefix when no image has
+		// the name: only an image tagged with it is the one checked.
+		if err != nil || !slices.Contains(insp.RepoTags, base) {
+			return Image{}, ufop.Errorf(ufop.KindInvalid, "%s: field image: %q is not on the build engine, and images are never pulled; build it first or use scratch", ManifestFile, m.Image)
+		}
+		// FROM the ID checked, so that a tag moved meanwhile changes nothing.
+		m.Image, from.Image = base, insp.ID
 	}
 	manifestJSON, err := json.Marshal(m)
 	if err != nil {
 		return Image{}, fmt.Errorf("build %s: encode manifest: %w", ref, err)
 	}
-	dockerfile := Dockerfile(m)
+	dockerfile := Dockerfile(from)
 
 	// Stream the context: Dockerfile at the root, the package under pkg/
 	// so that no package file can collide with (or .dockerignore) ours.

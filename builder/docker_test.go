@@ -76,15 +76,32 @@ func uniqueName(prefix string) string {
 func removeImages(t testing.TB, cli *client.Client, name string) {
 	t.Helper()
 	ctx := context.Background()
-	imgs, err := cli.ImageList(ctx, image.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", LabelName+"="+name))})
-	if err != nil {
-		t.Errorf("list images of %s: %v", name, err)
-		return
-	}
-	for _, img := range imgs {
-		if _, err := cli.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil && !strings.Contains(err.Error(), "No such image") {
-			t.Errorf("remove %s: %v", img.ID, err)
+	// An image built on another (v2 FROM v1) must go first: each pass
+	// removes what it can, until a pass removes nothing.
+	var errs []error
+	for pass := 0; pass < 10; pass++ {
+		imgs, err := cli.ImageList(ctx, image.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", LabelName+"="+name))})
+		if err != nil {
+			t.Errorf("list images of %s: %v", name, err)
+			return
 		}
+		errs = errs[:0]
+		removed := 0
+		for _, img := range imgs {
+			_, err := cli.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true})
+			switch {
+			case err == nil || strings.Contains(err.Error(), "No such image"):
+				removed++
+			default:
+				errs = append(errs, fmt.Errorf("remove %s: %w", img.ID, err))
+			}
+		}
+		if len(errs) == 0 || removed == 0 {
+			break
+		}
+	}
+	for _, err := range errs {
+		t.Error(err)
 	}
 }
 
@@ -124,7 +141,7 @@ func TestBuildExampleImage(t *testing.T) {
 	t.Cleanup(func() { removeImages(t, cli, name) })
 
 	var log bytes.Buffer
-	img, err := b.Build(ctx, name, 1, pkg, &log)
+	img, err := b.Build(ctx, name, 1, pkg, nil, &log)
 	if err != nil {
 		t.Fatalf("%v\nbuild log:\n%s", err, log.String())
 	}
@@ -173,7 +190,7 @@ func TestBuildExampleImage(t *testing.T) {
 		"ufop.yaml": fmt.Sprintf("image: %s\nrun: ./handler --quiet\nenv: {GREETING: 'say \"hi\" for $5'}\n", img.Ref),
 		"extra.txt": "more",
 	})
-	img2, err := b.Build(ctx, name, 2, pkg2, io.Discard)
+	img2, err := b.Build(ctx, name, 2, pkg2, OwnedBy(fakeCatalog{name: "alice"}, name), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +311,7 @@ func TestBuildRefusals(t *testing.T) {
 			pkg, err := ReadPackage(bytes.NewReader(tt.input), tt.cfg)
 			if err == nil {
 				// Were it accepted, it would be built: make the failure loud.
-				_, berr := b.Build(ctx, name, 1, pkg, io.Discard)
+				_, berr := b.Build(ctx, name, 1, pkg, nil, io.Discard)
 				removeImages(t, cli, name)
 				t.Fatalf("package accepted (build: %v)", berr)
 			}
@@ -309,7 +326,13 @@ func TestBuildRefusals(t *testing.T) {
 
 	// Refusals at build time: nothing is built either.
 	good := packageOf(t, map[string]string{"ufop.yaml": minimalYAML, "handler": "x"})
-	absent := packageOf(t, map[string]string{"ufop.yaml": "image: ufoptest/absent-base:v1\nrun: ./handler\n", "handler": "x"})
+	absent := packageOf(t, map[string]string{"ufop.yaml": "image: absent-base:v1\nrun: ./handler\n", "handler": "x"})
+	allowAbsent := b.Config()
+	allowAbsent.BaseImages = []string{"absent-base:v1"}
+	ba, err := New(allowAbsent, cli, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		what    string
 		name    string
@@ -317,13 +340,13 @@ func TestBuildRefusals(t *testing.T) {
 		pkg     *Package
 		want    string
 	}{
-		{"absent base image", uniqueName("absent"), 1, absent, `field image: "ufoptest/absent-base:v1" is not on the build engine`},
+		{"absent base image", uniqueName("absent"), 1, absent, `field image: "absent-base:v1" is not on the build engine`},
 		{"name too short", "abc", 1, good, `build: name "abc" must be 5-20 characters`},
 		{"name with capitals", "MyFilter", 1, good, `build: name "MyFilter" must be`},
 		{"name ending in a dash", "filter-", 1, good, `build: name "filter-" must be`},
 		{"version zero", uniqueName("zero"), 0, good, "build: version must be 1 or more"},
 	} {
-		_, err := b.Build(ctx, c.name, c.version, c.pkg, io.Discard)
+		_, err := ba.Build(ctx, c.name, c.version, c.pkg, nil, io.Discard)
 		if ufop.KindOf(err) != ufop.KindInvalid || !strings.Contains(ufop.Message(err), c.want) {
 			t.Errorf("%s: %v, want invalid containing %q", c.what, err, c.want)
 		}
@@ -342,13 +365,19 @@ func TestBuildScript(t *testing.T) {
 	if err != nil {
 		t.Skipf("needs a static /bin/busybox for a base image with a shell (apt-get install busybox-static): %v", err)
 	}
-	b := testBuilder(t, cli)
 	ctx := context.Background()
 	name := uniqueName("script")
 	t.Cleanup(func() { removeImages(t, cli, name) })
 
-	// The base image, built directly: tests only.
+	// The base image, built directly (tests only), and allowed as the
+	// operator's --base-images would.
 	base := testRepository + "/" + name + ":base"
+	cfg := testBuilder(t, cli).Config()
+	cfg.BaseImages = []string{base}
+	b, err := New(cfg, cli, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
 	dockerfile := "FROM scratch\nCOPY busybox /bin/busybox\nCOPY busybox /bin/sh\nCOPY busybox /bin/chmod\nCOPY busybox /bin/false\nLABEL " + LabelName + "=" + name + "\n"
 	ctxTar := makeTar(t, file("Dockerfile", dockerfile), tarEntry{name: "busybox", mode: 0o755, body: string(busybox)})
 	resp, err := cli.ImageBuild(ctx, bytes.NewReader(ctxTar), build.ImageBuildOptions{Tags: []string{base}, Remove: true, ForceRemove: true, Version: build.BuilderV1})
@@ -367,7 +396,7 @@ func TestBuildScript(t *testing.T) {
 		"data.txt":  "d",
 	})
 	var log bytes.Buffer
-	img, err := b.Build(ctx, name, 1, ok, &log)
+	img, err := b.Build(ctx, name, 1, ok, nil, &log)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
@@ -383,12 +412,91 @@ func TestBuildScript(t *testing.T) {
 		"ufop.yaml": "image: " + base + "\nbuild_script: [\"false\"]\nrun: ./handler\n",
 		"handler":   "x",
 	})
-	_, err = b.Build(ctx, name, 2, failing, io.Discard)
+	_, err = b.Build(ctx, name, 2, failing, nil, io.Discard)
 	if ufop.KindOf(err) != ufop.KindInvalid || !strings.Contains(ufop.Message(err), "returned a non-zero code") {
 		t.Fatalf("failing build_script: %v", err)
 	}
 	if _, err := cli.ImageInspect(ctx, b.Ref(name, 2)); err == nil {
 		t.Fatal("a failed build left a tagged image")
+	}
+}
+
+// TestBuildBaseOwnership: user B may build on their own UFOP's image but
+// not on user A's, however A's image is named, nor on an image that is
+// merely present on the engine.
+func TestBuildBaseOwnership(t *testing.T) {
+	cli := dockerClient(t)
+	b := testBuilder(t, cli)
+	ctx := context.Background()
+	alices, bobs := uniqueName("alice"), uniqueName("bob")
+	t.Cleanup(func() { removeImages(t, cli, bobs); removeImages(t, cli, alices) }) // children first
+	cat := fakeCatalog{alices: "alice", bobs: "bob"}
+
+	secret := packageOf(t, map[string]string{"ufop.yaml": minimalYAML, "handler": "alice's private code"})
+	aliceImg, err := b.Build(ctx, alices, 1, secret, OwnedBy(cat, alices), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := packageOf(t, map[string]string{"ufop.yaml": minimalYAML, "handler": "bob's code"})
+	bobImg, err := b.Build(ctx, bobs, 1, own, OwnedBy(cat, bobs), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aliceInsp, err := cli.ImageInspect(ctx, aliceImg.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := strings.TrimPrefix(aliceImg.ID, "sha256:")
+	for _, base := range []string{
+		aliceImg.Ref,
+		"docker.io/" + aliceImg.Ref,
+		"localhost/" + aliceImg.Ref,
+		bobImg.Ref + "@" + aliceImg.ID,
+		testRepository + "/" + alices + "@" + aliceImg.ID,
+		digest,
+		digest[:12],
+		aliceInsp.ID,
+		strings.ToUpper(aliceImg.Ref),
+	} {
+		pkg, err := ReadPackage(bytes.NewReader(makeTar(t, file("ufop.yaml", "image: \""+base+"\"\nrun: ./handler\n"), tarEntry{name: "handler", body: "x", mode: 0o755})), DefaultConfig())
+		if err != nil {
+			continue // refused as a reference already
+		}
+		_, err = b.Build(ctx, bobs, 2, pkg, OwnedBy(cat, bobs), io.Discard)
+		if k := ufop.KindOf(err); k != ufop.KindPermission && k != ufop.KindInvalid {
+			t.Errorf("base %q: %v (kind %v), want a refusal", base, err, k)
+		}
+		if _, err := cli.ImageInspect(ctx, b.Ref(bobs, 2)); err == nil {
+			t.Fatalf("base %q: an image was built", base)
+		}
+	}
+	_, err = b.Build(ctx, bobs, 2, packageOf(t, map[string]string{"ufop.yaml": "image: " + aliceImg.Ref + "\nrun: ./handler\n", "handler": "x"}), OwnedBy(cat, bobs), io.Discard)
+	if ufop.KindOf(err) != ufop.KindPermission || !strings.Contains(ufop.Message(err), `base image "`+aliceImg.Ref+`" is not allowed`) {
+		t.Fatalf("base on alice's image: %v, want a permission error naming it", err)
+	}
+
+	// Bob's own image is a base; the new image holds the base's file.
+	img, err := b.Build(ctx, bobs, 2, packageOf(t, map[string]string{"ufop.yaml": "image: " + bobImg.Ref + "\nrun: ./handler2\n", "handler2": "v2"}), OwnedBy(cat, bobs), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := imageFiles(t, cli, img.ID)
+	if _, ok := files["app/handler2"]; !ok {
+		t.Errorf("built image lacks the package: %v", files)
+	}
+	if img.Manifest.Image != bobImg.Ref {
+		t.Errorf("manifest base %q, want %q", img.Manifest.Image, bobImg.Ref)
+	}
+	insp, err := cli.ImageInspect(ctx, img.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobInsp, err := cli.ImageInspect(ctx, bobImg.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(insp.RootFS.Layers) <= len(bobInsp.RootFS.Layers) || insp.RootFS.Layers[0] != bobInsp.RootFS.Layers[0] {
+		t.Errorf("v2 layers %v do not extend bob's v1 %v", insp.RootFS.Layers, bobInsp.RootFS.Layers)
 	}
 }
 
@@ -418,7 +526,7 @@ func BenchmarkBuild(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := bld.Build(ctx, name, i+1, pkg, io.Discard); err != nil {
+				if _, err := bld.Build(ctx, name, i+1, pkg, nil, io.Discard); err != nil {
 					b.Fatal(err)
 				}
 			}

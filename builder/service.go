@@ -48,6 +48,9 @@ type ServiceConfig struct {
 	TTL time.Duration
 	// LogTail is how much of a failed build's log the version record keeps.
 	LogTail int
+	// BaseImages is the builder's Config.BaseImages: the images besides
+	// scratch and the user's own UFOP images that builds may start from.
+	BaseImages []string
 
 	Catalog catalog.Config
 }
@@ -223,11 +226,23 @@ func (s *Service) handleBuild(w http.ResponseWriter, r *http.Request) {
 		// The gateway wrote the record just before calling: read etcd.
 		v = ufop.Version{UFOP: name, N: n, State: ufop.BuildRunning, Created: time.Now().UTC()}
 	}
+	// A package or base refused is answered before the log stream starts,
+	// as an error with its kind, so that the gateway answers with its
+	// status (a base image the user may not use: 403).
+	owns := OwnedBy(s.cat, name)
+	pkg, err := ReadPackage(r.Body, s.b.cfg)
+	if err == nil {
+		_, err = s.b.CheckBase(pkg.Manifest().Image, owns)
+	}
+	if err != nil {
+		s.refuse(w, v, err)
+		return
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	lw := &lineWriter{w: w, max: s.cfg.LogTail}
 	res := Result{UFOP: name, Version: n}
-	img, err := s.build(r.Context(), name, n, r, lw)
+	img, err := s.build(r.Context(), name, n, pkg, owns, lw)
 	if err != nil {
 		res.State, res.Error = ufop.BuildFailed, ufop.Message(err)
 		if ufop.KindOf(err) == ufop.KindInternal {
@@ -252,15 +267,51 @@ func (s *Service) handleBuild(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(lw, "%s%s\n", ResultPrefix, b)
 }
 
-func (s *Service) build(ctx context.Context, name string, n int, r *http.Request, log *lineWriter) (Image, error) {
-	pkg, err := ReadPackage(r.Body, s.b.cfg)
-	if err != nil {
-		return Image{}, err
-	}
+func (s *Service) build(ctx context.Context, name string, n int, pkg *Package, owns Owns, log *lineWriter) (Image, error) {
 	fmt.Fprintf(log, "package: %d files, %d bytes\n", pkg.Files(), pkg.Size())
 	ctx, cancel := context.WithTimeout(ctx, s.b.cfg.BuildTimeout)
 	defer cancel()
-	return s.b.Build(ctx, name, n, pkg, log)
+	return s.b.Build(ctx, name, n, pkg, owns, log)
+}
+
+// Refusal is the JSON answer (status 400) of a build refused before it
+// started; Kind is a ufop.Kind name, which the gateway maps to a status.
+type Refusal struct {
+	Kind  string `json:"kind"`
+	Error string `json:"error"`
+}
+
+// refuse records v as failed with err's message and answers it.
+func (s *Service) refuse(w http.ResponseWriter, v ufop.Version, err error) {
+	msg := ufop.Message(err)
+	v.State, v.Log, v.Finished = ufop.BuildFailed, msg+"\n", time.Now().UTC()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if perr := s.cat.PutVersion(ctx, v); perr != nil {
+		s.logger.Error("record refused build", "ufop", v.UFOP, "version", v.N, "err", perr)
+	}
+	s.logger.Info("build refused", "ufop", v.UFOP, "version", v.N, "kind", ufop.KindOf(err), "err", msg)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusBadRequest)
+	json.NewEncoder(w).Encode(Refusal{Kind: ufop.KindOf(err).String(), Error: msg})
+}
+
+// UFOPSource is the part of the catalog OwnedBy reads.
+type UFOPSource interface {
+	UFOP(name string) (ufop.UFOP, error)
+}
+
+// OwnedBy returns the UFOPs that the owner of UFOP name owns: the ones
+// whose images a build of name may start from.
+func OwnedBy(cat UFOPSource, name string) Owns {
+	u, err := cat.UFOP(name)
+	if err != nil || u.Owner == "" {
+		return nil
+	}
+	return func(other string) bool {
+		o, err := cat.UFOP(other)
+		return err == nil && o.Owner == u.Owner
+	}
 }
 
 // ParseResult reads the last line of a build's streamed answer; ok is

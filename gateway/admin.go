@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -187,6 +188,11 @@ func (g *Gateway) deleteBucket(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
+	if c.QueryParam("force") == "1" {
+		if err := g.emptyBucket(ctx, b.Name); err != nil {
+			return err
+		}
+	}
 	if err := g.store.DeleteBucket(ctx, b.Name); err != nil {
 		return err
 	}
@@ -194,6 +200,30 @@ func (g *Gateway) deleteBucket(c echo.Context) error {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
+}
+
+// emptyBucket deletes every object of a bucket (bucket rm --force). A put
+// racing it can leave an object behind: DeleteBucket then refuses, 409.
+func (g *Gateway) emptyBucket(ctx context.Context, bucket string) error {
+	for {
+		objs, _, err := g.store.List(ctx, bucket, "", "", 0)
+		if err != nil || len(objs) == 0 {
+			return err
+		}
+		deleted := 0
+		for _, o := range objs {
+			err := g.store.Delete(ctx, bucket, o.Key)
+			if err != nil && ufop.KindOf(err) != ufop.KindNotFound {
+				return err
+			}
+			if err == nil {
+				deleted++
+			}
+		}
+		if deleted == 0 {
+			return nil // nothing left that can go: DeleteBucket says what remains
+		}
+	}
 }
 
 func (g *Gateway) listObjects(c echo.Context) error {

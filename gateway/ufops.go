@@ -462,6 +462,17 @@ func (g *Gateway) buildUFOP(c echo.Context) error {
 		return ufop.Errorf(ufop.KindUnavailable, "the builder could not be reached")
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		// Refused before it started (builder.Refusal): the user's error,
+		// with its kind (a base image not theirs: 403).
+		var ref builder.Refusal
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<10))
+		if json.Unmarshal(b, &ref) != nil || ref.Error == "" {
+			ref = builder.Refusal{Kind: ufop.KindInternal.String(), Error: "the builder answered " + resp.Status}
+		}
+		g.failVersion(v, ref.Error)
+		return &ufop.Error{Kind: ufop.ParseKind(ref.Kind), Msg: fmt.Sprintf("build %s version %d: %s", u.Name, v.N, ref.Error)}
+	}
 	w := c.Response()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")

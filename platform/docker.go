@@ -36,7 +36,9 @@ func DockerRuntime(cli *client.Client, agentID string, logger *slog.Logger) (*co
 
 // BuilderService returns the builder role on cli.
 func BuilderService(cli *client.Client, cfg builder.ServiceConfig, etcd *clientv3.Client, logger *slog.Logger) (*builder.Service, error) {
-	b, err := builder.New(builder.DefaultConfig(), cli, logger.With("role", "builder"))
+	bc := builder.DefaultConfig()
+	bc.BaseImages = cfg.BaseImages
+	b, err := builder.New(bc, cli, logger.With("role", "builder"))
 	if err != nil {
 		return nil, err
 	}

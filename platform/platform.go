@@ -44,6 +44,9 @@ type Config struct {
 	EtcdPeerAddr   string
 	// NATSPort is the embedded NATS server's port (-1: any free port).
 	NATSPort int
+	// BaseImages are the images builds may start from besides scratch and
+	// the user's own UFOP images (builder.Config.BaseImages).
+	BaseImages []string
 
 	Gateway gateway.Config
 	Agent   agent.Config
@@ -193,6 +196,7 @@ func (p *Platform) Run(ctx context.Context) error {
 		rt = r
 		bcfg := builder.DefaultServiceConfig()
 		bcfg.ID = acfg.ID
+		bcfg.BaseImages = p.cfg.BaseImages
 		if bsvc, err = BuilderService(docker, bcfg, cli, p.logger); err != nil {
 			return err
 		}

@@ -8,17 +8,40 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_pkgs=()
-# CJK text watermarks need a CJK font (images tests).
-[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need_pkgs+=(fonts-wqy-microhei)
-command -v iptables >/dev/null || need_pkgs+=(iptables)
-# The builder's build_script test needs a static shell for a base image.
-[ -x /bin/busybox ] || need_pkgs+=(busybox-static)
+# What the tests need: "package|check", where check is a file that must
+# exist or a command that must be on PATH.
+needs=(
+	"fonts-wqy-microhei|/usr/share/fonts/truetype/wqy/wqy-microhei.ttc" # CJK text watermarks (images tests)
+	"iptables|iptables"                                                 # the agent's instance firewall
+	"busybox-static|/bin/busybox"                                       # a static shell for the builder's build_script base
+)
+present() {
+	case $1 in
+	/*) [ -e "$1" ] ;;
+	*) command -v "$1" >/dev/null ;;
+	esac
+}
+missing() {
+	local n
+	for n in "${needs[@]}"; do
+		present "${n#*|}" || echo "${n%%|*}"
+	done
+}
+need_pkgs=($(missing))
 if [ ${#need_pkgs[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 		echo "test.sh: installing ${need_pkgs[*]}"
-		apt-get update -qq >/dev/null
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+		apt-get update -qq >/dev/null || echo "test.sh: apt-get update failed; trying the install anyway" >&2
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null || true
+		# An install can fail, or succeed without providing the file:
+		# check what the tests use, and stop here rather than skip them.
+		still=($(missing))
+		if [ ${#still[@]} -gt 0 ]; then
+			for n in "${needs[@]}"; do
+				present "${n#*|}" || echo "test.sh: ${n%%|*} did not install: ${n#*|} is missing" >&2
+			done
+			exit 1
+		fi
 	else
 		echo "test.sh: missing ${need_pkgs[*]}; some tests will skip" >&2
 	fi

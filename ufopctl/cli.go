@@ -12,6 +12,9 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
+
+	"github.com/ufop/ufop/internal/version"
 )
 
 // Env is the process environment the CLI runs in; tests fill it with
@@ -49,7 +52,7 @@ func commands() []command {
 		{"whoami", "", "show the user the configured key pair belongs to", runWhoami},
 		{"bucket create", "<bucket> [--private] [--mirror URL] [--referer HOST]... [--allow-empty-referer]", "create a bucket", runBucketCreate},
 		{"bucket ls", "[<bucket> [--prefix P] [--marker M] [--limit N]]", "list buckets, or the objects of one bucket", runBucketLs},
-		{"bucket rm", "<bucket> [<key>]", "delete an empty bucket, or one object", runBucketRm},
+		{"bucket rm", "<bucket> [<key>] [--force]", "delete an empty bucket (with --force, its objects too), or one object", runBucketRm},
 		{"bucket put", "<bucket> <key> <file|-> [--content-type T]", "upload a file (same as put)", runPut},
 		{"bucket get", "<bucket> <key> [file|-]", "download an object (same as get)", runGet},
 		{"put", "<bucket> <key> <file|-> [--content-type T]", "upload a file", runPut},
@@ -64,7 +67,7 @@ func commands() []command {
 		{"version", "<name>", "list a UFOP's image versions and their build state", runVersion},
 		{"chver", "<name> -c N", "choose the version new instances use", runChver},
 		{"upgrade", "<name> [--step N] [--wait]", "replace running instances with the chosen version, N at a time", runUpgrade},
-		{"resize", "<name> -n N", "set the number of instances", runResize},
+		{"resize", "<name> -n N [--wait] [--timeout D]", "set the number of instances; --wait until they are healthy", runResize},
 		{"scale", "<name> --max N --threshold T [--min N] [--cooldown D] [--step N]", "set the autoscaling policy", runScale},
 		{"state", "<name>", "show a UFOP's instances: node, version, state, in-flight, queue", runState},
 		{"logs", "<name> [--instance ID] [-f]", "print instance output", runLogs},
@@ -117,6 +120,7 @@ type cli struct {
 	env        Env
 	configFlag string
 	output     string
+	version    bool
 	cmd        command
 	fs         *flag.FlagSet // the running verb's flags, for its help
 }
@@ -153,6 +157,10 @@ func Main(ctx context.Context, args []string, env Env) int {
 		return exitUsage
 	}
 	rest := global.Args()
+	if c.version {
+		fmt.Fprintln(env.Stdout, version.Line("ufopctl"))
+		return exitOK
+	}
 	if len(rest) == 0 {
 		c.printUsage(env.Stderr)
 		return exitUsage
@@ -192,6 +200,7 @@ func oneLine(s string) string {
 func (c *cli) registerGlobals(fs *flag.FlagSet) {
 	fs.StringVar(&c.configFlag, "config", c.configFlag, "config `file` (default $UFOP_CONFIG, else <user config dir>/ufop/config.json)")
 	fs.StringVar(&c.output, "o", c.output, "output `format`: text or json")
+	fs.BoolVar(&c.version, "version", false, "print the version of ufopctl and exit")
 }
 
 // flags returns a flag set for the running verb, with the global flags
@@ -230,10 +239,54 @@ func (c *cli) parse(fs *flag.FlagSet, args []string, minPos, maxPos int) ([]stri
 func (c *cli) json() bool { return c.output == "json" }
 
 func (c *cli) printJSON(v any) error {
+	out, err := durationsAsStrings(v)
+	if err != nil {
+		return err
+	}
 	enc := json.NewEncoder(c.env.Stdout)
 	enc.SetEscapeHTML(false) // URLs keep their '&'
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	return enc.Encode(out)
+}
+
+// durationKeys are the fields of the API's answers that hold a
+// time.Duration, which the API sends as nanoseconds.
+var durationKeys = map[string]bool{"cooldown": true, "maxAge": true, "healthTimeout": true, "timeout": true}
+
+// durationsAsStrings re-encodes v with its durations written as manifests
+// and flags write them ("1m0s"), not as nanoseconds.
+func durationsAsStrings(v any) (any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.UseNumber() // other numbers stay exactly as they were
+	var tree any
+	if err := dec.Decode(&tree); err != nil {
+		return nil, err
+	}
+	var walk func(any) any
+	walk = func(n any) any {
+		switch n := n.(type) {
+		case map[string]any:
+			for k, e := range n {
+				if num, ok := e.(json.Number); ok && durationKeys[k] {
+					if ns, err := num.Int64(); err == nil {
+						n[k] = time.Duration(ns).String()
+						continue
+					}
+				}
+				n[k] = walk(e)
+			}
+		case []any:
+			for i, e := range n {
+				n[i] = walk(e)
+			}
+		}
+		return n
+	}
+	return walk(tree), nil
 }
 
 // printf prints a confirmation line in text mode; -o json prints only
@@ -290,7 +343,7 @@ func (c *cli) client() (*Client, error) {
 }
 
 func (c *cli) printUsage(w io.Writer) {
-	fmt.Fprintf(w, "usage: ufopctl [--config FILE] [-o json] <command> [arguments]\n\ncommands:\n")
+	fmt.Fprintf(w, "usage: ufopctl [--config FILE] [-o json] <command> [arguments]\n       ufopctl --version\n\ncommands:\n")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, cmd := range commands() {
 		fmt.Fprintf(tw, "  %s\t%s\n", cmd.name, cmd.summary)

@@ -512,7 +512,7 @@ func TestFailures(t *testing.T) {
 		{"unknown command", nil, []string{"frobnicate"}, 2, `ufopctl: unknown command "frobnicate" (run ufopctl help)`, false},
 		{"group without verb", nil, []string{"user"}, 2, "ufopctl: user: want one of add, ls, rm, key add, key rm (run ufopctl help)", false},
 		{"bad global flag", nil, []string{"--nope", "whoami"}, 2, "ufopctl: flag provided but not defined: -nope (run ufopctl help)", false},
-		{"sign bad url", nil, []string{"sign", "ftp://x/y"}, 1, `ufopctl: sign: sign: URL "ftp://x/y" must be absolute, like http://host/bucket/key`, false},
+		{"sign bad url", nil, []string{"sign", "ftp://x/y"}, 1, `ufopctl: sign: URL "ftp://x/y" must be absolute, like http://host/bucket/key`, false},
 		{"sign bad expiry", nil, []string{"sign", "b/k", "--expires", "-1h"}, 2,
 			"ufopctl: sign: --expires -1h0m0s: want a positive duration like 1h or 30m (usage: ufopctl sign <url|bucket/key[?fop]> [--expires 1h])", false},
 		{"get key without a name", nil, []string{"get", "pics", "dir/"}, 2,

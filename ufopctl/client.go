@@ -208,9 +208,13 @@ func (c *Client) GetBucket(ctx context.Context, name string) (ufop.Bucket, error
 	return b, err
 }
 
-// DeleteBucket deletes an empty bucket.
-func (c *Client) DeleteBucket(ctx context.Context, name string) error {
-	return c.Do(ctx, http.MethodDelete, bucketPath(name), nil, nil)
+// DeleteBucket deletes an empty bucket; with force, its objects first.
+func (c *Client) DeleteBucket(ctx context.Context, name string, force bool) error {
+	p := bucketPath(name)
+	if force {
+		p += "?force=1"
+	}
+	return c.Do(ctx, http.MethodDelete, p, nil, nil)
 }
 
 // ListObjects returns one page of a bucket's objects with keys starting

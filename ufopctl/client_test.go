@@ -143,7 +143,7 @@ func TestClient(t *testing.T) {
 	if err := c.DeleteObject(ctx, "pics", "empty"); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.DeleteBucket(ctx, "pics"); err != nil {
+	if err := c.DeleteBucket(ctx, "pics", false); err != nil {
 		t.Fatal(err)
 	}
 	wantReq(t, f, "DELETE", "/v1/buckets/pics", "")
@@ -183,7 +183,7 @@ func TestClientErrors(t *testing.T) {
 			return err
 		}, 404, `no such bucket "nope"`},
 		{"exists", func() error { _, err := c.CreateBucket(ctx, "pics", BucketOptions{}); return err }, 409, `bucket "pics" exists`},
-		{"not empty", func() error { return c.DeleteBucket(ctx, "pics") }, 409, `bucket "pics" is not empty: delete its objects first`},
+		{"not empty", func() error { return c.DeleteBucket(ctx, "pics", false) }, 409, `bucket "pics" is not empty: delete its objects first`},
 		{"bad secret", func() error { _, err := badKey.Whoami(ctx); return err }, 401, `signature does not match for access key "AKadmin": check the secret key`},
 		{"head missing", func() error { _, err := c.StatObject(ctx, "pics", "nope"); return err }, 404, "Not Found"},
 		{"unreachable", func() error { _, err := unreachable.Whoami(ctx); return err }, 0, "cannot reach " + closed.URL},

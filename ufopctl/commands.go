@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"mime"
+	"net/http"
 	"os"
 	"path"
 	"path/filepath"
@@ -216,18 +217,27 @@ func listObjects(ctx context.Context, c *cli, bucket string, o *listOpts) error 
 }
 
 func runBucketRm(ctx context.Context, c *cli, args []string) error {
-	pos, err := c.parse(c.flags(), args, 1, 2)
+	fs := c.flags()
+	force := fs.Bool("force", false, "delete the bucket's objects too, then the bucket")
+	pos, err := c.parse(fs, args, 1, 2)
 	if err != nil {
 		return err
 	}
 	if len(pos) == 2 {
+		if *force {
+			return usagef("--force deletes a whole bucket: name only the bucket")
+		}
 		return removeObject(ctx, c, pos[0], pos[1])
 	}
 	cl, err := c.client()
 	if err != nil {
 		return fmt.Errorf("bucket rm %s: %w", pos[0], err)
 	}
-	if err := cl.DeleteBucket(ctx, pos[0]); err != nil {
+	if err := cl.DeleteBucket(ctx, pos[0], *force); err != nil {
+		var api *APIError
+		if errors.As(err, &api) && api.Code == http.StatusConflict && !*force {
+			return fmt.Errorf("bucket rm %s: %w; use --force to delete its objects too", pos[0], err)
+		}
 		return fmt.Errorf("bucket rm %s: %w", pos[0], err)
 	}
 	c.printf("deleted bucket %s\n", pos[0])
@@ -463,7 +473,8 @@ func runSign(ctx context.Context, c *cli, args []string) error {
 	at := time.Now().Add(*expires).Truncate(time.Second)
 	signed, err := auth.SignURL(raw, cfg.AK, cfg.SK, at)
 	if err != nil {
-		return fmt.Errorf("sign: %s", ufop.Message(err))
+		// auth's messages already start with "sign:".
+		return fmt.Errorf("sign: %s", strings.TrimPrefix(ufop.Message(err), "sign: "))
 	}
 	if c.json() {
 		return c.printJSON(struct {

@@ -265,6 +265,17 @@ func (f *fakeAPI) bucket(w http.ResponseWriter, r *http.Request, name string, bo
 		if !exists {
 			return ufop.Errorf(ufop.KindNotFound, "no such bucket %q", name)
 		}
+		if r.URL.Query().Get("force") == "1" {
+			objs, _, err := f.store.List(ctx, name, "", "", 0)
+			if err != nil {
+				return err
+			}
+			for _, o := range objs {
+				if err := f.store.Delete(ctx, name, o.Key); err != nil {
+					return err
+				}
+			}
+		}
 		if err := f.store.DeleteBucket(ctx, name); err != nil {
 			return err
 		}

@@ -1,12 +1,15 @@
 package ufopctl
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -19,7 +22,7 @@ import (
 
 func runReg(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags()
-	mode := fs.Int("m", -1, "access `mode`: 0 public, 1 protected (the owner and users granted with ufopctl grant), 2 private (the owner only)")
+	mode := fs.Int("m", 0, "access `mode` (required): 0 public, 1 protected (the owner and users granted with ufopctl grant), 2 private (the owner only)")
 	desc := fs.String("d", "", "one-line `description`")
 	pos, err := c.parse(fs, args, 1, 1)
 	if err != nil {
@@ -298,31 +301,102 @@ func runChver(ctx context.Context, c *cli, args []string) error {
 
 func runResize(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags()
-	n := fs.Int("n", -1, "the number of instances `N` (0 stops them all)")
+	// -n has no default (a zero would stop every instance): unset is
+	// told apart from 0 with isSet, so help shows no "(default -1)".
+	n := fs.Int("n", 0, "the number of instances `N` (required; 0 stops them all)")
+	wait := fs.Bool("wait", false, "wait until exactly N instances run, all healthy, printing progress")
+	interval := fs.Duration("interval", time.Second, "with --wait, how often to check")
+	timeout := fs.Duration("timeout", 2*time.Minute, "with --wait, how long to wait before giving up (the resize goes on)")
 	pos, err := c.parse(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}
 	name := pos[0]
-	if *n < 0 {
+	switch {
+	case !isSet(fs, "n"):
 		return usagef("-n is required: the number of instances, 0 or more")
+	case *n < 0:
+		return usagef("-n %d: want 0 or more instances", *n)
+	case *interval <= 0 || *timeout <= 0:
+		return usagef("--interval and --timeout must be positive durations like 2s or 10m")
 	}
+	fail := func(err error) error { return fmt.Errorf("resize %s: %w", name, err) }
 	cl, err := c.client()
 	if err != nil {
-		return fmt.Errorf("resize %s: %w", name, err)
+		return fail(err)
 	}
 	u, err := cl.Resize(ctx, name, *n)
 	if err != nil {
-		return fmt.Errorf("resize %s: %w", name, err)
+		return fail(err)
 	}
-	if c.json() {
-		return c.printJSON(u)
-	}
-	c.printf("%s: %d %s desired\n", u.Name, u.Instances, plural(u.Instances, "instance"))
 	if u.Scale != nil {
 		fmt.Fprintf(c.env.Stderr, "%s has an autoscaling policy (%s): the scaler may change the count\n", u.Name, scaleString(*u.Scale))
 	}
+	if !*wait {
+		if c.json() {
+			return c.printJSON(u)
+		}
+		c.printf("%s: %d %s desired\n", u.Name, u.Instances, plural(u.Instances, "instance"))
+		return nil
+	}
+	// As upgrade --wait: progress on stdout, or on stderr with -o json.
+	progress := c.env.Stdout
+	if c.json() {
+		progress = c.env.Stderr
+	}
+	fmt.Fprintf(progress, "%s: %d %s desired\n", u.Name, u.Instances, plural(u.Instances, "instance"))
+	st, err := waitState(ctx, cl, name, *interval, *timeout, progress, func(st UFOPState) (fmt.Stringer, bool) {
+		p := resizeProgressOf(st, *n)
+		return p, p.done()
+	})
+	if err != nil {
+		return fail(fmt.Errorf("%w; it goes on, follow it with ufopctl state %s", err, name))
+	}
+	if c.json() {
+		st.Instances = nonNil(st.Instances)
+		return c.printJSON(st)
+	}
 	return nil
+}
+
+// resizeProgress summarises a state for resize --wait.
+type resizeProgress struct {
+	want, healthy, starting, stopping, failed int
+}
+
+func resizeProgressOf(st UFOPState, want int) resizeProgress {
+	p := resizeProgress{want: want}
+	for _, in := range st.Instances {
+		switch in.State {
+		case ufop.InstanceHealthy:
+			p.healthy++
+		case ufop.InstanceStopping:
+			p.stopping++
+		case ufop.InstanceFailed:
+			p.failed++
+		default:
+			p.starting++
+		}
+	}
+	return p
+}
+
+// done: exactly the instances asked for, all of them taking traffic.
+func (p resizeProgress) done() bool {
+	return p.healthy == p.want && p.starting+p.stopping+p.failed == 0
+}
+
+func (p resizeProgress) String() string {
+	s := fmt.Sprintf("%d/%d %s healthy", p.healthy, p.want, plural(p.want, "instance"))
+	for _, c := range []struct {
+		n    int
+		what string
+	}{{p.starting, "starting"}, {p.stopping, "stopping"}, {p.failed, "failed"}} {
+		if c.n > 0 {
+			s += fmt.Sprintf(", %d %s", c.n, c.what)
+		}
+	}
+	return s
 }
 
 func runUpgrade(ctx context.Context, c *cli, args []string) error {
@@ -430,22 +504,35 @@ func (p upgradeProgress) String() string {
 // waitUpgrade polls the state until p.done, printing a line whenever the
 // progress changes.
 func waitUpgrade(ctx context.Context, cl *Client, name string, interval, timeout time.Duration, w io.Writer) (UFOPState, error) {
+	st, err := waitState(ctx, cl, name, interval, timeout, w, func(st UFOPState) (fmt.Stringer, bool) {
+		p := progressOf(st)
+		return p, p.done()
+	})
+	if err != nil {
+		return st, fmt.Errorf("%w; it goes on, follow it with ufopctl state %s", err, name)
+	}
+	return st, nil
+}
+
+// waitState polls the state until check says done, printing a line
+// whenever the progress it reports changes.
+func waitState(ctx context.Context, cl *Client, name string, interval, timeout time.Duration, w io.Writer, check func(UFOPState) (fmt.Stringer, bool)) (UFOPState, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
-	var last upgradeProgress
+	last := ""
 	seen := false
 	for {
 		st, err := cl.State(ctx, name)
 		switch {
 		case err == nil:
-			p := progressOf(st)
-			if !seen || p != last {
-				fmt.Fprintf(w, "%s: %s\n", name, p)
-				last, seen = p, true
+			p, done := check(st)
+			if line := p.String(); !seen || line != last {
+				fmt.Fprintf(w, "%s: %s\n", name, line)
+				last, seen = line, true
 			}
-			if p.done() {
+			if done {
 				return st, nil
 			}
 		case ctx.Err() == nil || !seen:
@@ -454,9 +541,9 @@ func waitUpgrade(ctx context.Context, cl *Client, name string, interval, timeout
 		select {
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return UFOPState{}, fmt.Errorf("not finished after %s: %s; it goes on, follow it with ufopctl state %s", timeout, last, name)
+				return UFOPState{}, fmt.Errorf("not finished after %s: %s", timeout, last)
 			}
-			return UFOPState{}, fmt.Errorf("stopped waiting at %s; the upgrade goes on", last)
+			return UFOPState{}, fmt.Errorf("stopped waiting at %s", last)
 		case <-tick.C:
 		}
 	}
@@ -566,11 +653,60 @@ func runLogs(ctx context.Context, c *cli, args []string) error {
 		return fmt.Errorf("logs %s: %w", name, err)
 	}
 	defer body.Close()
-	if _, err := io.Copy(c.env.Stdout, body); err != nil && ctx.Err() == nil {
+	if c.json() {
+		err = c.logLines(body, *id)
+	} else {
+		_, err = io.Copy(c.env.Stdout, body)
+	}
+	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("logs %s: %w", name, err)
 	}
 	// Interrupting is how -f ends: not a failure.
 	return nil
+}
+
+// LogLine is one line of instance output in logs -o json, which prints
+// one such object per line (JSON Lines) as the output arrives.
+type LogLine struct {
+	Instance string `json:"instance,omitempty"` // empty when one instance runs and --instance was not given
+	Line     string `json:"line,omitempty"`
+	Error    string `json:"error,omitempty"` // an instance whose output could not be read
+}
+
+// The gateway's separators in the logs of several instances.
+var (
+	logHeaderRE = regexp.MustCompile(`^==> (\S+) \(.*\) <==$`)
+	logErrorRE  = regexp.MustCompile(`^ufop: logs of (\S+): (.*)$`)
+)
+
+// logLines turns the gateway's text log stream into JSON Lines.
+func (c *cli) logLines(body io.Reader, instance string) error {
+	enc := json.NewEncoder(c.env.Stdout)
+	enc.SetEscapeHTML(false)
+	r := bufio.NewReader(body)
+	for {
+		line, err := r.ReadString('\n')
+		if line != "" {
+			line = strings.TrimSuffix(line, "\n")
+			var werr error
+			if m := logHeaderRE.FindStringSubmatch(line); m != nil {
+				instance = m[1]
+			} else if m := logErrorRE.FindStringSubmatch(line); m != nil {
+				werr = enc.Encode(LogLine{Instance: m[1], Error: m[2]})
+			} else {
+				werr = enc.Encode(LogLine{Instance: instance, Line: line})
+			}
+			if werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 func runGrant(ctx context.Context, c *cli, args []string) error {

@@ -398,8 +398,15 @@ func TestUFOPVerbs(t *testing.T) {
 			args:   []string{"scale", "sepia", "--max", "3", "--threshold", "4", "-o", "json"},
 			method: "PUT", uri: "/v1/ufops/sepia/scale", body: `{"min":0,"max":3,"threshold":4,"cooldown":60000000000}`,
 			check: func(t *testing.T, h *harness, r result) {
-				u := decodeJSON[ufop.UFOP](t, r.stdout)
-				if u.Scale == nil || *u.Scale != (ufop.ScalePolicy{Max: 3, Threshold: 4, Cooldown: time.Minute}) {
+				// Durations print as strings, as in manifests.
+				var u struct {
+					Scale *struct {
+						Min, Max  int
+						Threshold float64
+						Cooldown  string
+					}
+				}
+				if err := json.Unmarshal([]byte(r.stdout), &u); err != nil || u.Scale == nil || u.Scale.Max != 3 || u.Scale.Threshold != 4 || u.Scale.Cooldown != "1m0s" {
 					t.Fatalf("scale %+v", u.Scale)
 				}
 			},
@@ -859,8 +866,10 @@ func TestUFOPFailures(t *testing.T) {
 		{[]string{"unreg", "sepia"}, 1, `ufopctl: unreg sepia: 409 UFOP "sepia" has instances (0 running, 2 desired): resize it to 0 first, or use --force (reqid req-1)`, 1},
 		{[]string{"info", "nosuch"}, 1, `ufopctl: info nosuch: 404 no such UFOP "nosuch" (reqid req-1)`, 1},
 		{[]string{"chver", "sepia"}, 2, "ufopctl: chver: -c is required: a version number from ufopctl version sepia (usage: ufopctl chver <name> -c N)", 0},
-		{[]string{"resize", "sepia"}, 2, "ufopctl: resize: -n is required: the number of instances, 0 or more (usage: ufopctl resize <name> -n N)", 0},
-		{[]string{"resize", "sepia", "-n", "x"}, 2, `ufopctl: resize: invalid value "x" for flag -n: parse error (usage: ufopctl resize <name> -n N)`, 0},
+		{[]string{"resize", "sepia"}, 2, "ufopctl: resize: -n is required: the number of instances, 0 or more (usage: ufopctl resize <name> -n N [--wait] [--timeout D])", 0},
+		{[]string{"resize", "sepia", "-n", "x"}, 2, `ufopctl: resize: invalid value "x" for flag -n: parse error (usage: ufopctl resize <name> -n N [--wait] [--timeout D])`, 0},
+		{[]string{"resize", "sepia", "-n", "-1"}, 2, "ufopctl: resize: -n -1: want 0 or more instances (usage: ufopctl resize <name> -n N [--wait] [--timeout D])", 0},
+		{[]string{"resize", "sepia", "-n", "1", "--wait", "--timeout", "0s"}, 2, "ufopctl: resize: --interval and --timeout must be positive durations like 2s or 10m (usage: ufopctl resize <name> -n N [--wait] [--timeout D])", 0},
 		{[]string{"upgrade", "sepia", "--step", "0"}, 2, "ufopctl: upgrade: --step 0: want 1 to 100 (usage: ufopctl upgrade <name> [--step N] [--wait])", 0},
 		{[]string{"scale", "sepia", "--threshold", "1"}, 2, "ufopctl: scale: --max is required (usage: ufopctl scale <name> --max N --threshold T [--min N] [--cooldown D] [--step N])", 0},
 		{[]string{"scale", "sepia", "--max", "1", "--cooldown", "soon"}, 2, `ufopctl: scale: invalid value "soon" for flag -cooldown: parse error (usage: ufopctl scale <name> --max N --threshold T [--min N] [--cooldown D] [--step N])`, 0},

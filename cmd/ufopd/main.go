@@ -26,6 +26,7 @@ import (
 	"github.com/ufop/ufop/builder"
 	"github.com/ufop/ufop/embedded"
 	"github.com/ufop/ufop/gateway"
+	"github.com/ufop/ufop/internal/version"
 	"github.com/ufop/ufop/platform"
 	"github.com/ufop/ufop/queue"
 	"github.com/ufop/ufop/scaler"
@@ -45,7 +46,7 @@ commands:
   etcd       run a standalone single-member etcd (for multi-process set-ups and tests)
   nats       run a standalone NATS server with JetStream
 
-Run 'ufopd <command> -h' for the command's flags.
+Run 'ufopd <command> -h' for the command's flags, 'ufopd --version' for the version.
 `
 
 func main() {
@@ -59,6 +60,10 @@ func main() {
 		"builder": runBuilder, "etcd": runEtcd, "nats": runNATS,
 	}[cmd]
 	if !ok {
+		if cmd == "--version" || cmd == "-version" || cmd == "version" {
+			fmt.Fprintln(os.Stdout, version.Line("ufopd"))
+			return
+		}
 		if cmd == "-h" || cmd == "--help" || cmd == "help" {
 			fmt.Fprint(os.Stdout, usage)
 			return
@@ -112,6 +117,7 @@ func up(args []string, logger *slog.Logger) error {
 	fs.IntVar(&cfg.NATSPort, "nats-port", cfg.NATSPort, "embedded NATS port (-1: any free port)")
 	fs.StringVar(&cfg.Agent.Listen, "agent-addr", "127.0.0.1:0", "agent listen address")
 	fs.IntVar(&cfg.Agent.Workers, "workers", cfg.Agent.Workers, "built-in jobs run at once")
+	fs.Func("base-images", baseImagesHelp, listFlag(&cfg.BaseImages))
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -123,6 +129,21 @@ func up(args []string, logger *slog.Logger) error {
 		return err
 	}
 	return serve(p)
+}
+
+const baseImagesHelp = "comma-separated images, e.g. busybox:latest, that ufop.yaml may name as its base besides scratch and the user's own UFOP images (default: none)"
+
+// listFlag sets *list from a comma-separated value.
+func listFlag(list *[]string) func(string) error {
+	return func(v string) error {
+		*list = nil
+		for _, item := range strings.Split(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				*list = append(*list, item)
+			}
+		}
+		return nil
+	}
 }
 
 // clusterFlags are the flags every role takes to reach etcd and NATS.
@@ -404,6 +425,7 @@ func runBuilder(args []string, logger *slog.Logger) error {
 	fs.StringVar(&cfg.ID, "id", host, "builder ID in the registry")
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:9200", "internal API listen address")
 	fs.StringVar(&cfg.Advertise, "advertise", "", "base URL gateways use to reach this builder (default http://LISTEN)")
+	fs.Func("base-images", baseImagesHelp, listFlag(&cfg.BaseImages))
 	cli, err := cl.connect(fs, args)
 	if err != nil {
 		return err

@@ -92,11 +92,16 @@ func (s *sim) set(id string, state ufop.InstanceState) {
 	s.instances[id] = in
 }
 
-// startAll makes every starting instance healthy.
+// startAll makes every starting or not yet reported instance on a live
+// agent healthy.
 func (s *sim) startAll() {
-	for id, in := range s.instances {
-		if in.State == ufop.InstanceStarting {
-			s.set(id, ufop.InstanceHealthy)
+	for id, p := range s.placements {
+		if _, live := s.agents[p.Agent]; !live {
+			continue
+		}
+		if in, ok := s.instances[id]; !ok || in.State == ufop.InstanceStarting {
+			s.instances[id] = ufop.Instance{ID: id, UFOP: p.UFOP, Version: p.Version, Agent: p.Agent,
+				State: ufop.InstanceHealthy}
 		}
 	}
 }

@@ -67,8 +67,12 @@ func (s *sim) register(u ufop.UFOP) {
 	}
 }
 
+// update changes a registered UFOP (nothing if it is not).
 func (s *sim) update(name string, fn func(u *ufop.UFOP)) {
-	u := s.ufops[name]
+	u, ok := s.ufops[name]
+	if !ok {
+		return
+	}
 	fn(&u)
 	s.register(u)
 }

@@ -5,6 +5,10 @@
 // Agents start what is placed on them and stop what is not. Upgrades
 // replace old-version instances a few at a time, only once their
 // replacements are healthy.
+//
+// What to place and remove is decided by Decide, a pure function of a
+// Snapshot (decide.go); the leader's loop only loads the snapshot from
+// etcd and the in-memory catalog and registry, and applies the actions.
 package scheduler
 
 import (

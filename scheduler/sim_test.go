@@ -151,8 +151,8 @@ func (s *sim) pass() []scheduler.Action {
 	return acts
 }
 
-// settle runs passes, every started instance turning healthy between
-// them, until a pass changes nothing (false if it never does).
+// settle runs passes, every instance on a live agent turning healthy
+// before each, until a pass changes nothing (false if it never does).
 func (s *sim) settle() bool {
 	s.t.Helper()
 	for range 100 {

@@ -5,17 +5,19 @@
 // Agents start what is placed on them and stop what is not. Upgrades
 // replace old-version instances a few at a time, only once their
 // replacements are healthy.
+//
+// What to place and remove is decided by Decide, a pure function of a
+// Snapshot (decide.go); the leader's loop only loads the snapshot from
+// etcd and the in-memory catalog and registry, and applies the actions.
 package scheduler
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -158,30 +160,29 @@ func (s *Scheduler) lead(ctx context.Context) error {
 	}
 }
 
-// state is what one reconcile pass sees.
-type state struct {
-	agents     map[string]ufop.Agent
-	placements map[string][]stored // by UFOP
-	instances  map[string]ufop.Instance
-	perAgent   map[string]int // placements per agent, all UFOPs
-}
-
-type stored struct {
-	key string
-	p   ufop.Placement
-}
-
-func (s *Scheduler) load(ctx context.Context) (*state, error) {
-	st := &state{agents: map[string]ufop.Agent{}, placements: map[string][]stored{},
-		instances: map[string]ufop.Instance{}, perAgent: map[string]int{}}
-	for _, a := range s.reg.Agents() {
-		if a.Slots > 0 {
-			st.agents[a.ID] = a
+// load reads what a pass decides from: the catalog's and registry's
+// in-memory copies, and the placements and instances from etcd. keys maps
+// a placement ID to its etcd key.
+func (s *Scheduler) load(ctx context.Context) (Snapshot, map[string]string, error) {
+	snap := Snapshot{Now: time.Now().UTC(), StartGrace: s.cfg.StartGrace, Agents: s.reg.Agents(),
+		UFOPs: s.cat.UFOPs(""), Versions: map[VersionKey]ufop.Version{}, Instances: map[string]ufop.Instance{}}
+	for _, u := range snap.UFOPs {
+		for _, n := range []int{u.Version, u.Rollout} {
+			if n == 0 {
+				continue
+			}
+			// A missing version is Decide's to report, when it needs it.
+			if v, err := s.cat.Version(u.Name, n); err == nil {
+				snap.Versions[VersionKey{u.Name, n}] = v
+			} else if ufop.KindOf(err) != ufop.KindNotFound {
+				s.logger.Warn("bad version", "ufop", u.Name, "version", n, "err", err)
+			}
 		}
 	}
+	keys := map[string]string{}
 	resp, err := s.cli.Get(ctx, s.cfg.Prefix+"placements/", clientv3.WithPrefix())
 	if err != nil {
-		return nil, fmt.Errorf("scheduler: load placements: %w", err)
+		return snap, nil, fmt.Errorf("scheduler: load placements: %w", err)
 	}
 	for _, kv := range resp.Kvs {
 		var p ufop.Placement
@@ -189,179 +190,59 @@ func (s *Scheduler) load(ctx context.Context) (*state, error) {
 			s.logger.Warn("bad placement", "key", string(kv.Key), "err", err)
 			continue
 		}
-		st.placements[p.UFOP] = append(st.placements[p.UFOP], stored{key: string(kv.Key), p: p})
-		st.perAgent[p.Agent]++
+		snap.Placements = append(snap.Placements, p)
+		keys[p.ID] = string(kv.Key)
 	}
 	resp, err = s.cli.Get(ctx, InstancesPrefix(s.cfg.Prefix), clientv3.WithPrefix())
 	if err != nil {
-		return nil, fmt.Errorf("scheduler: load instances: %w", err)
+		return snap, nil, fmt.Errorf("scheduler: load instances: %w", err)
 	}
 	for _, kv := range resp.Kvs {
 		var in ufop.Instance
 		if err := json.Unmarshal(kv.Value, &in); err == nil {
-			st.instances[in.ID] = in
+			snap.Instances[in.ID] = in
 		}
 	}
-	return st, nil
+	return snap, keys, nil
 }
 
+// reconcile is one pass: load, Decide, apply.
 func (s *Scheduler) reconcile(ctx context.Context) error {
-	st, err := s.load(ctx)
+	snap, keys, err := s.load(ctx)
 	if err != nil {
 		return err
 	}
-	ufops := map[string]ufop.UFOP{}
-	for _, u := range s.cat.UFOPs("") {
-		ufops[u.Name] = u
-	}
-	var errs []error
-	for name, ps := range st.placements {
-		if _, ok := ufops[name]; !ok {
-			for _, sp := range ps {
-				errs = append(errs, s.remove(ctx, st, sp, "UFOP unregistered"))
-			}
-		}
-	}
-	for _, u := range ufops {
-		errs = append(errs, s.reconcileUFOP(ctx, st, u))
+	actions, errs := Decide(snap)
+	for _, a := range actions {
+		errs = append(errs, s.apply(ctx, a, keys))
 	}
 	return errors.Join(errs...)
 }
 
-func (s *Scheduler) reconcileUFOP(ctx context.Context, st *state, u ufop.UFOP) error {
-	var errs []error
-	var live []stored
-	for _, sp := range st.placements[u.Name] {
-		in, reported := st.instances[sp.p.ID]
-		switch {
-		case st.agents[sp.p.Agent].ID == "":
-			errs = append(errs, s.remove(ctx, st, sp, "agent lost"))
-		case reported && in.State == ufop.InstanceFailed:
-			errs = append(errs, s.remove(ctx, st, sp, "instance failed: "+in.Error))
-		default:
-			live = append(live, sp)
+// apply writes one action to etcd.
+func (s *Scheduler) apply(ctx context.Context, a Action, keys map[string]string) error {
+	p := a.Placement
+	switch a.Kind {
+	case ActPlace:
+		p.ID = fmt.Sprintf("%s-%06x", p.UFOP, rand.IntN(1<<24))
+		b, err := json.Marshal(p)
+		if err != nil {
+			return err
 		}
-	}
-	want := u.Instances
-	if u.Version == 0 {
-		want = 0
-	}
-	healthy := func(sp stored) bool { return st.instances[sp.p.ID].State == ufop.InstanceHealthy }
-	var old, cur []stored
-	for _, sp := range live {
-		if sp.p.Version < u.Rollout {
-			old = append(old, sp)
-		} else {
-			cur = append(cur, sp)
+		if _, err := s.cli.Put(ctx, PlacementsPrefix(s.cfg.Prefix, p.Agent)+p.ID, string(b)); err != nil {
+			return fmt.Errorf("scheduler: place %s: %w", p.ID, err)
 		}
-	}
-	// Unhealthy and newest go first when shrinking.
-	byRemoval := func(list []stored) {
-		slices.SortFunc(list, func(a, b stored) int {
-			if ha, hb := healthy(a), healthy(b); ha != hb {
-				if ha {
-					return 1
-				}
-				return -1
-			}
-			return b.p.Created.Compare(a.p.Created)
-		})
-	}
-
-	if len(old) == 0 {
-		for range want - len(cur) {
-			errs = append(errs, s.place(ctx, st, u, u.Version))
+		s.logger.Info("placed instance", "ufop", p.UFOP, "version", p.Version, "instance", p.ID, "agent", p.Agent)
+	case ActRemove:
+		key, ok := keys[p.ID]
+		if !ok {
+			key = PlacementsPrefix(s.cfg.Prefix, p.Agent) + p.ID
 		}
-		if extra := len(cur) - want; extra > 0 {
-			byRemoval(cur)
-			for _, sp := range cur[:extra] {
-				errs = append(errs, s.remove(ctx, st, sp, "scaled down"))
-			}
+		if _, err := s.cli.Delete(ctx, key); err != nil {
+			return fmt.Errorf("scheduler: remove %s: %w", p.ID, err)
 		}
-		return errors.Join(errs...)
+		s.logger.Info("removed instance", "ufop", p.UFOP, "instance", p.ID, "agent", p.Agent, "why", a.Why)
 	}
-
-	// An upgrade: start up to Step new instances at a time, and stop old
-	// ones only as new ones turn healthy, so capacity never drops.
-	step := max(u.Step, 1)
-	pending, healthyNew := 0, 0
-	for _, sp := range cur {
-		if healthy(sp) {
-			healthyNew++
-		} else if time.Since(sp.p.Created) < s.cfg.StartGrace {
-			pending++
-		}
-	}
-	for range min(want-len(cur), step-pending) {
-		errs = append(errs, s.place(ctx, st, u, u.Rollout))
-	}
-	if remove := healthyNew + len(old) - want; remove > 0 {
-		byRemoval(old)
-		for _, sp := range old[:min(remove, len(old))] {
-			errs = append(errs, s.remove(ctx, st, sp, "upgraded"))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// place puts a new instance of u at version on the agent with the most
-// free slots, preferring agents that hold fewer instances of u.
-func (s *Scheduler) place(ctx context.Context, st *state, u ufop.UFOP, version int) error {
-	v, err := s.cat.Version(u.Name, version)
-	if err != nil {
-		return err
-	}
-	if v.State != ufop.BuildOK {
-		return fmt.Errorf("scheduler: %s v%d is %s, not ok", u.Name, version, v.State)
-	}
-	spec, err := SpecOf(v)
-	if err != nil {
-		return err
-	}
-	mine := map[string]int{}
-	for _, sp := range st.placements[u.Name] {
-		mine[sp.p.Agent]++
-	}
-	var best *ufop.Agent
-	for _, a := range st.agents {
-		if st.perAgent[a.ID] >= a.Slots {
-			continue
-		}
-		if best == nil || cmp.Or(
-			cmp.Compare(mine[a.ID], mine[best.ID]),
-			cmp.Compare(st.perAgent[a.ID]*best.Slots, st.perAgent[best.ID]*a.Slots),
-			cmp.Compare(a.ID, best.ID)) < 0 {
-			a := a
-			best = &a
-		}
-	}
-	if best == nil {
-		return fmt.Errorf("scheduler: no agent has a free slot for %s", u.Name)
-	}
-	p := ufop.Placement{ID: fmt.Sprintf("%s-%06x", u.Name, rand.IntN(1<<24)), UFOP: u.Name, Version: version,
-		Agent: best.ID, Spec: spec, Created: time.Now().UTC()}
-	b, err := json.Marshal(p)
-	if err != nil {
-		return err
-	}
-	key := PlacementsPrefix(s.cfg.Prefix, best.ID) + p.ID
-	if _, err := s.cli.Put(ctx, key, string(b)); err != nil {
-		return fmt.Errorf("scheduler: place %s: %w", p.ID, err)
-	}
-	st.placements[u.Name] = append(st.placements[u.Name], stored{key: key, p: p})
-	st.perAgent[best.ID]++
-	s.logger.Info("placed instance", "ufop", u.Name, "version", version, "instance", p.ID, "agent", best.ID)
-	return nil
-}
-
-func (s *Scheduler) remove(ctx context.Context, st *state, sp stored, why string) error {
-	if _, err := s.cli.Delete(ctx, sp.key); err != nil {
-		return fmt.Errorf("scheduler: remove %s: %w", sp.p.ID, err)
-	}
-	ps := st.placements[sp.p.UFOP]
-	st.placements[sp.p.UFOP] = slices.DeleteFunc(ps, func(x stored) bool { return x.key == sp.key })
-	st.perAgent[sp.p.Agent]--
-	s.logger.Info("removed instance", "ufop", sp.p.UFOP, "instance", sp.p.ID, "agent", sp.p.Agent, "why", why)
 	return nil
 }
 

@@ -1,6 +1,9 @@
 // Copyright 2009 The Go Authors. All rights reserved.
 // Use of this source code is governed by a BSD-style
 // license that can be found in the LICENSE file.
+//
+// Copied from Go 1.26 (go1.26.8) src/image/jpeg/huffman.go and modified for
+// jpegscale (see README.md in this directory).
 
 package jpegscale
 

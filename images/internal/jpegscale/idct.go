@@ -1,6 +1,9 @@
 // Copyright 2025 The Go Authors. All rights reserved.
 // Use of this source code is governed by a BSD-style
 // license that can be found in the LICENSE file.
+//
+// Copied from Go 1.26 (go1.26.8) src/image/jpeg/dct.go: its inverse DCT,
+// unchanged but for the package name (see README.md in this directory).
 
 package jpegscale
 

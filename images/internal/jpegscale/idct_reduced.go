@@ -1,3 +1,5 @@
+// Not from Go: written for jpegscale (see README.md in this directory).
+
 package jpegscale
 
 // Reduced inverse DCTs: an NxN output (N = 4, 2, 1) from the low-frequency

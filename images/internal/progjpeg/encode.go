@@ -1,3 +1,14 @@
+// Copyright 2011 The Go Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style
+// license that can be found in the LICENSE file.
+//
+// The encoder state and the bit writer, quality scaling, marker, DQT and
+// DHT writers here (setQuality, flush, write, writeByte, emit, emitHuff,
+// emitHuffRLE, writeMarkerHeader, writeDQT, writeDHT, and writeSOF2 after
+// writeSOF0) are taken from Go 1.26's src/image/jpeg/writer.go and
+// modified; the progressive scans are new. Go's licence is LICENSE in this
+// directory.
+
 // Package progjpeg writes progressive JPEGs, which Go's image/jpeg cannot:
 // browsers show a coarse whole picture early, and the files are usually a
 // little smaller. It uses spectral selection only (no successive

@@ -2,9 +2,11 @@
 // Use of this source code is governed by a BSD-style
 // license that can be found in the LICENSE file.
 
-// This file is copied unchanged from Go's image/jpeg (dct.go, writer.go and
-// reader.go of Go 1.26): the forward DCT, tables and pixel-to-block helpers
-// that the progressive encoder in encode.go shares with the baseline one.
+// This file is copied from Go's image/jpeg (dct.go, writer.go and reader.go
+// of Go 1.26, compared against go1.26.8): the forward DCT, tables and
+// pixel-to-block helpers that the progressive encoder in encode.go shares
+// with the baseline one. Modified only by renaming the package and leaving
+// out what progjpeg does not use; see README.md in this directory.
 
 package progjpeg
 

@@ -299,8 +299,8 @@ func TestUserRateLimit(t *testing.T) {
 	within(t, "alice at 50 rps, limit 10", a.ok, 10, secs, 10, 0.2)
 	// The load generator shares the machine's cores: count on what it sent,
 	// not on the schedule it aimed at.
-	if sent := a.ok + a.limited; a.limited < sent-46 {
-		t.Errorf("alice: only %d requests limited out of %d", a.limited, sent)
+	if sent := a.ok + a.limited; sent < 2*46 || a.limited == 0 {
+		t.Errorf("alice: %d requests limited out of %d: the run did not push her past the limit", a.limited, sent)
 	}
 	if b.limited != 0 || b.ok < 30 {
 		t.Errorf("bob: %d ok, %d limited: bob must not be affected", b.ok, b.limited)

@@ -35,8 +35,8 @@ import (
 	"github.com/ufop/ufop/discovery"
 	"github.com/ufop/ufop/images"
 	"github.com/ufop/ufop/internal/lifecycle"
+	"github.com/ufop/ufop/protocol"
 	"github.com/ufop/ufop/queue"
-	"github.com/ufop/ufop/scheduler"
 	"github.com/ufop/ufop/storage"
 )
 
@@ -96,8 +96,8 @@ func DefaultConfig() Config {
 		MaxQueueFree:     4 * w,
 		FetchTimeout:     10 * time.Second,
 		DrainTimeout:     30 * time.Second,
-		CatalogPrefix:    catalog.DefaultConfig().Prefix,
-		SchedulerPrefix:  scheduler.DefaultConfig().Prefix,
+		CatalogPrefix:    protocol.CatalogPrefix,
+		SchedulerPrefix:  protocol.SchedulerPrefix,
 		Slots:            16,
 		SweepGrace:       10 * discovery.DefaultConfig().TTL,
 		SweepInterval:    time.Minute,

@@ -24,7 +24,7 @@ import (
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/container"
-	"github.com/ufop/ufop/scheduler"
+	"github.com/ufop/ufop/protocol"
 )
 
 // Runtime runs UFOP instances as containers; container.Runtime is the
@@ -173,7 +173,7 @@ func (u *ufops) run(ctx context.Context, ann publisher) error {
 // clearReports deletes the instance reports of this agent's ID: at start,
 // they are an earlier run's, whose instances are gone.
 func (u *ufops) clearReports(ctx context.Context) error {
-	prefix := scheduler.InstancesPrefix(u.prefix)
+	prefix := protocol.InstancesPrefix(u.prefix)
 	resp, err := u.a.etcd.Get(ctx, prefix, clientv3.WithPrefix())
 	if err != nil {
 		return fmt.Errorf("agent: read instance reports: %w", err)
@@ -206,7 +206,8 @@ func (u *ufops) sweep(ctx context.Context) {
 		if err == nil {
 			live := map[string]bool{}
 			for _, kv := range resp.Kvs {
-				live[string(kv.Key[len(u.a.cfg.Discovery.Prefix):])] = true
+				id, _ := protocol.AgentID(u.a.cfg.Discovery.Prefix, string(kv.Key))
+				live[id] = true
 			}
 			now := time.Now()
 			for id := range missing {
@@ -242,7 +243,7 @@ func (u *ufops) sweep(ctx context.Context) {
 }
 
 func (u *ufops) follow(ctx context.Context) error {
-	prefix := scheduler.PlacementsPrefix(u.prefix, u.a.cfg.ID)
+	prefix := protocol.AgentPlacementsPrefix(u.prefix, u.a.cfg.ID)
 	for ctx.Err() == nil {
 		resp, err := u.a.etcd.Get(ctx, prefix, clientv3.WithPrefix())
 		if err != nil {
@@ -455,14 +456,14 @@ func (u *ufops) report(ctx context.Context, ann publisher) {
 			}
 			b, _ := json.Marshal(s)
 			if published[s.ID] != string(b) {
-				if _, err := u.a.etcd.Put(ctx, scheduler.InstancesPrefix(u.prefix)+s.ID, string(b), clientv3.WithLease(u.sess.Lease())); err == nil {
+				if _, err := u.a.etcd.Put(ctx, protocol.InstanceKey(u.prefix, s.ID), string(b), clientv3.WithLease(u.sess.Lease())); err == nil {
 					published[s.ID] = string(b)
 				}
 			}
 		}
 		for id := range published {
 			if !slices.ContainsFunc(snaps, func(s ufop.Instance) bool { return s.ID == id }) {
-				if _, err := u.a.etcd.Delete(ctx, scheduler.InstancesPrefix(u.prefix)+id); err == nil {
+				if _, err := u.a.etcd.Delete(ctx, protocol.InstanceKey(u.prefix, id)); err == nil {
 					delete(published, id)
 				}
 			}

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/ufop/ufop/protocol"
 )
 
 // Config configures a Catalog.
@@ -31,7 +33,7 @@ type Config struct {
 }
 
 // DefaultConfig returns the defaults; MasterKey must still be set.
-func DefaultConfig() Config { return Config{Prefix: "/ufop/catalog/"} }
+func DefaultConfig() Config { return Config{Prefix: protocol.CatalogPrefix} }
 
 // Validate reports a config that cannot work.
 func (c Config) Validate() error {
@@ -46,9 +48,9 @@ func (c Config) Validate() error {
 
 // The tables, as sub-prefixes of Config.Prefix.
 const (
-	tUsers   = "users/"
-	tKeys    = "keys/"
-	tBuckets = "buckets/"
+	tUsers   = protocol.TableUsers
+	tKeys    = protocol.TableKeys
+	tBuckets = protocol.TableBuckets
 )
 
 // Catalog reads and writes the control-plane state.
@@ -137,7 +139,9 @@ func (c *Catalog) follow(ctx context.Context) error {
 	return errors.New("catalog: watch channel closed")
 }
 
-func (c *Catalog) key(table, name string) string { return c.cfg.Prefix + table + name }
+func (c *Catalog) key(table, name string) string {
+	return protocol.CatalogKey(c.cfg.Prefix, table, name)
+}
 
 // get reads one row from the in-memory copy.
 func (c *Catalog) get(table, name string, v any) (bool, error) {
@@ -230,7 +234,7 @@ func randomHex(n int) string {
 // ClusterToken returns the shared secret gateways present to agents,
 // creating it on first use.
 func ClusterToken(ctx context.Context, cli *clientv3.Client, prefix string) (string, error) {
-	key := prefix + "cluster/token"
+	key := protocol.ClusterTokenKey(prefix)
 	tok := randomHex(24)
 	resp, err := cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).

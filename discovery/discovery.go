@@ -20,6 +20,7 @@ import (
 	"go.etcd.io/etcd/client/v3/concurrency"
 
 	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/protocol"
 )
 
 // Config is shared by Announcer and Registry.
@@ -36,7 +37,7 @@ type Config struct {
 // DefaultConfig returns the defaults: a 3 s lease, so a dead agent is gone
 // well within 5 s.
 func DefaultConfig() Config {
-	return Config{Prefix: "/ufop/agents/", TTL: 3 * time.Second, LoadInterval: time.Second}
+	return Config{Prefix: protocol.AgentsPrefix, TTL: 3 * time.Second, LoadInterval: time.Second}
 }
 
 // Validate reports a config that cannot work.
@@ -104,7 +105,7 @@ func (a *Announcer) Publish(fn func(*ufop.Agent)) {
 	}
 }
 
-func (a *Announcer) key() string { return a.cfg.Prefix + a.self.ID }
+func (a *Announcer) key() string { return protocol.AgentKey(a.cfg.Prefix, a.self.ID) }
 
 // Run registers the agent and keeps the lease alive until ctx ends, then
 // revokes the lease so gateways stop routing to the agent at once. A lost
@@ -272,7 +273,7 @@ func (r *Registry) follow(ctx context.Context) error {
 		}
 		r.mu.Lock()
 		for _, ev := range wr.Events {
-			id := string(ev.Kv.Key[len(r.cfg.Prefix):])
+			id, _ := protocol.AgentID(r.cfg.Prefix, string(ev.Kv.Key))
 			if ev.Type == clientv3.EventTypeDelete {
 				delete(r.agents, id)
 				r.logger.Info("agent left", "agent", id)

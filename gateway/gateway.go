@@ -28,8 +28,8 @@ import (
 	"github.com/ufop/ufop/discovery"
 	"github.com/ufop/ufop/images"
 	"github.com/ufop/ufop/internal/lifecycle"
+	"github.com/ufop/ufop/protocol"
 	"github.com/ufop/ufop/queue"
-	"github.com/ufop/ufop/scheduler"
 	"github.com/ufop/ufop/storage"
 )
 
@@ -97,7 +97,7 @@ func DefaultConfig() Config {
 		ResultCacheBytes: 64 << 20,
 		Catalog:          catalog.DefaultConfig(),
 		Discovery:        discovery.DefaultConfig(),
-		SchedulerPrefix:  scheduler.DefaultConfig().Prefix,
+		SchedulerPrefix:  protocol.SchedulerPrefix,
 		Limits:           DefaultLimitsConfig(),
 		Conns:            DefaultConnsConfig(),
 	}

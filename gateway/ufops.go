@@ -21,7 +21,7 @@ import (
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/builder"
 	"github.com/ufop/ufop/images"
-	"github.com/ufop/ufop/scheduler"
+	"github.com/ufop/ufop/protocol"
 )
 
 // mountUFOPs adds the UFOP part of the admin API.
@@ -265,7 +265,7 @@ func (g *Gateway) setGrant(c echo.Context, grant bool) error {
 
 // instancesOf reads the instances agents report for a UFOP.
 func (g *Gateway) instancesOf(ctx context.Context, name string) []ufop.Instance {
-	resp, err := g.deps.Etcd.Get(ctx, scheduler.InstancesPrefix(g.cfg.SchedulerPrefix), clientv3.WithPrefix())
+	resp, err := g.deps.Etcd.Get(ctx, protocol.InstancesPrefix(g.cfg.SchedulerPrefix), clientv3.WithPrefix())
 	if err != nil {
 		return nil
 	}

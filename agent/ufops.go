@@ -659,9 +659,9 @@ func (u *ufops) call(ctx context.Context, in *instance, name, params string, dat
 		return nil, "", err
 	}
 	req.Header.Set("Content-Type", contentType)
-	req.Header.Set("X-Ufop-Bucket", src.Bucket)
-	req.Header.Set("X-Ufop-Key", src.Key)
-	req.Header.Set("X-Ufop-Reqid", reqid)
+	req.Header.Set(protocol.HeaderBucket, src.Bucket)
+	req.Header.Set(protocol.HeaderKey, src.Key)
+	req.Header.Set(protocol.HeaderReqid, reqid)
 	resp, err := u.client.Do(req)
 	if err != nil {
 		return nil, "", callError(ctx, name, err)
@@ -713,7 +713,7 @@ func (u *ufops) serveInputs(addr string) (stop func(), err error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/inputs/{token}", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+protocol.PathInputs+"{token}", func(w http.ResponseWriter, r *http.Request) {
 		v, ok := u.inputs.Load(r.PathValue("token"))
 		if !ok {
 			http.Error(w, "no such input", http.StatusNotFound)
@@ -727,7 +727,7 @@ func (u *ufops) serveInputs(addr string) (stop func(), err error) {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})
 	go func() { defer close(done); srv.Serve(ln) }()
-	u.fetchURL = "http://" + ln.Addr().String() + "/v1/inputs/"
+	u.fetchURL = "http://" + ln.Addr().String() + protocol.PathInputs
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

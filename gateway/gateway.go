@@ -371,7 +371,7 @@ func (g *Gateway) metricsHandler(open bool) echo.HandlerFunc {
 // API too.
 func (g *Gateway) publicRoutes(admin bool) *echo.Echo {
 	e := g.newEcho()
-	e.GET("/_ufop/objects/*", g.internalObject)
+	e.GET(protocol.InternalObjectsPath+"*", g.internalObject)
 	if admin {
 		g.mountAdmin(e)
 		e.GET("/metrics", g.metricsHandler(false))
@@ -486,7 +486,7 @@ func routeOf(c echo.Context) string {
 		return "health"
 	case p == "/metrics":
 		return "metrics"
-	case p == "/_ufop/objects/*":
+	case p == protocol.InternalObjectsPath+"*":
 		return "internal"
 	case len(p) >= 4 && p[:4] == "/v1/":
 		return "admin"

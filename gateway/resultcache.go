@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/ufop/ufop/agent"
+	"github.com/ufop/ufop/protocol"
 )
 
 // resultCache keeps small processed results in memory, keyed by their
@@ -56,8 +56,8 @@ func (c *resultCache) put(key string, r *result) {
 	for k, v := range r.header {
 		h[k] = v
 	}
-	h.Del(agent.HeaderTiming)
-	h.Set(agent.HeaderCache, "hit")
+	h.Del(protocol.HeaderTiming)
+	h.Set(protocol.HeaderCache, "hit")
 	stored := &result{body: r.body, contentType: r.contentType, header: h}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -368,7 +368,7 @@ func (g *Gateway) agentLogs(ctx context.Context, addr, id string, follow bool, w
 	if addr == "" {
 		return ufop.Errorf(ufop.KindUnavailable, "its agent is not reachable")
 	}
-	u := addr + "/v1/instances/" + id + "/logs"
+	u := addr + protocol.InstanceLogsPath(id)
 	if follow {
 		u += "?follow=1"
 	}

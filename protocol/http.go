@@ -51,6 +51,9 @@ const (
 	HeaderVersion = "X-Ufop-Version"
 	// HeaderFacecrop reports the faces facecrop found.
 	HeaderFacecrop = "X-Ufop-Facecrop"
+	// HeaderGrant carries a job's read grant (ufop.Job.Grant) on fetches
+	// from the gateway's internal object endpoint.
+	HeaderGrant = "X-Ufop-Grant"
 )
 
 // Headers an agent sends to a UFOP instance with each request (SPEC §5).

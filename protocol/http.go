@@ -75,6 +75,13 @@ func BuildPath(name string, n int) string {
 	return PathBuild + "?ufop=" + name + "&version=" + strconv.Itoa(n)
 }
 
+// BuildRefusal is the JSON answer (status 400) of a build refused before it
+// started; Kind is a ufop.Kind name, which the gateway maps to a status.
+type BuildRefusal struct {
+	Kind  string `json:"kind"`
+	Error string `json:"error"`
+}
+
 // BuildResultPrefix starts the last line of a build's streamed answer; the
 // rest of the line is a BuildResult as JSON.
 const BuildResultPrefix = "#ufop-build "

@@ -37,6 +37,7 @@ import (
 	"github.com/ufop/ufop/embedded"
 	"github.com/ufop/ufop/gateway"
 	"github.com/ufop/ufop/platform"
+	"github.com/ufop/ufop/protocol"
 	"github.com/ufop/ufop/queue"
 	"github.com/ufop/ufop/scheduler"
 	"github.com/ufop/ufop/storage"
@@ -256,9 +257,9 @@ func Build(ctx context.Context, cfg ufopctl.Config, name, pkg string) (int, erro
 	if resp.StatusCode != http.StatusOK {
 		return 0, fmt.Errorf("build %s: %s %s", name, resp.Status, out)
 	}
-	var res builder.Result
+	var res protocol.BuildResult
 	for _, line := range bytes.Split(out, []byte("\n")) {
-		if x, ok := builder.ParseResult(string(line)); ok {
+		if x, ok := protocol.ParseBuildResult(string(line)); ok {
 			res = x
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/internal/lifecycle"
+	"github.com/ufop/ufop/manifest"
 	"github.com/ufop/ufop/protocol"
 )
 
@@ -215,7 +216,7 @@ func (s *Service) handleBuild(w http.ResponseWriter, r *http.Request) {
 	// as an error with its kind, so that the gateway answers with its
 	// status (a base image the user may not use: 403).
 	owns := OwnedBy(s.cat, name)
-	pkg, err := ReadPackage(r.Body, s.b.cfg)
+	pkg, err := manifest.ReadPackage(r.Body, s.b.cfg.Limits)
 	if err == nil {
 		_, err = s.b.CheckBase(pkg.Manifest().Image, owns)
 	}
@@ -251,7 +252,7 @@ func (s *Service) handleBuild(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(lw, res.Line())
 }
 
-func (s *Service) build(ctx context.Context, name string, n int, pkg *Package, owns Owns, log *lineWriter) (Image, error) {
+func (s *Service) build(ctx context.Context, name string, n int, pkg *manifest.Package, owns Owns, log *lineWriter) (Image, error) {
 	fmt.Fprintf(log, "package: %d files, %d bytes\n", pkg.Files(), pkg.Size())
 	ctx, cancel := context.WithTimeout(ctx, s.b.cfg.BuildTimeout)
 	defer cancel()

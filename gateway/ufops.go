@@ -19,8 +19,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/ufop/ufop"
-	"github.com/ufop/ufop/builder"
 	"github.com/ufop/ufop/images"
+	"github.com/ufop/ufop/manifest"
 	"github.com/ufop/ufop/protocol"
 )
 
@@ -411,7 +411,7 @@ func (g *Gateway) buildUFOP(c echo.Context) error {
 	}
 	r := c.Request()
 	verify, _ := c.Get(ctxVerify).(func(string) error)
-	bcfg := builder.DefaultConfig()
+	bcfg := manifest.DefaultLimits()
 	f, err := os.CreateTemp("", "ufop-package-*")
 	if err != nil {
 		return fmt.Errorf("gateway: spool package: %w", err)
@@ -435,7 +435,7 @@ func (g *Gateway) buildUFOP(c echo.Context) error {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	if _, err := builder.ReadPackage(f, bcfg); err != nil {
+	if _, err := manifest.ReadPackage(f, bcfg); err != nil {
 		return err
 	}
 	addr, err := g.pickBuilder(r.Context())

@@ -25,11 +25,11 @@ import (
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/auth"
-	"github.com/ufop/ufop/builder"
 	"github.com/ufop/ufop/container"
 	"github.com/ufop/ufop/examples"
 	"github.com/ufop/ufop/gateway"
 	"github.com/ufop/ufop/internal/testenv"
+	"github.com/ufop/ufop/manifest"
 	"github.com/ufop/ufop/platform"
 	"github.com/ufop/ufop/protocol"
 	"github.com/ufop/ufop/ufopctl"
@@ -427,14 +427,14 @@ type tarEntry struct {
 }
 
 func badPackages(t *testing.T) []badPackage {
-	manifest := tarEntry{name: "ufop.yaml", body: []byte("image: scratch\nrun: [\"./handler\"]\n")}
+	yml := tarEntry{name: "ufop.yaml", body: []byte("image: scratch\nrun: [\"./handler\"]\n")}
 	handler := tarEntry{name: "handler", body: []byte("#!")}
 	return []badPackage{
-		{"parent path", tarOf(t, manifest, handler, tarEntry{name: "../x", body: []byte("x")}), "../x"},
-		{"absolute path", tarOf(t, manifest, handler, tarEntry{name: "/etc/evil", body: []byte("x")}), "/etc/evil"},
-		{"symlink out", tarOf(t, manifest, handler, tarEntry{name: "passwd", link: "/etc/passwd"}), "passwd"},
+		{"parent path", tarOf(t, yml, handler, tarEntry{name: "../x", body: []byte("x")}), "../x"},
+		{"absolute path", tarOf(t, yml, handler, tarEntry{name: "/etc/evil", body: []byte("x")}), "/etc/evil"},
+		{"symlink out", tarOf(t, yml, handler, tarEntry{name: "passwd", link: "/etc/passwd"}), "passwd"},
 		{"no manifest", tarOf(t, handler), "ufop.yaml"},
 		{"bad yaml", tarOf(t, tarEntry{name: "ufop.yaml", body: []byte("image: [scratch\nrun: {")}, handler), "ufop.yaml"},
-		{"oversized", bytes.Repeat([]byte{0}, int(builder.DefaultConfig().MaxPackageBytes)+1), "limit"},
+		{"oversized", bytes.Repeat([]byte{0}, int(manifest.DefaultLimits().MaxPackageBytes)+1), "limit"},
 	}
 }

@@ -25,10 +25,10 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/ufop/ufop"
-	"github.com/ufop/ufop/builder"
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/discovery"
 	"github.com/ufop/ufop/internal/lifecycle"
+	"github.com/ufop/ufop/manifest"
 	"github.com/ufop/ufop/protocol"
 )
 
@@ -243,7 +243,7 @@ func (s *Scheduler) apply(ctx context.Context, a Action, keys map[string]string)
 
 // SpecOf derives an instance spec from a built version's manifest.
 func SpecOf(v ufop.Version) (ufop.InstanceSpec, error) {
-	var m builder.Manifest
+	var m manifest.Manifest
 	if len(v.Manifest) > 0 {
 		if err := json.Unmarshal(v.Manifest, &m); err != nil {
 			return ufop.InstanceSpec{}, fmt.Errorf("scheduler: manifest of %s v%d: %w", v.UFOP, v.N, err)

@@ -171,7 +171,7 @@ func (c *Client) Logs(ctx context.Context, name, id string, follow bool) (io.Rea
 	return resp.Body, nil
 }
 
-// Build uploads a package (a .tar or .tar.gz, as builder.Package.WriteTar
+// Build uploads a package (a .tar or .tar.gz, as manifest.Package.WriteTar
 // writes) as a new version of a UFOP. It returns once the server has
 // accepted the package and the build has started; the build's log then
 // arrives on the returned BuildLog. The body hash is part of the

@@ -21,13 +21,13 @@ import (
 	"time"
 
 	"github.com/ufop/ufop"
-	"github.com/ufop/ufop/builder"
+	"github.com/ufop/ufop/manifest"
 	"github.com/ufop/ufop/protocol"
 )
 
 // fakeUFOPs is the UFOP part of fakeAPI, following gateway/ufops.go's
 // routes and answers. Builds check the package with the real
-// builder.ReadPackage and answer with a streamed log and result line, like
+// manifest.ReadPackage and answer with a streamed log and result line, like
 // the gateway relaying a builder.
 type fakeUFOPs struct {
 	ufops    map[string]*ufop.UFOP
@@ -43,7 +43,7 @@ type fakeUFOPs struct {
 	// gate, when set, holds the build answer after its first line until
 	// closed, so a test can see the log arrive before the build ends.
 	gate  chan struct{}
-	built *builder.Package // the last package received
+	built *manifest.Package // the last package received
 }
 
 func (f *fakeAPI) seedUFOP(u ufop.UFOP, versions ...ufop.Version) {
@@ -198,7 +198,7 @@ func (f *fakeAPI) ufopRoute(w http.ResponseWriter, r *http.Request, body []byte,
 // fakeBuild answers like gateway.buildUFOP: refuse a bad package with an
 // error status, else stream the log and end with the result line.
 func (f *fakeAPI) fakeBuild(w http.ResponseWriter, r *http.Request, u *ufop.UFOP, body []byte) error {
-	pkg, err := builder.ReadPackage(bytes.NewReader(body), builder.DefaultConfig())
+	pkg, err := manifest.ReadPackage(bytes.NewReader(body), manifest.DefaultLimits())
 	if err != nil {
 		return err
 	}
@@ -521,7 +521,7 @@ func TestUFOPVerbs(t *testing.T) {
 // stderr as lines, and stdout holds the version number (or the result).
 func TestBuild(t *testing.T) {
 	tarball := func(h *harness, gz bool) string {
-		pkg, err := builder.ReadDir(packageDir(h.t, filepath.Join(h.dir, "src"), nil), builder.DefaultConfig())
+		pkg, err := manifest.ReadDir(packageDir(h.t, filepath.Join(h.dir, "src"), nil), manifest.DefaultLimits())
 		if err != nil {
 			h.t.Fatal(err)
 		}
@@ -574,7 +574,7 @@ func TestBuild(t *testing.T) {
 					t.Fatal("the uploaded body is not the tarball as it is")
 				}
 			}
-			var built *builder.Package
+			var built *manifest.Package
 			h.api.withFakes(func(fu *fakeUFOPs) { built = fu.built })
 			m := built.Manifest()
 			if built.Files() < len(tt.wantIn) || len(m.Run) != 1 || m.Run[0] != "./handler" || m.Concurrency != 2 {
@@ -700,7 +700,7 @@ func TestBuildLogStreams(t *testing.T) {
 	f.seedUFOP(sepia)
 	gate := make(chan struct{})
 	f.withFakes(func(fu *fakeUFOPs) { fu.gate = gate })
-	pkg, err := builder.ReadDir(packageDir(t, t.TempDir(), nil), builder.DefaultConfig())
+	pkg, err := manifest.ReadDir(packageDir(t, t.TempDir(), nil), manifest.DefaultLimits())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/docker/docker/client"
+
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/internal/lifecycle"
@@ -290,4 +292,16 @@ func OwnedBy(cat UFOPSource, name string) Owns {
 		o, err := cat.UFOP(other)
 		return err == nil && o.Owner == u.Owner
 	}
+}
+
+// NewDockerService returns the builder role building on cli with the
+// default build settings.
+func NewDockerService(cli *client.Client, cfg ServiceConfig, etcd *clientv3.Client, logger *slog.Logger) (*Service, error) {
+	bc := DefaultConfig()
+	bc.BaseImages = cfg.BaseImages
+	b, err := New(bc, cli, logger.With("role", "builder"))
+	if err != nil {
+		return nil, err
+	}
+	return NewService(cfg, b, etcd, logger)
 }

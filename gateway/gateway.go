@@ -234,6 +234,19 @@ func (g *Gateway) AdminAddr() string {
 	return g.adminAddr
 }
 
+// EnsureAdmin creates an admin account on first start and writes its
+// ufopctl config, pointing at this gateway's listeners, to path; on later
+// starts it only updates the endpoints (catalog.EnsureAdmin). g must be
+// Ready.
+func (g *Gateway) EnsureAdmin(ctx context.Context, path string) error {
+	endpoint := "http://" + g.Addr()
+	admin := ""
+	if g.AdminAddr() != g.Addr() {
+		admin = "http://" + g.AdminAddr()
+	}
+	return g.cat.EnsureAdmin(ctx, path, endpoint, admin)
+}
+
 // Run serves until ctx ends or Close is called, then drains in-flight
 // requests and returns.
 func (g *Gateway) Run(ctx context.Context) error {

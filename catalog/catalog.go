@@ -15,10 +15,10 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/ufop/ufop/internal/etcdwatch"
 	"github.com/ufop/ufop/protocol"
 )
 
@@ -91,52 +91,35 @@ func (c *Catalog) Ready() <-chan struct{} { return c.ready }
 
 // Run loads the catalog and follows changes until ctx ends.
 func (c *Catalog) Run(ctx context.Context) error {
-	for {
-		err := c.follow(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		c.logger.Warn("catalog watch broken, reloading", "err", err)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return etcdwatch.Follower{Client: c.cli, Prefix: c.cfg.Prefix, Load: c.load, Apply: c.applyEvents,
+		Broken: func(err error) { c.logger.Warn("catalog watch broken, reloading", "err", err) }}.Run(ctx)
 }
 
-func (c *Catalog) follow(ctx context.Context) error {
-	resp, err := c.cli.Get(ctx, c.cfg.Prefix, clientv3.WithPrefix())
-	if err != nil {
-		return fmt.Errorf("catalog: load: %w", err)
-	}
-	rows := make(map[string]row, len(resp.Kvs))
-	for _, kv := range resp.Kvs {
-		rows[string(kv.Key)] = row{value: kv.Value, rev: kv.ModRevision}
+// load replaces the in-memory copy with a full snapshot.
+func (c *Catalog) load(kvs []etcdwatch.KV) {
+	rows := make(map[string]row, len(kvs))
+	for _, kv := range kvs {
+		rows[kv.Key] = row{value: kv.Value, rev: kv.ModRevision}
 	}
 	c.mu.Lock()
 	c.rows = rows
 	c.mu.Unlock()
 	c.once.Do(func() { close(c.ready) })
+}
 
-	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-	defer cancel()
-	for wr := range c.cli.Watch(wctx, c.cfg.Prefix, clientv3.WithPrefix(), clientv3.WithRev(resp.Header.Revision+1)) {
-		if err := wr.Err(); err != nil {
-			return fmt.Errorf("catalog: watch: %w", err)
+// applyEvents applies watched changes; a row this process wrote itself
+// (apply) may already be newer than the event.
+func (c *Catalog) applyEvents(evs []etcdwatch.Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ev := range evs {
+		k := ev.KV.Key
+		if ev.Delete {
+			delete(c.rows, k)
+		} else if ev.KV.ModRevision >= c.rows[k].rev {
+			c.rows[k] = row{value: ev.KV.Value, rev: ev.KV.ModRevision}
 		}
-		c.mu.Lock()
-		for _, ev := range wr.Events {
-			k := string(ev.Kv.Key)
-			if ev.Type == clientv3.EventTypeDelete {
-				delete(c.rows, k)
-			} else if ev.Kv.ModRevision >= c.rows[k].rev {
-				c.rows[k] = row{value: ev.Kv.Value, rev: ev.Kv.ModRevision}
-			}
-		}
-		c.mu.Unlock()
 	}
-	return errors.New("catalog: watch channel closed")
 }
 
 func (c *Catalog) key(table, name string) string {

@@ -23,8 +23,8 @@ func TestResultCache(t *testing.T) {
 		}
 		c.get("0")
 	}
-	if c.size > c.max {
-		t.Fatalf("holds %d bytes over its budget of %d", c.size, c.max)
+	if c.lru.Size() > c.max {
+		t.Fatalf("holds %d bytes over its budget of %d", c.lru.Size(), c.max)
 	}
 	r, ok := c.get("0")
 	if !ok || r.header.Get(protocol.HeaderCache) != "hit" || r.header.Get(protocol.HeaderTiming) != "" || r.contentType != "image/jpeg" {

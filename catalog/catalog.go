@@ -237,7 +237,7 @@ func ClusterToken(ctx context.Context, cli *clientv3.Client, prefix string) (str
 // that a sweep of dead agents' leftovers never touches another platform's
 // on the same engine.
 func ClusterID(ctx context.Context, cli *clientv3.Client, prefix string) (string, error) {
-	key := prefix + "cluster/id"
+	key := protocol.ClusterIDKey(prefix)
 	id := randomHex(8)
 	resp, err := cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).

@@ -40,8 +40,9 @@ const (
 	TableUFOPs    = "ufops/"
 	TableVersions = "versions/"
 	TableLimits   = "limits/"
-	// clusterToken is a single key beside the tables.
+	// clusterToken and clusterID are single keys beside the tables.
 	clusterToken = "cluster/token"
+	clusterID    = "cluster/id"
 )
 
 // Tables lists the catalog's tables.
@@ -55,6 +56,10 @@ func CatalogKey(prefix, table, name string) string { return prefix + table + nam
 // ClusterTokenKey is the key of the shared secret gateways present to
 // agents and builders.
 func ClusterTokenKey(catalogPrefix string) string { return catalogPrefix + clusterToken }
+
+// ClusterIDKey is the key of the platform's identity, which labels the
+// Docker resources of its agents.
+func ClusterIDKey(catalogPrefix string) string { return catalogPrefix + clusterID }
 
 // AgentKey is the registry key of agent id.
 func AgentKey(prefix, id string) string { return prefix + id }

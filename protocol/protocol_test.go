@@ -28,7 +28,7 @@ func TestKeyLayoutIsDisjoint(t *testing.T) {
 		}
 	}
 	disjoint(t, "role prefixes", Prefixes())
-	disjoint(t, "catalog tables", append(Tables(), ClusterTokenKey("")))
+	disjoint(t, "catalog tables", append(Tables(), ClusterTokenKey(""), ClusterIDKey("")))
 	for _, tb := range Tables() {
 		if !strings.HasSuffix(tb, "/") {
 			t.Errorf("table %q must end with /", tb)
@@ -43,6 +43,7 @@ func TestKeyLayoutIsDisjoint(t *testing.T) {
 		BuilderKey(BuildersPrefix, "b1"):           BuildersPrefix,
 		AgentKey(AgentsPrefix, "a1"):               AgentsPrefix,
 		ClusterTokenKey(CatalogPrefix):             CatalogPrefix,
+		ClusterIDKey(CatalogPrefix):                CatalogPrefix,
 		CatalogKey(CatalogPrefix, TableUsers, "u"): CatalogPrefix,
 		ReplayKey(ReplayPrefix, "00ff"):            ReplayPrefix,
 		InstanceKey(SchedulerPrefix, "i1"):         SchedulerPrefix,

@@ -89,7 +89,7 @@ type Version struct {
 	Log      string     `json:"log,omitempty"` // tail of the build log when failed
 	Created  time.Time  `json:"created"`
 	Finished time.Time  `json:"finished,omitempty"`
-	// Manifest is the package's ufop.yaml as JSON (builder.Manifest).
+	// Manifest is the package's ufop.yaml as JSON (manifest.Manifest).
 	Manifest json.RawMessage `json:"manifest,omitempty"`
 }
 

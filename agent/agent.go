@@ -35,8 +35,8 @@ import (
 	"github.com/ufop/ufop/discovery"
 	"github.com/ufop/ufop/images"
 	"github.com/ufop/ufop/internal/lifecycle"
+	"github.com/ufop/ufop/protocol"
 	"github.com/ufop/ufop/queue"
-	"github.com/ufop/ufop/scheduler"
 	"github.com/ufop/ufop/storage"
 )
 
@@ -96,8 +96,8 @@ func DefaultConfig() Config {
 		MaxQueueFree:     4 * w,
 		FetchTimeout:     10 * time.Second,
 		DrainTimeout:     30 * time.Second,
-		CatalogPrefix:    catalog.DefaultConfig().Prefix,
-		SchedulerPrefix:  scheduler.DefaultConfig().Prefix,
+		CatalogPrefix:    protocol.CatalogPrefix,
+		SchedulerPrefix:  protocol.SchedulerPrefix,
 		Slots:            16,
 		SweepGrace:       10 * discovery.DefaultConfig().TTL,
 		SweepInterval:    time.Minute,
@@ -343,13 +343,13 @@ func (a *Agent) publishLoad(ctx context.Context, ann *discovery.Announcer) {
 // Handler returns the agent's HTTP API.
 func (a *Agent) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/process", a.handleProcess)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST "+protocol.PathProcess, a.handleProcess)
+	mux.HandleFunc("GET "+protocol.PathHealthz, func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok\n")
 	})
-	mux.Handle("GET /metrics", a.metrics.handler())
-	mux.HandleFunc("GET /v1/instances/{id}/logs", a.handleLogs)
-	mux.HandleFunc("GET /v1/results/{id}", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET "+protocol.PathMetrics, a.metrics.handler())
+	mux.HandleFunc("GET "+protocol.PathInstanceLogs, a.handleLogs)
+	mux.HandleFunc("GET "+protocol.PathResult, func(w http.ResponseWriter, r *http.Request) {
 		if !a.authorized(r) || a.ufops == nil || a.ufops.jobs == nil {
 			http.Error(w, "not found", http.StatusNotFound)
 			return
@@ -360,22 +360,7 @@ func (a *Agent) Handler() http.Handler {
 }
 
 // ProcessRequest is the body of POST /v1/process.
-type ProcessRequest = ufop.Job
-
-// Response headers of the internal API.
-const (
-	HeaderErrorKind  = "X-Ufop-Error-Kind"
-	HeaderRetryAfter = "Retry-After"
-	HeaderCache      = "X-Ufop-Cache"
-	HeaderAgent      = "X-Ufop-Agent"
-	HeaderTiming     = "Server-Timing"
-	// HeaderVersion names the UFOP versions that made a result
-	// ("my-ufop/v2"), so a client can see an upgrade land.
-	HeaderVersion = "X-Ufop-Version"
-	// HeaderGrant carries a job's read grant (ufop.Job.Grant) on fetches
-	// from the gateway's internal object endpoint.
-	HeaderGrant = "X-Ufop-Grant"
-)
+type ProcessRequest = protocol.ProcessRequest
 
 func (a *Agent) authorized(r *http.Request) bool {
 	return a.token != "" && r.Header.Get("Authorization") == "Bearer "+a.token
@@ -408,7 +393,7 @@ func (a *Agent) handleProcess(w http.ResponseWriter, r *http.Request) {
 	for k, v := range res.Header {
 		h.Set(k, v)
 	}
-	h.Set(HeaderAgent, a.cfg.ID)
+	h.Set(protocol.HeaderAgent, a.cfg.ID)
 	w.WriteHeader(http.StatusOK)
 	w.Write(res.Body)
 }
@@ -446,10 +431,10 @@ func (a *Agent) writeError(w http.ResponseWriter, r *http.Request, reqid string,
 		a.logger.Error("process failed", "reqid", reqid, "err", err)
 	}
 	h := w.Header()
-	h.Set(HeaderErrorKind, kind.String())
-	h.Set(HeaderAgent, a.cfg.ID)
+	h.Set(protocol.HeaderErrorKind, kind.String())
+	h.Set(protocol.HeaderAgent, a.cfg.ID)
 	if ra := ufop.RetryAfterOf(err); ra > 0 {
-		h.Set(HeaderRetryAfter, strconv.Itoa(int((ra+time.Second-1)/time.Second)))
+		h.Set(protocol.HeaderRetryAfter, strconv.Itoa(int((ra+time.Second-1)/time.Second)))
 	}
 	h.Set("Content-Type", "application/json")
 	// The status is only a transport signal: the gateway maps the kind.
@@ -510,7 +495,7 @@ func withCache(h map[string]string, v string) map[string]string {
 	for k, x := range h {
 		out[k] = x
 	}
-	out[HeaderCache] = v
+	out[protocol.HeaderCache] = v
 	return out
 }
 
@@ -557,10 +542,10 @@ func (a *Agent) run(ctx context.Context, req ProcessRequest, p images.Pipeline, 
 			}
 			custom += time.Since(t)
 			v := fmt.Sprintf("%s/v%d", seg[0].Name(), version)
-			if prev := hdr[HeaderVersion]; prev != "" {
+			if prev := hdr[protocol.HeaderVersion]; prev != "" {
 				v = prev + ", " + v
 			}
-			hdr[HeaderVersion] = v
+			hdr[protocol.HeaderVersion] = v
 			continue
 		}
 		release, w, err := a.pool.acquire(ctx, req.Tier)
@@ -596,7 +581,7 @@ func (a *Agent) run(ctx context.Context, req ProcessRequest, p images.Pipeline, 
 		}
 	}
 	hdr = withCache(hdr, "miss")
-	hdr[HeaderTiming] = fmt.Sprintf("queue;dur=%.1f, fetch;dur=%.1f, decode;dur=%.1f, process;dur=%.1f, encode;dur=%.1f, ufop;dur=%.1f",
+	hdr[protocol.HeaderTiming] = fmt.Sprintf("queue;dur=%.1f, fetch;dur=%.1f, decode;dur=%.1f, process;dur=%.1f, encode;dur=%.1f, ufop;dur=%.1f",
 		ms(waited), ms(fetched), ms(decode), ms(process), ms(encode), ms(custom))
 	return &Result{Body: data, ContentType: ct, Header: hdr}, nil
 }
@@ -654,7 +639,7 @@ func (a *Agent) fetch(ctx context.Context, url, grant string, limit int64) ([]by
 	}
 	req.Header.Set("Authorization", "Bearer "+a.token)
 	if grant != "" {
-		req.Header.Set(HeaderGrant, grant)
+		req.Header.Set(protocol.HeaderGrant, grant)
 	}
 	resp, err := a.client.Do(req)
 	if err != nil {

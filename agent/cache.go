@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"container/list"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ufop/ufop/internal/lru"
 )
 
 // diskCache is a byte-bounded LRU of files in one directory. It survives
@@ -26,10 +27,8 @@ type diskCache struct {
 	max    int64
 	logger *slog.Logger
 
-	mu    sync.Mutex
-	size  int64
-	lru   *list.List // front = most recent; values are *cacheEntry
-	items map[string]*list.Element
+	mu  sync.Mutex
+	lru *lru.Cache[string, *cacheEntry] // by file name
 }
 
 type cacheEntry struct {
@@ -51,7 +50,7 @@ func openDiskCache(dir string, max int64, logger *slog.Logger) (*diskCache, erro
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("agent: cache dir: %w", err)
 	}
-	c := &diskCache{dir: dir, max: max, logger: logger, lru: list.New(), items: map[string]*list.Element{}}
+	c := &diskCache{dir: dir, max: max, logger: logger, lru: lru.New[string, *cacheEntry](max)}
 	var found []*cacheEntry
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -70,13 +69,13 @@ func openDiskCache(dir string, max int64, logger *slog.Logger) (*diskCache, erro
 	if err != nil {
 		return nil, fmt.Errorf("agent: scan cache %s: %w", dir, err)
 	}
-	slices.SortFunc(found, func(a, b *cacheEntry) int { return b.touched.Compare(a.touched) })
-	for _, e := range found {
-		c.items[e.name] = c.lru.PushBack(e)
-		c.size += e.size
-	}
+	// Oldest access first, so the most recent end up most recent and the
+	// oldest go first when the files are over the budget.
+	slices.SortFunc(found, func(a, b *cacheEntry) int { return a.touched.Compare(b.touched) })
 	c.mu.Lock()
-	c.evictLocked()
+	for _, e := range found {
+		c.evictLocked(c.lru.Add(e.name, e, e.size))
+	}
 	c.mu.Unlock()
 	return c, nil
 }
@@ -89,11 +88,9 @@ func (c *diskCache) path(name string) string {
 // Get returns an entry's body and metadata, or ok=false.
 func (c *diskCache) Get(name string) (body []byte, meta cacheMeta, ok bool) {
 	c.mu.Lock()
-	el, hit := c.items[name]
+	e, hit := c.lru.Get(name)
 	var touch bool
 	if hit {
-		c.lru.MoveToFront(el)
-		e := el.Value.(*cacheEntry)
 		// Keep mtime roughly in step with use, for the order after a
 		// restart, without a syscall on every hit.
 		if now := time.Now(); now.Sub(e.touched) > time.Minute {
@@ -162,28 +159,15 @@ func (c *diskCache) Put(name string, body []byte, meta cacheMeta) error {
 	size := int64(4 + len(mb) + len(body))
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if el, ok := c.items[name]; ok {
-		c.size -= el.Value.(*cacheEntry).size
-		c.lru.Remove(el)
-	}
-	c.items[name] = c.lru.PushFront(&cacheEntry{name: name, size: size, touched: time.Now()})
-	c.size += size
-	c.evictLocked()
+	c.evictLocked(c.lru.Add(name, &cacheEntry{name: name, size: size, touched: time.Now()}, size))
 	return nil
 }
 
-func (c *diskCache) evictLocked() {
-	for c.size > c.max {
-		el := c.lru.Back()
-		if el == nil {
-			return
-		}
-		e := el.Value.(*cacheEntry)
-		c.lru.Remove(el)
-		delete(c.items, e.name)
-		c.size -= e.size
-		if err := os.Remove(c.path(e.name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			c.logger.Warn("cache evict", "name", e.name, "err", err)
+// evictLocked removes the files of entries the index let go.
+func (c *diskCache) evictLocked(evicted []lru.Entry[string, *cacheEntry]) {
+	for _, e := range evicted {
+		if err := os.Remove(c.path(e.Key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			c.logger.Warn("cache evict", "name", e.Key, "err", err)
 		}
 	}
 }
@@ -191,11 +175,7 @@ func (c *diskCache) evictLocked() {
 func (c *diskCache) remove(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if el, ok := c.items[name]; ok {
-		c.size -= el.Value.(*cacheEntry).size
-		c.lru.Remove(el)
-		delete(c.items, name)
-	}
+	c.lru.Remove(name)
 	os.Remove(c.path(name))
 }
 
@@ -203,7 +183,7 @@ func (c *diskCache) remove(name string) {
 func (c *diskCache) Size() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.size
+	return c.lru.Size()
 }
 
 func decodeEntry(raw []byte) ([]byte, cacheMeta, error) {

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/protocol"
 	"github.com/ufop/ufop/queue"
 )
 
@@ -222,7 +223,7 @@ func (j *jobs) handle(ctx context.Context, name string, msg jetstream.Msg) {
 		out.ContentType, out.Header = res.ContentType, res.Header
 		if len(res.Body) > j.q.Config().InlineLimit {
 			j.big.Store(job.ID, &bigResult{res: res, expires: time.Now().Add(time.Minute)})
-			out.Fetch = j.a.advertise + "/v1/results/" + job.ID
+			out.Fetch = j.a.advertise + protocol.ResultPath(job.ID)
 		} else {
 			out.Body = res.Body
 		}

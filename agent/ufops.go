@@ -24,7 +24,7 @@ import (
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/container"
-	"github.com/ufop/ufop/scheduler"
+	"github.com/ufop/ufop/protocol"
 )
 
 // Runtime runs UFOP instances as containers; container.Runtime is the
@@ -173,7 +173,7 @@ func (u *ufops) run(ctx context.Context, ann publisher) error {
 // clearReports deletes the instance reports of this agent's ID: at start,
 // they are an earlier run's, whose instances are gone.
 func (u *ufops) clearReports(ctx context.Context) error {
-	prefix := scheduler.InstancesPrefix(u.prefix)
+	prefix := protocol.InstancesPrefix(u.prefix)
 	resp, err := u.a.etcd.Get(ctx, prefix, clientv3.WithPrefix())
 	if err != nil {
 		return fmt.Errorf("agent: read instance reports: %w", err)
@@ -206,7 +206,8 @@ func (u *ufops) sweep(ctx context.Context) {
 		if err == nil {
 			live := map[string]bool{}
 			for _, kv := range resp.Kvs {
-				live[string(kv.Key[len(u.a.cfg.Discovery.Prefix):])] = true
+				id, _ := protocol.AgentID(u.a.cfg.Discovery.Prefix, string(kv.Key))
+				live[id] = true
 			}
 			now := time.Now()
 			for id := range missing {
@@ -242,7 +243,7 @@ func (u *ufops) sweep(ctx context.Context) {
 }
 
 func (u *ufops) follow(ctx context.Context) error {
-	prefix := scheduler.PlacementsPrefix(u.prefix, u.a.cfg.ID)
+	prefix := protocol.AgentPlacementsPrefix(u.prefix, u.a.cfg.ID)
 	for ctx.Err() == nil {
 		resp, err := u.a.etcd.Get(ctx, prefix, clientv3.WithPrefix())
 		if err != nil {
@@ -455,14 +456,14 @@ func (u *ufops) report(ctx context.Context, ann publisher) {
 			}
 			b, _ := json.Marshal(s)
 			if published[s.ID] != string(b) {
-				if _, err := u.a.etcd.Put(ctx, scheduler.InstancesPrefix(u.prefix)+s.ID, string(b), clientv3.WithLease(u.sess.Lease())); err == nil {
+				if _, err := u.a.etcd.Put(ctx, protocol.InstanceKey(u.prefix, s.ID), string(b), clientv3.WithLease(u.sess.Lease())); err == nil {
 					published[s.ID] = string(b)
 				}
 			}
 		}
 		for id := range published {
 			if !slices.ContainsFunc(snaps, func(s ufop.Instance) bool { return s.ID == id }) {
-				if _, err := u.a.etcd.Delete(ctx, scheduler.InstancesPrefix(u.prefix)+id); err == nil {
+				if _, err := u.a.etcd.Delete(ctx, protocol.InstanceKey(u.prefix, id)); err == nil {
 					delete(published, id)
 				}
 			}
@@ -658,9 +659,9 @@ func (u *ufops) call(ctx context.Context, in *instance, name, params string, dat
 		return nil, "", err
 	}
 	req.Header.Set("Content-Type", contentType)
-	req.Header.Set("X-Ufop-Bucket", src.Bucket)
-	req.Header.Set("X-Ufop-Key", src.Key)
-	req.Header.Set("X-Ufop-Reqid", reqid)
+	req.Header.Set(protocol.HeaderBucket, src.Bucket)
+	req.Header.Set(protocol.HeaderKey, src.Key)
+	req.Header.Set(protocol.HeaderReqid, reqid)
 	resp, err := u.client.Do(req)
 	if err != nil {
 		return nil, "", callError(ctx, name, err)
@@ -712,7 +713,7 @@ func (u *ufops) serveInputs(addr string) (stop func(), err error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/inputs/{token}", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+protocol.PathInputs+"{token}", func(w http.ResponseWriter, r *http.Request) {
 		v, ok := u.inputs.Load(r.PathValue("token"))
 		if !ok {
 			http.Error(w, "no such input", http.StatusNotFound)
@@ -726,7 +727,7 @@ func (u *ufops) serveInputs(addr string) (stop func(), err error) {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})
 	go func() { defer close(done); srv.Serve(ln) }()
-	u.fetchURL = "http://" + ln.Addr().String() + "/v1/inputs/"
+	u.fetchURL = "http://" + ln.Addr().String() + protocol.PathInputs
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

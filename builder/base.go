@@ -8,6 +8,7 @@ import (
 	"github.com/distribution/reference"
 
 	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/manifest"
 )
 
 // Owns reports whether the user building a UFOP also owns the UFOP named
@@ -41,7 +42,7 @@ func baseAllowList(images []string) (map[string]bool, error) {
 	allow := make(map[string]bool, len(images))
 	for _, img := range images {
 		img = strings.TrimSpace(img)
-		if img == ScratchImage {
+		if img == manifest.ScratchImage {
 			continue
 		}
 		tagged, err := normalizeBase(img)
@@ -62,12 +63,12 @@ func baseAllowList(images []string) (map[string]bool, error) {
 // something they are not. It returns the familiar name the engine knows
 // the image by (busybox:latest, ufop/x:v1).
 func (b *Builder) CheckBase(base string, owns Owns) (string, error) {
-	if base == ScratchImage {
-		return ScratchImage, nil
+	if base == manifest.ScratchImage {
+		return manifest.ScratchImage, nil
 	}
 	tagged, err := normalizeBase(base)
 	if err != nil {
-		return "", ufop.Errorf(ufop.KindInvalid, "%s: field image: %v", ManifestFile, err)
+		return "", ufop.Errorf(ufop.KindInvalid, "%s: field image: %v", manifest.ManifestFile, err)
 	}
 	familiar := reference.FamiliarString(tagged)
 	if b.allow[tagged.String()] {
@@ -78,7 +79,7 @@ func (b *Builder) CheckBase(base string, owns Owns) (string, error) {
 	}
 	return "", ufop.Errorf(ufop.KindPermission,
 		"%s: field image: base image %q is not allowed: use scratch, an image the operator allows (%s), or an image of a UFOP you own (%s/<name>:v<N>)",
-		ManifestFile, base, b.allowedList(), b.cfg.Repository)
+		manifest.ManifestFile, base, b.allowedList(), b.cfg.Repository)
 }
 
 // ufopOf returns the UFOP name of a reference in the builder's own
@@ -95,9 +96,9 @@ func (b *Builder) ufopOf(tagged reference.NamedTagged) (string, bool) {
 }
 
 func (b *Builder) allowedList() string {
-	list := []string{ScratchImage}
+	list := []string{manifest.ScratchImage}
 	for _, img := range b.cfg.BaseImages {
-		if img = strings.TrimSpace(img); img != ScratchImage {
+		if img = strings.TrimSpace(img); img != manifest.ScratchImage {
 			list = append(list, img)
 		}
 	}

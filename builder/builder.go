@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -23,21 +24,18 @@ import (
 	"github.com/docker/docker/pkg/jsonmessage"
 
 	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/manifest"
 )
 
 // Config bounds what the builder accepts and how it builds.
 type Config struct {
-	// MaxPackageBytes caps the uploaded (compressed) package and, again,
-	// the total size of its unpacked files.
-	MaxPackageBytes int64
-	// MaxFiles caps the number of entries in a package.
-	MaxFiles int
+	// Limits bound the packages it accepts (package size and file count,
+	// default resources).
+	manifest.Limits
 	// BuildTimeout bounds one image build.
 	BuildTimeout time.Duration
 	// BuildMemory caps the memory of build_script steps.
 	BuildMemory int64
-	// DefaultResources fill the resources ufop.yaml leaves out.
-	DefaultResources Resources
 	// Repository is the image repository prefix: images are tagged
 	// <Repository>/<name>:v<version>. Tests use their own.
 	Repository string
@@ -50,12 +48,10 @@ type Config struct {
 // DefaultConfig returns the defaults of SPEC §4.
 func DefaultConfig() Config {
 	return Config{
-		MaxPackageBytes:  200 << 20,
-		MaxFiles:         10000,
-		BuildTimeout:     10 * time.Minute,
-		BuildMemory:      1 << 30,
-		DefaultResources: Resources{CPU: 1, Memory: 256 << 20, Pids: 128},
-		Repository:       "ufop",
+		Limits:       manifest.DefaultLimits(),
+		BuildTimeout: 10 * time.Minute,
+		BuildMemory:  1 << 30,
+		Repository:   "ufop",
 	}
 }
 
@@ -63,17 +59,14 @@ var repositoryRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
 
 // Validate reports the first unusable setting.
 func (c Config) Validate() error {
+	if err := c.Limits.Validate(); err != nil {
+		return err
+	}
 	switch {
-	case c.MaxPackageBytes <= 0:
-		return ufop.Errorf(ufop.KindInvalid, "builder: MaxPackageBytes must be positive, got %d", c.MaxPackageBytes)
-	case c.MaxFiles <= 0:
-		return ufop.Errorf(ufop.KindInvalid, "builder: MaxFiles must be positive, got %d", c.MaxFiles)
 	case c.BuildTimeout <= 0:
 		return ufop.Errorf(ufop.KindInvalid, "builder: BuildTimeout must be positive, got %s", c.BuildTimeout)
-	case c.BuildMemory < minMemory:
-		return ufop.Errorf(ufop.KindInvalid, "builder: BuildMemory must be at least %d bytes, got %d", minMemory, c.BuildMemory)
-	case c.DefaultResources.CPU <= 0 || c.DefaultResources.Memory < minMemory || c.DefaultResources.Pids <= 0:
-		return ufop.Errorf(ufop.KindInvalid, "builder: DefaultResources need positive cpu and pids and at least 6 MiB memory, got %+v", c.DefaultResources)
+	case c.BuildMemory < manifest.MinMemory:
+		return ufop.Errorf(ufop.KindInvalid, "builder: BuildMemory must be at least %d bytes, got %d", manifest.MinMemory, c.BuildMemory)
 	case !repositoryRE.MatchString(c.Repository):
 		return ufop.Errorf(ufop.KindInvalid, "builder: Repository %q is not a valid image repository name", c.Repository)
 	}
@@ -107,7 +100,7 @@ type Image struct {
 	Ref      string // <repository>/<name>:v<version>
 	ID       string // sha256:...
 	Size     int64
-	Manifest Manifest
+	Manifest manifest.Manifest
 	BuiltAt  time.Time
 }
 
@@ -149,7 +142,7 @@ func (b *Builder) Ref(name string, version int) string {
 // image that is not there, a failing build_script) are KindInvalid with the
 // engine's message; a base image CheckBase refuses is KindPermission.
 // owns says which UFOPs the building user owns.
-func (b *Builder) Build(ctx context.Context, name string, version int, pkg *Package, owns Owns, log io.Writer) (Image, error) {
+func (b *Builder) Build(ctx context.Context, name string, version int, pkg *manifest.Package, owns Owns, log io.Writer) (Image, error) {
 	if !nameRE.MatchString(name) || !repositoryRE.MatchString(name) {
 		return Image{}, ufop.Errorf(ufop.KindInvalid, "build: name %q must be 5-20 characters of a-z 0-9 _ -, starting and ending with a letter or digit", name)
 	}
@@ -171,7 +164,7 @@ func (b *Builder) Build(ctx context.Context, name string, version int, pkg *Pack
 		return Image{}, err
 	}
 	from := m
-	if base != ScratchImage {
+	if base != manifest.ScratchImage {
 		insp, err := b.docker.ImageInspect(ctx, base)
 		if err != nil && !cerrdefs.IsNotFound(err) {
 			return Image{}, b.engineErr(ctx, "inspect base image", err)
@@ -179,7 +172,7 @@ func (b *Builder) Build(ctx context.Context, name string, version int, pkg *Pack
 		// The engine falls back to an image ID prefix when no image has
 		// the name: only an image tagged with it is the one checked.
 		if err != nil || !slices.Contains(insp.RepoTags, base) {
-			return Image{}, ufop.Errorf(ufop.KindInvalid, "%s: field image: %q is not on the build engine, and images are never pulled; build it first or use scratch", ManifestFile, m.Image)
+			return Image{}, ufop.Errorf(ufop.KindInvalid, "%s: field image: %q is not on the build engine, and images are never pulled; build it first or use scratch", manifest.ManifestFile, m.Image)
 		}
 		// FROM the ID checked, so that a tag moved meanwhile changes nothing.
 		m.Image, from.Image = base, insp.ID
@@ -218,9 +211,9 @@ func (b *Builder) Build(ctx context.Context, name string, version int, pkg *Pack
 		Memory:      b.cfg.BuildMemory,
 		MemorySwap:  b.cfg.BuildMemory,
 		Labels: map[string]string{
-			LabelName:     name,
-			LabelVersion:  strconv.Itoa(version),
-			LabelManifest: string(manifestJSON),
+			manifest.LabelName:     name,
+			manifest.LabelVersion:  strconv.Itoa(version),
+			manifest.LabelManifest: string(manifestJSON),
 		},
 		Version: build.BuilderV1, // the classic builder: no BuildKit session needed
 	})
@@ -297,16 +290,16 @@ func copyBuildLog(r io.Reader, w io.Writer) error {
 // of a UFOP; each step the classic builder runs again costs a container.
 // build_script runs as root (it may chmod the package), then USER drops
 // privileges for the instance.
-func Dockerfile(m Manifest) string {
+func Dockerfile(m manifest.Manifest) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "FROM %s\n", m.Image)
 	sb.WriteString("WORKDIR /app\n")
 	sb.WriteString("ENV")
-	for _, k := range sortedKeys(m.Env) {
+	for _, k := range slices.Sorted(maps.Keys(m.Env)) {
 		fmt.Fprintf(&sb, " %s=%s", k, envQuote(m.Env[k]))
 	}
-	fmt.Fprintf(&sb, " PORT_HTTP=%d\n", PortHTTP)
-	fmt.Fprintf(&sb, "EXPOSE %d\n", PortHTTP)
+	fmt.Fprintf(&sb, " PORT_HTTP=%d\n", manifest.PortHTTP)
+	fmt.Fprintf(&sb, "EXPOSE %d\n", manifest.PortHTTP)
 	fmt.Fprintf(&sb, "ENTRYPOINT %s\n", jsonArray(m.Run))
 	sb.WriteString("COPY pkg/ /app/\n")
 	for _, step := range m.BuildScript {
@@ -333,9 +326,14 @@ func envQuote(v string) string {
 	return `"` + r.Replace(v) + `"`
 }
 
+// canonicalTime is the modification time of the Dockerfile in the build
+// context, the one manifest.Package.WriteTarTo gives every entry, so the
+// same package always gives the same context (and build cache hits).
+var canonicalTime = time.Unix(0, 0).UTC()
+
 // writeContext writes the build context tar: the Dockerfile and the
 // package under pkg/.
-func writeContext(w io.Writer, dockerfile string, pkg *Package) error {
+func writeContext(w io.Writer, dockerfile string, pkg *manifest.Package) error {
 	tw := tar.NewWriter(w)
 	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: "Dockerfile", Mode: 0o644, Size: int64(len(dockerfile)), ModTime: canonicalTime}
 	if err := tw.WriteHeader(hdr); err != nil {
@@ -347,5 +345,5 @@ func writeContext(w io.Writer, dockerfile string, pkg *Package) error {
 	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "pkg/", Mode: 0o755, ModTime: canonicalTime}); err != nil {
 		return fmt.Errorf("build context: %w", err)
 	}
-	return pkg.writeTar(tw, "pkg/")
+	return pkg.WriteTarTo(tw, "pkg/")
 }

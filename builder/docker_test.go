@@ -22,6 +22,7 @@ import (
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/examples"
+	"github.com/ufop/ufop/manifest"
 )
 
 // testRepository keeps test images apart from real ones.
@@ -80,7 +81,7 @@ func removeImages(t testing.TB, cli *client.Client, name string) {
 	// removes what it can, until a pass removes nothing.
 	var errs []error
 	for pass := 0; pass < 10; pass++ {
-		imgs, err := cli.ImageList(ctx, image.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", LabelName+"="+name))})
+		imgs, err := cli.ImageList(ctx, image.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", manifest.LabelName+"="+name))})
 		if err != nil {
 			t.Errorf("list images of %s: %v", name, err)
 			return
@@ -111,7 +112,7 @@ func imagesOf(t testing.TB, cli *client.Client, name string) []string {
 	ctx := context.Background()
 	var ids []string
 	for _, f := range []filters.Args{
-		filters.NewArgs(filters.Arg("label", LabelName+"="+name)),
+		filters.NewArgs(filters.Arg("label", manifest.LabelName+"="+name)),
 		filters.NewArgs(filters.Arg("reference", testRepository+"/"+name)),
 	} {
 		imgs, err := cli.ImageList(ctx, image.ListOptions{All: true, Filters: f})
@@ -133,7 +134,7 @@ func TestBuildExampleImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pkg, err := ReadDir(dir, b.Config())
+	pkg, err := manifest.ReadDir(dir, b.Config().Limits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,10 +161,10 @@ func TestBuildExampleImage(t *testing.T) {
 		t.Errorf("inspect %s tags %v, want %s tagged %s", insp.ID, insp.RepoTags, img.ID, img.Ref)
 	}
 	cfg := insp.Config
-	if cfg.Labels[LabelName] != name || cfg.Labels[LabelVersion] != "1" {
+	if cfg.Labels[manifest.LabelName] != name || cfg.Labels[manifest.LabelVersion] != "1" {
 		t.Errorf("labels %v", cfg.Labels)
 	}
-	labelled, err := ImageManifest(cfg.Labels)
+	labelled, err := manifest.ImageManifest(cfg.Labels)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +199,7 @@ func TestBuildExampleImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(insp2.Config.Env, `GREETING=say "hi" for $5`) || insp2.Config.Labels[LabelVersion] != "2" {
+	if !slices.Contains(insp2.Config.Env, `GREETING=say "hi" for $5`) || insp2.Config.Labels[manifest.LabelVersion] != "2" {
 		t.Errorf("v2 env %v labels %v", insp2.Config.Env, insp2.Config.Labels)
 	}
 	files2 := imageFiles(t, cli, img2.ID)
@@ -212,7 +213,7 @@ func TestBuildExampleImage(t *testing.T) {
 
 // packageOf makes a package from name → content (mode 0755 for names
 // without a dot).
-func packageOf(t testing.TB, files map[string]string) *Package {
+func packageOf(t testing.TB, files map[string]string) *manifest.Package {
 	t.Helper()
 	var entries []tarEntry
 	for name, body := range files {
@@ -223,7 +224,7 @@ func packageOf(t testing.TB, files map[string]string) *Package {
 		entries = append(entries, tarEntry{name: name, body: body, mode: mode})
 	}
 	slices.SortFunc(entries, func(a, b tarEntry) int { return strings.Compare(a.name, b.name) })
-	pkg, err := ReadPackage(bytes.NewReader(makeTar(t, entries...)), DefaultConfig())
+	pkg, err := manifest.ReadPackage(bytes.NewReader(makeTar(t, entries...)), manifest.DefaultLimits())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +309,7 @@ func TestBuildRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			name := uniqueName("refuse")
-			pkg, err := ReadPackage(bytes.NewReader(tt.input), tt.cfg)
+			pkg, err := manifest.ReadPackage(bytes.NewReader(tt.input), tt.cfg.Limits)
 			if err == nil {
 				// Were it accepted, it would be built: make the failure loud.
 				_, berr := b.Build(ctx, name, 1, pkg, nil, io.Discard)
@@ -337,7 +338,7 @@ func TestBuildRefusals(t *testing.T) {
 		what    string
 		name    string
 		version int
-		pkg     *Package
+		pkg     *manifest.Package
 		want    string
 	}{
 		{"absent base image", uniqueName("absent"), 1, absent, `field image: "absent-base:v1" is not on the build engine`},
@@ -378,7 +379,7 @@ func TestBuildScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dockerfile := "FROM scratch\nCOPY busybox /bin/busybox\nCOPY busybox /bin/sh\nCOPY busybox /bin/chmod\nCOPY busybox /bin/false\nLABEL " + LabelName + "=" + name + "\n"
+	dockerfile := "FROM scratch\nCOPY busybox /bin/busybox\nCOPY busybox /bin/sh\nCOPY busybox /bin/chmod\nCOPY busybox /bin/false\nLABEL " + manifest.LabelName + "=" + name + "\n"
 	ctxTar := makeTar(t, file("Dockerfile", dockerfile), tarEntry{name: "busybox", mode: 0o755, body: string(busybox)})
 	resp, err := cli.ImageBuild(ctx, bytes.NewReader(ctxTar), build.ImageBuildOptions{Tags: []string{base}, Remove: true, ForceRemove: true, Version: build.BuilderV1})
 	if err != nil {
@@ -458,7 +459,7 @@ func TestBuildBaseOwnership(t *testing.T) {
 		aliceInsp.ID,
 		strings.ToUpper(aliceImg.Ref),
 	} {
-		pkg, err := ReadPackage(bytes.NewReader(makeTar(t, file("ufop.yaml", "image: \""+base+"\"\nrun: ./handler\n"), tarEntry{name: "handler", body: "x", mode: 0o755})), DefaultConfig())
+		pkg, err := manifest.ReadPackage(bytes.NewReader(makeTar(t, file("ufop.yaml", "image: \""+base+"\"\nrun: ./handler\n"), tarEntry{name: "handler", body: "x", mode: 0o755})), manifest.DefaultLimits())
 		if err != nil {
 			continue // refused as a reference already
 		}
@@ -522,7 +523,7 @@ func BenchmarkBuild(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				pkg, err := ReadDir(dir, bld.Config())
+				pkg, err := manifest.ReadDir(dir, bld.Config().Limits)
 				if err != nil {
 					b.Fatal(err)
 				}

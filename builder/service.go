@@ -5,36 +5,24 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/docker/docker/client"
+
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/internal/lifecycle"
+	"github.com/ufop/ufop/manifest"
+	"github.com/ufop/ufop/protocol"
 )
-
-// ServicePrefix is where running builders register their address in etcd.
-const ServicePrefix = "/ufop/builders/"
-
-// ResultPrefix starts the last line of a build's streamed answer; the
-// rest of the line is a Result as JSON.
-const ResultPrefix = "#ufop-build "
-
-// Result is the outcome of one build.
-type Result struct {
-	UFOP    string          `json:"ufop"`
-	Version int             `json:"version"`
-	State   ufop.BuildState `json:"state"`
-	Image   string          `json:"image,omitempty"`
-	Error   string          `json:"error,omitempty"`
-}
 
 // ServiceConfig configures the builder role.
 type ServiceConfig struct {
@@ -128,7 +116,7 @@ func (s *Service) Run(ctx context.Context) error {
 		adv = "http://" + ln.Addr().String()
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/build", s.handleBuild)
+	mux.HandleFunc("POST "+protocol.PathBuild, s.handleBuild)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
 	wg.Add(1)
@@ -181,7 +169,7 @@ func (s *Service) register(ctx context.Context, adv string) (clientv3.LeaseID, <
 	if err != nil {
 		return 0, nil, fmt.Errorf("builder: lease: %w", err)
 	}
-	if _, err := s.cli.Put(ctx, ServicePrefix+s.cfg.ID, adv, clientv3.WithLease(lease.ID)); err != nil {
+	if _, err := s.cli.Put(ctx, protocol.BuilderKey(protocol.BuildersPrefix, s.cfg.ID), adv, clientv3.WithLease(lease.ID)); err != nil {
 		return 0, nil, fmt.Errorf("builder: register: %w", err)
 	}
 	ka, err := s.cli.KeepAlive(ctx, lease.ID)
@@ -230,7 +218,7 @@ func (s *Service) handleBuild(w http.ResponseWriter, r *http.Request) {
 	// as an error with its kind, so that the gateway answers with its
 	// status (a base image the user may not use: 403).
 	owns := OwnedBy(s.cat, name)
-	pkg, err := ReadPackage(r.Body, s.b.cfg)
+	pkg, err := manifest.ReadPackage(r.Body, s.b.cfg.Limits)
 	if err == nil {
 		_, err = s.b.CheckBase(pkg.Manifest().Image, owns)
 	}
@@ -241,7 +229,7 @@ func (s *Service) handleBuild(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	lw := &lineWriter{w: w, max: s.cfg.LogTail}
-	res := Result{UFOP: name, Version: n}
+	res := protocol.BuildResult{UFOP: name, Version: n}
 	img, err := s.build(r.Context(), name, n, pkg, owns, lw)
 	if err != nil {
 		res.State, res.Error = ufop.BuildFailed, ufop.Message(err)
@@ -263,22 +251,14 @@ func (s *Service) handleBuild(w http.ResponseWriter, r *http.Request) {
 		s.logger.Error("record build", "ufop", name, "version", n, "err", err)
 	}
 	s.logger.Info("build finished", "ufop", name, "version", n, "state", res.State)
-	b, _ := json.Marshal(res)
-	fmt.Fprintf(lw, "%s%s\n", ResultPrefix, b)
+	io.WriteString(lw, res.Line())
 }
 
-func (s *Service) build(ctx context.Context, name string, n int, pkg *Package, owns Owns, log *lineWriter) (Image, error) {
+func (s *Service) build(ctx context.Context, name string, n int, pkg *manifest.Package, owns Owns, log *lineWriter) (Image, error) {
 	fmt.Fprintf(log, "package: %d files, %d bytes\n", pkg.Files(), pkg.Size())
 	ctx, cancel := context.WithTimeout(ctx, s.b.cfg.BuildTimeout)
 	defer cancel()
 	return s.b.Build(ctx, name, n, pkg, owns, log)
-}
-
-// Refusal is the JSON answer (status 400) of a build refused before it
-// started; Kind is a ufop.Kind name, which the gateway maps to a status.
-type Refusal struct {
-	Kind  string `json:"kind"`
-	Error string `json:"error"`
 }
 
 // refuse records v as failed with err's message and answers it.
@@ -293,7 +273,7 @@ func (s *Service) refuse(w http.ResponseWriter, v ufop.Version, err error) {
 	s.logger.Info("build refused", "ufop", v.UFOP, "version", v.N, "kind", ufop.KindOf(err), "err", msg)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusBadRequest)
-	json.NewEncoder(w).Encode(Refusal{Kind: ufop.KindOf(err).String(), Error: msg})
+	json.NewEncoder(w).Encode(protocol.BuildRefusal{Kind: ufop.KindOf(err).String(), Error: msg})
 }
 
 // UFOPSource is the part of the catalog OwnedBy reads.
@@ -314,12 +294,14 @@ func OwnedBy(cat UFOPSource, name string) Owns {
 	}
 }
 
-// ParseResult reads the last line of a build's streamed answer; ok is
-// false for any other line.
-func ParseResult(line string) (res Result, ok bool) {
-	rest, found := strings.CutPrefix(strings.TrimSpace(line), ResultPrefix)
-	if !found || json.Unmarshal([]byte(rest), &res) != nil {
-		return res, false
+// NewDockerService returns the builder role building on cli with the
+// default build settings.
+func NewDockerService(cli *client.Client, cfg ServiceConfig, etcd *clientv3.Client, logger *slog.Logger) (*Service, error) {
+	bc := DefaultConfig()
+	bc.BaseImages = cfg.BaseImages
+	b, err := New(bc, cli, logger.With("role", "builder"))
+	if err != nil {
+		return nil, err
 	}
-	return res, true
+	return NewService(cfg, b, etcd, logger)
 }

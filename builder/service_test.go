@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/internal/testenv"
+	"github.com/ufop/ufop/protocol"
 )
 
 // TestServiceBaseOwnership runs the builder role on a real etcd and
@@ -58,7 +58,7 @@ func TestServiceBaseOwnership(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("builder not ready")
 	}
-	resp, err := etcd.Get(ctx, ServicePrefix+scfg.ID)
+	resp, err := etcd.Get(ctx, protocol.BuilderKey(protocol.BuildersPrefix, scfg.ID))
 	if err != nil || len(resp.Kvs) != 1 {
 		t.Fatalf("builder not registered: %v", err)
 	}
@@ -67,30 +67,30 @@ func TestServiceBaseOwnership(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	build := func(name string, n int, yaml string) (*http.Response, Result) {
+	build := func(name string, n int, yaml string) (*http.Response, protocol.BuildResult) {
 		t.Helper()
 		if _, err := cat.NewVersion(ctx, name); err != nil {
 			t.Fatal(err)
 		}
 		body := makeTar(t, file("ufop.yaml", yaml), tarEntry{name: "handler", body: name, mode: 0o755})
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("%s/v1/build?ufop=%s&version=%d", addr, name, n), bytes.NewReader(body))
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, addr+protocol.BuildPath(name, n), bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		var res Result
+		var res protocol.BuildResult
 		if resp.StatusCode != http.StatusOK {
-			var ref Refusal
+			var ref protocol.BuildRefusal
 			if err := json.NewDecoder(resp.Body).Decode(&ref); err != nil {
 				t.Fatalf("refusal not JSON: %v", err)
 			}
-			return resp, Result{State: ufop.BuildFailed, Error: ref.Kind + ": " + ref.Error}
+			return resp, protocol.BuildResult{State: ufop.BuildFailed, Error: ref.Kind + ": " + ref.Error}
 		}
 		sc := bufio.NewScanner(resp.Body)
 		for sc.Scan() {
-			if r, ok := ParseResult(sc.Text()); ok {
+			if r, ok := protocol.ParseBuildResult(sc.Text()); ok {
 				res = r
 			}
 		}

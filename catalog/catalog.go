@@ -15,9 +15,11 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/ufop/ufop/internal/etcdwatch"
+	"github.com/ufop/ufop/protocol"
 )
 
 // Config configures a Catalog.
@@ -31,7 +33,7 @@ type Config struct {
 }
 
 // DefaultConfig returns the defaults; MasterKey must still be set.
-func DefaultConfig() Config { return Config{Prefix: "/ufop/catalog/"} }
+func DefaultConfig() Config { return Config{Prefix: protocol.CatalogPrefix} }
 
 // Validate reports a config that cannot work.
 func (c Config) Validate() error {
@@ -46,9 +48,9 @@ func (c Config) Validate() error {
 
 // The tables, as sub-prefixes of Config.Prefix.
 const (
-	tUsers   = "users/"
-	tKeys    = "keys/"
-	tBuckets = "buckets/"
+	tUsers   = protocol.TableUsers
+	tKeys    = protocol.TableKeys
+	tBuckets = protocol.TableBuckets
 )
 
 // Catalog reads and writes the control-plane state.
@@ -89,55 +91,40 @@ func (c *Catalog) Ready() <-chan struct{} { return c.ready }
 
 // Run loads the catalog and follows changes until ctx ends.
 func (c *Catalog) Run(ctx context.Context) error {
-	for {
-		err := c.follow(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		c.logger.Warn("catalog watch broken, reloading", "err", err)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return etcdwatch.Follower{Client: c.cli, Prefix: c.cfg.Prefix, Load: c.load, Apply: c.applyEvents,
+		Broken: func(err error) { c.logger.Warn("catalog watch broken, reloading", "err", err) }}.Run(ctx)
 }
 
-func (c *Catalog) follow(ctx context.Context) error {
-	resp, err := c.cli.Get(ctx, c.cfg.Prefix, clientv3.WithPrefix())
-	if err != nil {
-		return fmt.Errorf("catalog: load: %w", err)
-	}
-	rows := make(map[string]row, len(resp.Kvs))
-	for _, kv := range resp.Kvs {
-		rows[string(kv.Key)] = row{value: kv.Value, rev: kv.ModRevision}
+// load replaces the in-memory copy with a full snapshot.
+func (c *Catalog) load(kvs []etcdwatch.KV) {
+	rows := make(map[string]row, len(kvs))
+	for _, kv := range kvs {
+		rows[kv.Key] = row{value: kv.Value, rev: kv.ModRevision}
 	}
 	c.mu.Lock()
 	c.rows = rows
 	c.mu.Unlock()
 	c.once.Do(func() { close(c.ready) })
-
-	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-	defer cancel()
-	for wr := range c.cli.Watch(wctx, c.cfg.Prefix, clientv3.WithPrefix(), clientv3.WithRev(resp.Header.Revision+1)) {
-		if err := wr.Err(); err != nil {
-			return fmt.Errorf("catalog: watch: %w", err)
-		}
-		c.mu.Lock()
-		for _, ev := range wr.Events {
-			k := string(ev.Kv.Key)
-			if ev.Type == clientv3.EventTypeDelete {
-				delete(c.rows, k)
-			} else if ev.Kv.ModRevision >= c.rows[k].rev {
-				c.rows[k] = row{value: ev.Kv.Value, rev: ev.Kv.ModRevision}
-			}
-		}
-		c.mu.Unlock()
-	}
-	return errors.New("catalog: watch channel closed")
 }
 
-func (c *Catalog) key(table, name string) string { return c.cfg.Prefix + table + name }
+// applyEvents applies watched changes; a row this process wrote itself
+// (apply) may already be newer than the event.
+func (c *Catalog) applyEvents(evs []etcdwatch.Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ev := range evs {
+		k := ev.KV.Key
+		if ev.Delete {
+			delete(c.rows, k)
+		} else if ev.KV.ModRevision >= c.rows[k].rev {
+			c.rows[k] = row{value: ev.KV.Value, rev: ev.KV.ModRevision}
+		}
+	}
+}
+
+func (c *Catalog) key(table, name string) string {
+	return protocol.CatalogKey(c.cfg.Prefix, table, name)
+}
 
 // get reads one row from the in-memory copy.
 func (c *Catalog) get(table, name string, v any) (bool, error) {
@@ -230,7 +217,7 @@ func randomHex(n int) string {
 // ClusterToken returns the shared secret gateways present to agents,
 // creating it on first use.
 func ClusterToken(ctx context.Context, cli *clientv3.Client, prefix string) (string, error) {
-	key := prefix + "cluster/token"
+	key := protocol.ClusterTokenKey(prefix)
 	tok := randomHex(24)
 	resp, err := cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
@@ -250,7 +237,7 @@ func ClusterToken(ctx context.Context, cli *clientv3.Client, prefix string) (str
 // that a sweep of dead agents' leftovers never touches another platform's
 // on the same engine.
 func ClusterID(ctx context.Context, cli *clientv3.Client, prefix string) (string, error) {
-	key := prefix + "cluster/id"
+	key := protocol.ClusterIDKey(prefix)
 	id := randomHex(8)
 	resp, err := cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).

@@ -12,9 +12,10 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/protocol"
 )
 
-const tLimits = "limits/"
+const tLimits = protocol.TableLimits
 
 // Limit is an admin-set limit row for a user: user-wide when Cmd is
 // empty, else for one command (a built-in fop or UFOP name). A zero field

@@ -11,11 +11,12 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/protocol"
 )
 
 const (
-	tUFOPs    = "ufops/"
-	tVersions = "versions/"
+	tUFOPs    = protocol.TableUFOPs
+	tVersions = protocol.TableVersions
 )
 
 // RegisterUFOP records a new UFOP. The caller checks the name against the

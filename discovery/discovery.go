@@ -20,6 +20,8 @@ import (
 	"go.etcd.io/etcd/client/v3/concurrency"
 
 	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/internal/etcdwatch"
+	"github.com/ufop/ufop/protocol"
 )
 
 // Config is shared by Announcer and Registry.
@@ -36,7 +38,7 @@ type Config struct {
 // DefaultConfig returns the defaults: a 3 s lease, so a dead agent is gone
 // well within 5 s.
 func DefaultConfig() Config {
-	return Config{Prefix: "/ufop/agents/", TTL: 3 * time.Second, LoadInterval: time.Second}
+	return Config{Prefix: protocol.AgentsPrefix, TTL: 3 * time.Second, LoadInterval: time.Second}
 }
 
 // Validate reports a config that cannot work.
@@ -104,7 +106,7 @@ func (a *Announcer) Publish(fn func(*ufop.Agent)) {
 	}
 }
 
-func (a *Announcer) key() string { return a.cfg.Prefix + a.self.ID }
+func (a *Announcer) key() string { return protocol.AgentKey(a.cfg.Prefix, a.self.ID) }
 
 // Run registers the agent and keeps the lease alive until ctx ends, then
 // revokes the lease so gateways stop routing to the agent at once. A lost
@@ -230,30 +232,17 @@ func (r *Registry) Ready() <-chan struct{} { return r.ready }
 // Run loads the registry and follows changes until ctx ends. A broken watch
 // (compaction, etcd restart) is answered with a fresh load.
 func (r *Registry) Run(ctx context.Context) error {
-	for {
-		err := r.follow(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		r.logger.Warn("registry watch broken, reloading", "err", err)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return etcdwatch.Follower{Client: r.cli, Prefix: r.cfg.Prefix, Load: r.load, Apply: r.apply,
+		Broken: func(err error) { r.logger.Warn("registry watch broken, reloading", "err", err) }}.Run(ctx)
 }
 
-func (r *Registry) follow(ctx context.Context) error {
-	resp, err := r.cli.Get(ctx, r.cfg.Prefix, clientv3.WithPrefix())
-	if err != nil {
-		return fmt.Errorf("discovery: load: %w", err)
-	}
+// load replaces the registry with a full snapshot.
+func (r *Registry) load(kvs []etcdwatch.KV) {
 	snapshot := map[string]ufop.Agent{}
-	for _, kv := range resp.Kvs {
+	for _, kv := range kvs {
 		var a ufop.Agent
 		if err := json.Unmarshal(kv.Value, &a); err != nil {
-			r.logger.Warn("bad registry entry", "key", string(kv.Key), "err", err)
+			r.logger.Warn("bad registry entry", "key", kv.Key, "err", err)
 			continue
 		}
 		snapshot[a.ID] = a
@@ -262,35 +251,29 @@ func (r *Registry) follow(ctx context.Context) error {
 	r.agents = snapshot
 	r.mu.Unlock()
 	r.once.Do(func() { close(r.ready) })
+}
 
-	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-	defer cancel()
-	wch := r.cli.Watch(wctx, r.cfg.Prefix, clientv3.WithPrefix(), clientv3.WithRev(resp.Header.Revision+1))
-	for wr := range wch {
-		if err := wr.Err(); err != nil {
-			return fmt.Errorf("discovery: watch: %w", err)
+// apply applies watched changes: agents joining, updating and leaving.
+func (r *Registry) apply(evs []etcdwatch.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, ev := range evs {
+		id, _ := protocol.AgentID(r.cfg.Prefix, ev.KV.Key)
+		if ev.Delete {
+			delete(r.agents, id)
+			r.logger.Info("agent left", "agent", id)
+			continue
 		}
-		r.mu.Lock()
-		for _, ev := range wr.Events {
-			id := string(ev.Kv.Key[len(r.cfg.Prefix):])
-			if ev.Type == clientv3.EventTypeDelete {
-				delete(r.agents, id)
-				r.logger.Info("agent left", "agent", id)
-				continue
-			}
-			var a ufop.Agent
-			if err := json.Unmarshal(ev.Kv.Value, &a); err != nil {
-				r.logger.Warn("bad registry entry", "key", string(ev.Kv.Key), "err", err)
-				continue
-			}
-			if _, known := r.agents[id]; !known {
-				r.logger.Info("agent joined", "agent", id, "addr", a.Addr)
-			}
-			r.agents[id] = a
+		var a ufop.Agent
+		if err := json.Unmarshal(ev.KV.Value, &a); err != nil {
+			r.logger.Warn("bad registry entry", "key", ev.KV.Key, "err", err)
+			continue
 		}
-		r.mu.Unlock()
+		if _, known := r.agents[id]; !known {
+			r.logger.Info("agent joined", "agent", id, "addr", a.Addr)
+		}
+		r.agents[id] = a
 	}
-	return errors.New("discovery: watch channel closed")
 }
 
 // Agents returns the registered agents sorted by ID.

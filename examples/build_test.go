@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ufop/ufop/builder"
+	"github.com/ufop/ufop/manifest"
 )
 
 func TestBuildAndTarball(t *testing.T) {
@@ -22,11 +22,11 @@ func TestBuildAndTarball(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pkg, err := builder.ReadDir(dir, builder.DefaultConfig())
+			pkg, err := manifest.ReadDir(dir, manifest.DefaultLimits())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if m := pkg.Manifest(); m.Image != builder.ScratchImage || len(m.Run) != 1 || m.Run[0] != "./handler" {
+			if m := pkg.Manifest(); m.Image != manifest.ScratchImage || len(m.Run) != 1 || m.Run[0] != "./handler" {
 				t.Fatalf("manifest %+v", m)
 			}
 			st, err := os.Stat(filepath.Join(dir, "handler"))
@@ -46,7 +46,7 @@ func TestBuildAndTarball(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			if _, err := builder.ReadPackage(f, builder.DefaultConfig()); err != nil {
+			if _, err := manifest.ReadPackage(f, manifest.DefaultLimits()); err != nil {
 				t.Fatalf("tarball refused: %v", err)
 			}
 		})

@@ -28,8 +28,8 @@ import (
 	"github.com/ufop/ufop/discovery"
 	"github.com/ufop/ufop/images"
 	"github.com/ufop/ufop/internal/lifecycle"
+	"github.com/ufop/ufop/protocol"
 	"github.com/ufop/ufop/queue"
-	"github.com/ufop/ufop/scheduler"
 	"github.com/ufop/ufop/storage"
 )
 
@@ -97,7 +97,7 @@ func DefaultConfig() Config {
 		ResultCacheBytes: 64 << 20,
 		Catalog:          catalog.DefaultConfig(),
 		Discovery:        discovery.DefaultConfig(),
-		SchedulerPrefix:  scheduler.DefaultConfig().Prefix,
+		SchedulerPrefix:  protocol.SchedulerPrefix,
 		Limits:           DefaultLimitsConfig(),
 		Conns:            DefaultConnsConfig(),
 	}
@@ -232,6 +232,19 @@ func (g *Gateway) AdminAddr() string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.adminAddr
+}
+
+// EnsureAdmin creates an admin account on first start and writes its
+// ufopctl config, pointing at this gateway's listeners, to path; on later
+// starts it only updates the endpoints (catalog.EnsureAdmin). g must be
+// Ready.
+func (g *Gateway) EnsureAdmin(ctx context.Context, path string) error {
+	endpoint := "http://" + g.Addr()
+	admin := ""
+	if g.AdminAddr() != g.Addr() {
+		admin = "http://" + g.AdminAddr()
+	}
+	return g.cat.EnsureAdmin(ctx, path, endpoint, admin)
 }
 
 // Run serves until ctx ends or Close is called, then drains in-flight
@@ -371,7 +384,7 @@ func (g *Gateway) metricsHandler(open bool) echo.HandlerFunc {
 // API too.
 func (g *Gateway) publicRoutes(admin bool) *echo.Echo {
 	e := g.newEcho()
-	e.GET("/_ufop/objects/*", g.internalObject)
+	e.GET(protocol.InternalObjectsPath+"*", g.internalObject)
 	if admin {
 		g.mountAdmin(e)
 		e.GET("/metrics", g.metricsHandler(false))
@@ -486,7 +499,7 @@ func routeOf(c echo.Context) string {
 		return "health"
 	case p == "/metrics":
 		return "metrics"
-	case p == "/_ufop/objects/*":
+	case p == protocol.InternalObjectsPath+"*":
 		return "internal"
 	case len(p) >= 4 && p[:4] == "/v1/":
 		return "admin"

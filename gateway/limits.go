@@ -14,6 +14,7 @@ import (
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/images"
+	"github.com/ufop/ufop/protocol"
 )
 
 // TierLimits are the limits of a tier's users that no admin has set
@@ -57,11 +58,11 @@ func DefaultLimitsConfig() LimitsConfig {
 			ufop.TierFree: {RPS: 50, Burst: 100, Concurrency: 20},
 			ufop.TierPaid: {RPS: 1000, Burst: 2000, Concurrency: 400},
 		},
-		PeersPrefix:   "/ufop/gateways/",
+		PeersPrefix:   protocol.GatewaysPrefix,
 		PeerTTL:       3 * time.Second,
 		IdleAfter:     2 * time.Minute,
 		ReplayEntries: 100_000,
-		ReplayPrefix:  "/ufop/replay/",
+		ReplayPrefix:  protocol.ReplayPrefix,
 	}
 }
 

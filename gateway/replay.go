@@ -11,6 +11,7 @@ import (
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/auth"
+	"github.com/ufop/ufop/protocol"
 )
 
 // replayGuard refuses an admin request whose signature was seen before:
@@ -50,7 +51,7 @@ func (g *replayGuard) check(ctx context.Context, cred auth.Credential, target st
 	if err != nil {
 		return err
 	}
-	k := g.prefix + hex.EncodeToString(cred.Sig)
+	k := protocol.ReplayKey(g.prefix, hex.EncodeToString(cred.Sig))
 	tx, err := g.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
 		Then(clientv3.OpPut(k, "", clientv3.WithLease(lease))).Commit()
 	if err != nil {

@@ -1,11 +1,11 @@
 package gateway
 
 import (
-	"container/list"
 	"net/http"
 	"sync"
 
-	"github.com/ufop/ufop/agent"
+	"github.com/ufop/ufop/internal/lru"
+	"github.com/ufop/ufop/protocol"
 )
 
 // resultCache keeps small processed results in memory, keyed by their
@@ -16,19 +16,12 @@ import (
 type resultCache struct {
 	max int64
 
-	mu    sync.Mutex
-	size  int64
-	lru   *list.List // front = most recent; values are *cachedResult
-	items map[string]*list.Element
-}
-
-type cachedResult struct {
-	key string
-	r   *result
+	mu  sync.Mutex
+	lru *lru.Cache[string, *result]
 }
 
 func newResultCache(max int64) *resultCache {
-	return &resultCache{max: max, lru: list.New(), items: map[string]*list.Element{}}
+	return &resultCache{max: max, lru: lru.New[string, *result](max)}
 }
 
 func (c *resultCache) get(key string) (*result, bool) {
@@ -37,12 +30,7 @@ func (c *resultCache) get(key string) (*result, bool) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	el, ok := c.items[key]
-	if !ok {
-		return nil, false
-	}
-	c.lru.MoveToFront(el)
-	return el.Value.(*cachedResult).r, true
+	return c.lru.Get(key)
 }
 
 // put keeps r, unless it is larger than a sixteenth of the budget. The
@@ -56,22 +44,13 @@ func (c *resultCache) put(key string, r *result) {
 	for k, v := range r.header {
 		h[k] = v
 	}
-	h.Del(agent.HeaderTiming)
-	h.Set(agent.HeaderCache, "hit")
+	h.Del(protocol.HeaderTiming)
+	h.Set(protocol.HeaderCache, "hit")
 	stored := &result{body: r.body, contentType: r.contentType, header: h}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if el, ok := c.items[key]; ok {
-		c.lru.MoveToFront(el)
-		return
+	if _, ok := c.lru.Get(key); ok {
+		return // the same key is the same result: keep the first
 	}
-	c.items[key] = c.lru.PushFront(&cachedResult{key: key, r: stored})
-	c.size += size
-	for c.size > c.max {
-		el := c.lru.Back()
-		cr := el.Value.(*cachedResult)
-		c.lru.Remove(el)
-		delete(c.items, cr.key)
-		c.size -= int64(len(cr.r.body) + len(cr.key) + 256)
-	}
+	c.lru.Add(key, stored, size)
 }

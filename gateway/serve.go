@@ -20,9 +20,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/ufop/ufop"
-	"github.com/ufop/ufop/agent"
 	"github.com/ufop/ufop/auth"
 	"github.com/ufop/ufop/images"
+	"github.com/ufop/ufop/protocol"
 	"github.com/ufop/ufop/storage"
 )
 
@@ -326,7 +326,7 @@ type result struct {
 }
 
 // passHeaders are the agent response headers a client sees.
-var passHeaders = []string{"X-Ufop-Facecrop", agent.HeaderCache, agent.HeaderTiming, agent.HeaderVersion}
+var passHeaders = []string{protocol.HeaderFacecrop, protocol.HeaderCache, protocol.HeaderTiming, protocol.HeaderVersion}
 
 // process runs the pipeline on an agent chosen by the registry, with a
 // grant to read its source and refs (already checked for the requester).
@@ -345,9 +345,9 @@ func (g *Gateway) process(ctx context.Context, b ufop.Bucket, obj ufop.Object, p
 	steps := images.Pipeline{Steps: p.Steps}
 	job := ufop.Job{ID: reqid,
 		Source: ufop.Source{Bucket: b.Name, Key: obj.Key, ETag: obj.ETag, Size: obj.Size, ContentType: obj.ContentType,
-			URL: g.internal + "/_ufop/objects/" + b.Name + "/" + storage.EscapeKey(obj.Key)},
+			URL: g.internal + protocol.InternalObjectsPath + b.Name + "/" + storage.EscapeKey(obj.Key)},
 		Fops: steps.String(), Owner: b.Owner, Tier: tier, Reqid: reqid, Deadline: deadline,
-		ObjectsURL: g.internal + "/_ufop/objects/", Refs: refs,
+		ObjectsURL: g.internal + protocol.InternalObjectsPath, Refs: refs,
 	}
 	readable := []ufop.ObjectRef{{Bucket: b.Name, Key: obj.Key}}
 	for _, o := range refs {
@@ -385,11 +385,11 @@ func (g *Gateway) process(ctx context.Context, b ufop.Bucket, obj ufop.Object, p
 		res, err := g.callAgent(ctx, a.Addr, body)
 		if err == nil {
 			g.metrics.agentCall(a.ID, "ok")
-			if res.header.Get(agent.HeaderCache) == "hit" {
+			if res.header.Get(protocol.HeaderCache) == "hit" {
 				g.metrics.resultCache(true)
 			} else {
 				g.metrics.resultCache(false)
-				g.metrics.observeTiming(res.header.Get(agent.HeaderTiming))
+				g.metrics.observeTiming(res.header.Get(protocol.HeaderTiming))
 			}
 			return res, nil
 		}
@@ -501,7 +501,7 @@ func (e *transportError) Error() string { return "agent: " + e.err.Error() }
 func (e *transportError) Unwrap() error { return e.err }
 
 func (g *Gateway) callAgent(ctx context.Context, addr string, body []byte) (*result, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, addr+"/v1/process", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, addr+protocol.PathProcess, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
@@ -524,7 +524,7 @@ func (g *Gateway) callAgent(ctx context.Context, addr string, body []byte) (*res
 		}
 		return nil, &transportError{err}
 	}
-	if kind := resp.Header.Get(agent.HeaderErrorKind); kind != "" || resp.StatusCode != http.StatusOK {
+	if kind := resp.Header.Get(protocol.HeaderErrorKind); kind != "" || resp.StatusCode != http.StatusOK {
 		var eb struct {
 			Error string `json:"error"`
 		}
@@ -556,13 +556,13 @@ func (g *Gateway) internalObject(c echo.Context) error {
 	if g.token == "" || r.Header.Get("Authorization") != "Bearer "+g.token {
 		return ufop.Errorf(ufop.KindUnauthenticated, "cluster token required")
 	}
-	rest := strings.TrimPrefix(r.URL.EscapedPath(), "/_ufop/objects/")
+	rest := strings.TrimPrefix(r.URL.EscapedPath(), protocol.InternalObjectsPath)
 	bucket, ekey, _ := strings.Cut(rest, "/")
 	key, err := url.PathUnescape(ekey)
 	if err != nil {
 		return ufop.Errorf(ufop.KindInvalid, "bad key")
 	}
-	if err := checkGrant(g.grantKey, r.Header.Get(agent.HeaderGrant), ufop.ObjectRef{Bucket: bucket, Key: key}, time.Now()); err != nil {
+	if err := checkGrant(g.grantKey, r.Header.Get(protocol.HeaderGrant), ufop.ObjectRef{Bucket: bucket, Key: key}, time.Now()); err != nil {
 		return err
 	}
 	b, err := g.cat.Bucket(bucket)

@@ -19,9 +19,9 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/ufop/ufop"
-	"github.com/ufop/ufop/builder"
 	"github.com/ufop/ufop/images"
-	"github.com/ufop/ufop/scheduler"
+	"github.com/ufop/ufop/manifest"
+	"github.com/ufop/ufop/protocol"
 )
 
 // mountUFOPs adds the UFOP part of the admin API.
@@ -265,7 +265,7 @@ func (g *Gateway) setGrant(c echo.Context, grant bool) error {
 
 // instancesOf reads the instances agents report for a UFOP.
 func (g *Gateway) instancesOf(ctx context.Context, name string) []ufop.Instance {
-	resp, err := g.deps.Etcd.Get(ctx, scheduler.InstancesPrefix(g.cfg.SchedulerPrefix), clientv3.WithPrefix())
+	resp, err := g.deps.Etcd.Get(ctx, protocol.InstancesPrefix(g.cfg.SchedulerPrefix), clientv3.WithPrefix())
 	if err != nil {
 		return nil
 	}
@@ -368,7 +368,7 @@ func (g *Gateway) agentLogs(ctx context.Context, addr, id string, follow bool, w
 	if addr == "" {
 		return ufop.Errorf(ufop.KindUnavailable, "its agent is not reachable")
 	}
-	u := addr + "/v1/instances/" + id + "/logs"
+	u := addr + protocol.InstanceLogsPath(id)
 	if follow {
 		u += "?follow=1"
 	}
@@ -411,7 +411,7 @@ func (g *Gateway) buildUFOP(c echo.Context) error {
 	}
 	r := c.Request()
 	verify, _ := c.Get(ctxVerify).(func(string) error)
-	bcfg := builder.DefaultConfig()
+	bcfg := manifest.DefaultLimits()
 	f, err := os.CreateTemp("", "ufop-package-*")
 	if err != nil {
 		return fmt.Errorf("gateway: spool package: %w", err)
@@ -435,7 +435,7 @@ func (g *Gateway) buildUFOP(c echo.Context) error {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	if _, err := builder.ReadPackage(f, bcfg); err != nil {
+	if _, err := manifest.ReadPackage(f, bcfg); err != nil {
 		return err
 	}
 	addr, err := g.pickBuilder(r.Context())
@@ -450,7 +450,7 @@ func (g *Gateway) buildUFOP(c echo.Context) error {
 		return err
 	}
 	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost,
-		fmt.Sprintf("%s/v1/build?ufop=%s&version=%d", addr, u.Name, v.N), f)
+		addr+protocol.BuildPath(u.Name, v.N), f)
 	if err != nil {
 		return err
 	}
@@ -463,12 +463,12 @@ func (g *Gateway) buildUFOP(c echo.Context) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		// Refused before it started (builder.Refusal): the user's error,
+		// Refused before it started (protocol.BuildRefusal): the user's error,
 		// with its kind (a base image not theirs: 403).
-		var ref builder.Refusal
+		var ref protocol.BuildRefusal
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<10))
 		if json.Unmarshal(b, &ref) != nil || ref.Error == "" {
-			ref = builder.Refusal{Kind: ufop.KindInternal.String(), Error: "the builder answered " + resp.Status}
+			ref = protocol.BuildRefusal{Kind: ufop.KindInternal.String(), Error: "the builder answered " + resp.Status}
 		}
 		g.failVersion(v, ref.Error)
 		return &ufop.Error{Kind: ufop.ParseKind(ref.Kind), Msg: fmt.Sprintf("build %s version %d: %s", u.Name, v.N, ref.Error)}
@@ -484,15 +484,14 @@ func (g *Gateway) buildUFOP(c echo.Context) error {
 	sawResult := false
 	for sc.Scan() {
 		line := sc.Text()
-		sawResult = sawResult || strings.HasPrefix(line, builder.ResultPrefix)
+		sawResult = sawResult || strings.HasPrefix(line, protocol.BuildResultPrefix)
 		fmt.Fprintln(w, line)
 		w.Flush()
 	}
 	if !sawResult {
 		msg := "the builder stopped before the build finished"
 		g.failVersion(v, msg)
-		b, _ := json.Marshal(builder.Result{UFOP: u.Name, Version: v.N, State: ufop.BuildFailed, Error: msg})
-		fmt.Fprintf(w, "%s%s\n", builder.ResultPrefix, b)
+		io.WriteString(w, protocol.BuildResult{UFOP: u.Name, Version: v.N, State: ufop.BuildFailed, Error: msg}.Line())
 	}
 	return nil
 }
@@ -508,7 +507,7 @@ func (g *Gateway) failVersion(v ufop.Version, msg string) {
 
 // pickBuilder returns the address of a registered builder.
 func (g *Gateway) pickBuilder(ctx context.Context) (string, error) {
-	resp, err := g.deps.Etcd.Get(ctx, builder.ServicePrefix, clientv3.WithPrefix())
+	resp, err := g.deps.Etcd.Get(ctx, protocol.BuildersPrefix, clientv3.WithPrefix())
 	if err != nil {
 		return "", fmt.Errorf("gateway: builders: %w", err)
 	}

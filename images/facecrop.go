@@ -17,11 +17,12 @@ import (
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/images/internal/facefinder"
+	"github.com/ufop/ufop/protocol"
 )
 
 // HeaderFacecrop is the response header in which facecrop says how it chose
 // the crop: "face", "faces=N" or "fallback" (SPEC §1).
-const HeaderFacecrop = "X-Ufop-Facecrop"
+const HeaderFacecrop = protocol.HeaderFacecrop
 
 // maxFacecropSide bounds the parameter at parse time so that arithmetic on it
 // cannot overflow; the configured output limit is checked when applying.

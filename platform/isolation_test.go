@@ -20,8 +20,8 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/ufop/ufop"
-	"github.com/ufop/ufop/builder"
 	"github.com/ufop/ufop/internal/testenv"
+	"github.com/ufop/ufop/manifest"
 	"github.com/ufop/ufop/platform"
 )
 
@@ -34,12 +34,12 @@ func hostilePackage(t *testing.T) []byte {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build hostile: %v\n%s", err, out)
 	}
-	manifest := "image: scratch\nrun: [\"./handler\"]\nhealth_check: {path: /health, timeout: 3s}\n" +
+	yaml := "image: scratch\nrun: [\"./handler\"]\nhealth_check: {path: /health, timeout: 3s}\n" +
 		"resources: {cpu: 0.5, memory: 32Mi, pids: 24}\nconcurrency: 4\ntimeout: 20s\n"
-	if err := os.WriteFile(filepath.Join(dir, "ufop.yaml"), []byte(manifest), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "ufop.yaml"), []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	pkg, err := builder.ReadDir(dir, builder.DefaultConfig())
+	pkg, err := manifest.ReadDir(dir, manifest.DefaultLimits())
 	if err != nil {
 		t.Fatal(err)
 	}

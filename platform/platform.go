@@ -21,9 +21,10 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
-	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/agent"
 	"github.com/ufop/ufop/builder"
+	"github.com/ufop/ufop/catalog"
+	"github.com/ufop/ufop/container"
 	"github.com/ufop/ufop/embedded"
 	"github.com/ufop/ufop/gateway"
 	"github.com/ufop/ufop/internal/lifecycle"
@@ -31,7 +32,6 @@ import (
 	"github.com/ufop/ufop/scaler"
 	"github.com/ufop/ufop/scheduler"
 	"github.com/ufop/ufop/storage"
-	"github.com/ufop/ufop/ufopctl"
 )
 
 // Config configures the one-process platform.
@@ -126,7 +126,7 @@ func (p *Platform) Run(ctx context.Context) error {
 	if err := CheckListeners(p.listeners()...); err != nil {
 		return err
 	}
-	key, err := MasterKey(filepath.Join(dir, "master.key"))
+	key, err := catalog.LoadMasterKey(filepath.Join(dir, "master.key"))
 	if err != nil {
 		return err
 	}
@@ -184,12 +184,12 @@ func (p *Platform) Run(ctx context.Context) error {
 	}
 	var rt agent.Runtime
 	var bsvc *builder.Service
-	docker, err := Docker(ctx)
+	docker, err := container.Docker(ctx)
 	if err != nil {
 		p.logger.Warn("no Docker engine: UFOPs can be neither built nor run", "err", err)
 	} else {
 		defer docker.Close()
-		r, err := DockerRuntime(docker, acfg.ID, p.logger)
+		r, err := container.ForAgent(docker, acfg.ID, p.logger)
 		if err != nil {
 			return err
 		}
@@ -197,7 +197,7 @@ func (p *Platform) Run(ctx context.Context) error {
 		bcfg := builder.DefaultServiceConfig()
 		bcfg.ID = acfg.ID
 		bcfg.BaseImages = p.cfg.BaseImages
-		if bsvc, err = BuilderService(docker, bcfg, cli, p.logger); err != nil {
+		if bsvc, err = builder.NewDockerService(docker, bcfg, cli, p.logger); err != nil {
 			return err
 		}
 	}
@@ -282,7 +282,7 @@ func (p *Platform) Run(ctx context.Context) error {
 		return err
 	}
 	conf := filepath.Join(dir, "ufopctl.json")
-	err = EnsureAdmin(ctx, gw, conf, p.logger)
+	err = gw.EnsureAdmin(ctx, conf)
 	if err != nil {
 		cancel()
 		return err
@@ -354,62 +354,6 @@ func CheckListeners(ls ...Listener) error {
 		ln.Close()
 	}
 	return nil
-}
-
-// EnsureAdmin creates an admin account on first start and writes its
-// ufopctl config to path; on later starts it only updates the endpoints in
-// that config. gw must be Ready.
-func EnsureAdmin(ctx context.Context, gw *gateway.Gateway, path string, logger *slog.Logger) error {
-	endpoint := "http://" + gw.Addr()
-	admin := ""
-	if gw.AdminAddr() != gw.Addr() {
-		admin = "http://" + gw.AdminAddr()
-	}
-	if c, err := ufopctl.LoadConfig(path); err == nil {
-		// Keys stay; the listeners may have moved since the last start.
-		if c.Endpoint != endpoint || c.AdminEndpoint != admin {
-			c.Endpoint, c.AdminEndpoint = endpoint, admin
-			return ufopctl.SaveConfig(path, c)
-		}
-		return nil
-	}
-	cat := gw.Catalog()
-	name := "admin"
-	if _, err := cat.User(name); err == nil {
-		// The account exists but its config is gone: mint another admin.
-		name = "admin-" + time.Now().UTC().Format("20060102150405")
-	}
-	_, key, err := cat.CreateUser(ctx, name, ufop.TierPaid, true)
-	if err != nil {
-		return fmt.Errorf("platform: create admin: %w", err)
-	}
-	c := ufopctl.Config{Endpoint: endpoint, AdminEndpoint: admin, AK: key.AK, SK: key.SK}
-	if err := ufopctl.SaveConfig(path, c); err != nil {
-		return err
-	}
-	logger.Info("created admin account", "user", name, "config", path)
-	return nil
-}
-
-// MasterKey reads the 32-byte master key at path, creating it on first
-// use.
-func MasterKey(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err == nil {
-		if len(b) != 32 {
-			return nil, fmt.Errorf("platform: master key %s: want 32 bytes, have %d", path, len(b))
-		}
-		return b, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("platform: master key: %w", err)
-	}
-	b = make([]byte, 32)
-	rand.Read(b)
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		return nil, fmt.Errorf("platform: master key: %w", err)
-	}
-	return b, nil
 }
 
 func nopZap() *zap.Logger { return zap.NewNop() }

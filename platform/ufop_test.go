@@ -25,12 +25,13 @@ import (
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/auth"
-	"github.com/ufop/ufop/builder"
 	"github.com/ufop/ufop/container"
 	"github.com/ufop/ufop/examples"
 	"github.com/ufop/ufop/gateway"
 	"github.com/ufop/ufop/internal/testenv"
+	"github.com/ufop/ufop/manifest"
 	"github.com/ufop/ufop/platform"
+	"github.com/ufop/ufop/protocol"
 	"github.com/ufop/ufop/ufopctl"
 )
 
@@ -62,7 +63,7 @@ func (a *api) do(method, path string, in, out any) {
 }
 
 // build uploads a package and returns the build's result and log.
-func (a *api) build(name, pkg string) (builder.Result, string) {
+func (a *api) build(name, pkg string) (protocol.BuildResult, string) {
 	a.t.Helper()
 	body, err := os.ReadFile(pkg)
 	if err != nil {
@@ -71,7 +72,7 @@ func (a *api) build(name, pkg string) (builder.Result, string) {
 	return a.buildBytes(name, body)
 }
 
-func (a *api) buildBytes(name string, body []byte) (builder.Result, string) {
+func (a *api) buildBytes(name string, body []byte) (protocol.BuildResult, string) {
 	a.t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, a.base+"/v1/ufops/"+name+"/versions", bytes.NewReader(body))
 	auth.SignRequest(req, a.cfg.AK, a.cfg.SK, auth.BodyHash(body), time.Now())
@@ -82,12 +83,12 @@ func (a *api) buildBytes(name string, body []byte) (builder.Result, string) {
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 {
-		return builder.Result{State: ufop.BuildFailed, Error: string(out)}, fmt.Sprintf("%d %s", resp.StatusCode, out)
+		return protocol.BuildResult{State: ufop.BuildFailed, Error: string(out)}, fmt.Sprintf("%d %s", resp.StatusCode, out)
 	}
 	sc := bufio.NewScanner(bytes.NewReader(out))
-	var res builder.Result
+	var res protocol.BuildResult
 	for sc.Scan() {
-		if r, ok := builder.ParseResult(sc.Text()); ok {
+		if r, ok := protocol.ParseBuildResult(sc.Text()); ok {
 			res = r
 		}
 	}
@@ -426,14 +427,14 @@ type tarEntry struct {
 }
 
 func badPackages(t *testing.T) []badPackage {
-	manifest := tarEntry{name: "ufop.yaml", body: []byte("image: scratch\nrun: [\"./handler\"]\n")}
+	yml := tarEntry{name: "ufop.yaml", body: []byte("image: scratch\nrun: [\"./handler\"]\n")}
 	handler := tarEntry{name: "handler", body: []byte("#!")}
 	return []badPackage{
-		{"parent path", tarOf(t, manifest, handler, tarEntry{name: "../x", body: []byte("x")}), "../x"},
-		{"absolute path", tarOf(t, manifest, handler, tarEntry{name: "/etc/evil", body: []byte("x")}), "/etc/evil"},
-		{"symlink out", tarOf(t, manifest, handler, tarEntry{name: "passwd", link: "/etc/passwd"}), "passwd"},
+		{"parent path", tarOf(t, yml, handler, tarEntry{name: "../x", body: []byte("x")}), "../x"},
+		{"absolute path", tarOf(t, yml, handler, tarEntry{name: "/etc/evil", body: []byte("x")}), "/etc/evil"},
+		{"symlink out", tarOf(t, yml, handler, tarEntry{name: "passwd", link: "/etc/passwd"}), "passwd"},
 		{"no manifest", tarOf(t, handler), "ufop.yaml"},
 		{"bad yaml", tarOf(t, tarEntry{name: "ufop.yaml", body: []byte("image: [scratch\nrun: {")}, handler), "ufop.yaml"},
-		{"oversized", bytes.Repeat([]byte{0}, int(builder.DefaultConfig().MaxPackageBytes)+1), "limit"},
+		{"oversized", bytes.Repeat([]byte{0}, int(manifest.DefaultLimits().MaxPackageBytes)+1), "limit"},
 	}
 }

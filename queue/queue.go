@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/protocol"
 )
 
 // Config configures the queue.
@@ -52,7 +53,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{Stream: "UFOP_JOBS", Subject: "ufop.jobs.", Cancel: "ufop.cancel", MaxAge: 10 * time.Minute,
+	return Config{Stream: protocol.JobStream, Subject: protocol.JobSubjectPrefix, Cancel: protocol.CancelSubject, MaxAge: 10 * time.Minute,
 		AckWait: 15 * time.Second, MaxDeliver: 3, InlineLimit: 768 << 10, Replicas: 1}
 }
 
@@ -146,7 +147,7 @@ func (q *Queue) Conn() *nats.Conn { return q.nc }
 // Close closes the connection; safe to call more than once.
 func (q *Queue) Close() { q.nc.Close() }
 
-func consumerName(ufopName string) string { return "ufop-" + ufopName }
+func consumerName(ufopName string) string { return protocol.ConsumerName(ufopName) }
 
 // Publish enqueues a job for the UFOP name.
 func (q *Queue) Publish(ctx context.Context, name string, job ufop.Job) error {
@@ -154,7 +155,7 @@ func (q *Queue) Publish(ctx context.Context, name string, job ufop.Job) error {
 	if err != nil {
 		return err
 	}
-	if _, err := q.js.Publish(ctx, q.cfg.Subject+name, b, jetstream.WithMsgID(job.ID)); err != nil {
+	if _, err := q.js.Publish(ctx, protocol.JobSubject(q.cfg.Subject, name), b, jetstream.WithMsgID(job.ID)); err != nil {
 		return &ufop.Error{Kind: ufop.KindUnavailable, RetryAfter: time.Second, Msg: "the job queue is not available", Err: err}
 	}
 	return nil
@@ -165,7 +166,7 @@ func (q *Queue) Publish(ctx context.Context, name string, job ufop.Job) error {
 func (q *Queue) Consumer(ctx context.Context, name string) (jetstream.Consumer, error) {
 	c, err := q.js.CreateOrUpdateConsumer(ctx, q.cfg.Stream, jetstream.ConsumerConfig{
 		Durable:       consumerName(name),
-		FilterSubject: q.cfg.Subject + name,
+		FilterSubject: protocol.JobSubject(q.cfg.Subject, name),
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       q.cfg.AckWait,
 		MaxDeliver:    q.cfg.MaxDeliver,
@@ -187,7 +188,7 @@ func (q *Queue) Depth(ctx context.Context, name string) (waiting, inflight int, 
 		if err != nil {
 			return 0, 0, fmt.Errorf("queue: stream: %w", err)
 		}
-		info, err := s.Info(ctx, jetstream.WithSubjectFilter(q.cfg.Subject+name))
+		info, err := s.Info(ctx, jetstream.WithSubjectFilter(protocol.JobSubject(q.cfg.Subject, name)))
 		if err != nil {
 			return 0, 0, fmt.Errorf("queue: stream info: %w", err)
 		}
@@ -248,7 +249,7 @@ func (q *Queue) Reply(job ufop.Job, res Result) error {
 	}
 	m.Header.Set(hdrContentType, res.ContentType)
 	for k, v := range res.Header {
-		if strings.HasPrefix(k, hdrPrefix) || k == "Server-Timing" {
+		if strings.HasPrefix(k, hdrPrefix) || k == protocol.HeaderTiming {
 			m.Header.Set(k, v)
 		}
 	}
@@ -300,7 +301,7 @@ func (w *Waiter) Next(ctx context.Context) (Result, error) {
 		return res, nil
 	}
 	for k := range m.Header {
-		if strings.HasPrefix(k, hdrPrefix) || k == "Server-Timing" {
+		if strings.HasPrefix(k, hdrPrefix) || k == protocol.HeaderTiming {
 			res.Header[k] = m.Header.Get(k)
 		}
 	}

@@ -23,7 +23,7 @@ import (
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/discovery"
 	"github.com/ufop/ufop/internal/lifecycle"
-	"github.com/ufop/ufop/scheduler"
+	"github.com/ufop/ufop/protocol"
 )
 
 // Depther reads the depth of a UFOP's job queue; *queue.Queue is one.
@@ -53,8 +53,8 @@ type Config struct {
 // at twice the current capacity.
 func DefaultConfig() Config {
 	return Config{
-		Prefix:          "/ufop/scaler/",
-		SchedulerPrefix: scheduler.DefaultConfig().Prefix,
+		Prefix:          protocol.ScalerPrefix,
+		SchedulerPrefix: protocol.SchedulerPrefix,
 		Interval:        time.Second,
 		Windows:         Windows{Stable: 30 * time.Second, Panic: 3 * time.Second, PanicThreshold: 2},
 		LeaseTTL:        3 * time.Second,
@@ -132,7 +132,7 @@ func (s *Scaler) Run(ctx context.Context) error {
 		return nil
 	}
 	close(s.ready)
-	discovery.Lead(ctx, s.cli, s.cfg.Prefix+"leader", s.cfg.LeaseTTL, s.logger, s.lead)
+	discovery.Lead(ctx, s.cli, protocol.LeaderKey(s.cfg.Prefix), s.cfg.LeaseTTL, s.logger, s.lead)
 	return nil
 }
 
@@ -237,7 +237,7 @@ func decisionAttrs(name string, o Observation, d Decision) []any {
 
 // running counts the healthy instances the agents report, by UFOP.
 func (s *Scaler) running(ctx context.Context) (map[string]int, error) {
-	resp, err := s.cli.Get(ctx, scheduler.InstancesPrefix(s.cfg.SchedulerPrefix), clientv3.WithPrefix())
+	resp, err := s.cli.Get(ctx, protocol.InstancesPrefix(s.cfg.SchedulerPrefix), clientv3.WithPrefix())
 	if err != nil {
 		return nil, fmt.Errorf("scaler: load instances: %w", err)
 	}

@@ -14,9 +14,9 @@ import (
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/internal/testenv"
+	"github.com/ufop/ufop/protocol"
 	"github.com/ufop/ufop/queue"
 	"github.com/ufop/ufop/scaler"
-	"github.com/ufop/ufop/scheduler"
 )
 
 // TestScalerFollowsQueue runs two scalers against a real etcd and a real
@@ -51,7 +51,7 @@ func TestScalerFollowsQueue(t *testing.T) {
 	// One healthy instance, reported the way agents report them.
 	report := ufop.Instance{ID: name + "-1", UFOP: name, Version: 1, Agent: "a1", State: ufop.InstanceHealthy}
 	b, _ := json.Marshal(report)
-	if _, err := cli.Put(ctx, scheduler.InstancesPrefix(scheduler.DefaultConfig().Prefix)+"a1/"+report.ID, string(b)); err != nil {
+	if _, err := cli.Put(ctx, protocol.InstanceKey(protocol.SchedulerPrefix, "a1/"+report.ID), string(b)); err != nil {
 		t.Fatal(err)
 	}
 

@@ -25,10 +25,11 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/ufop/ufop"
-	"github.com/ufop/ufop/builder"
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/discovery"
 	"github.com/ufop/ufop/internal/lifecycle"
+	"github.com/ufop/ufop/manifest"
+	"github.com/ufop/ufop/protocol"
 )
 
 // Config configures a Scheduler.
@@ -51,7 +52,7 @@ type Config struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		Prefix:     "/ufop/sched/",
+		Prefix:     protocol.SchedulerPrefix,
 		Interval:   500 * time.Millisecond,
 		LeaseTTL:   3 * time.Second,
 		StartGrace: 60 * time.Second,
@@ -73,12 +74,6 @@ func (c Config) Validate() error {
 	}
 	return c.Discovery.Validate()
 }
-
-// PlacementsPrefix is where placements for agent live.
-func PlacementsPrefix(prefix, agent string) string { return prefix + "placements/" + agent + "/" }
-
-// InstancesPrefix is where agents report their instances.
-func InstancesPrefix(prefix string) string { return prefix + "instances/" }
 
 // Scheduler places UFOP instances on agents.
 type Scheduler struct {
@@ -131,7 +126,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		}
 	}
 	close(s.ready)
-	discovery.Lead(ctx, s.cli, s.cfg.Prefix+"leader", s.cfg.LeaseTTL, s.logger, s.lead)
+	discovery.Lead(ctx, s.cli, protocol.LeaderKey(s.cfg.Prefix), s.cfg.LeaseTTL, s.logger, s.lead)
 	return nil
 }
 
@@ -141,7 +136,7 @@ func (s *Scheduler) lead(ctx context.Context) error {
 	// lost instance is replaced without waiting for the tick.
 	wctx, wcancel := context.WithCancel(ctx)
 	defer wcancel()
-	changes := s.cli.Watch(wctx, InstancesPrefix(s.cfg.Prefix), clientv3.WithPrefix())
+	changes := s.cli.Watch(wctx, protocol.InstancesPrefix(s.cfg.Prefix), clientv3.WithPrefix())
 	tick := time.NewTicker(s.cfg.Interval)
 	defer tick.Stop()
 	for {
@@ -180,7 +175,7 @@ func (s *Scheduler) load(ctx context.Context) (Snapshot, map[string]string, erro
 		}
 	}
 	keys := map[string]string{}
-	resp, err := s.cli.Get(ctx, s.cfg.Prefix+"placements/", clientv3.WithPrefix())
+	resp, err := s.cli.Get(ctx, protocol.PlacementsPrefix(s.cfg.Prefix), clientv3.WithPrefix())
 	if err != nil {
 		return snap, nil, fmt.Errorf("scheduler: load placements: %w", err)
 	}
@@ -193,7 +188,7 @@ func (s *Scheduler) load(ctx context.Context) (Snapshot, map[string]string, erro
 		snap.Placements = append(snap.Placements, p)
 		keys[p.ID] = string(kv.Key)
 	}
-	resp, err = s.cli.Get(ctx, InstancesPrefix(s.cfg.Prefix), clientv3.WithPrefix())
+	resp, err = s.cli.Get(ctx, protocol.InstancesPrefix(s.cfg.Prefix), clientv3.WithPrefix())
 	if err != nil {
 		return snap, nil, fmt.Errorf("scheduler: load instances: %w", err)
 	}
@@ -229,14 +224,14 @@ func (s *Scheduler) apply(ctx context.Context, a Action, keys map[string]string)
 		if err != nil {
 			return err
 		}
-		if _, err := s.cli.Put(ctx, PlacementsPrefix(s.cfg.Prefix, p.Agent)+p.ID, string(b)); err != nil {
+		if _, err := s.cli.Put(ctx, protocol.PlacementKey(s.cfg.Prefix, p.Agent, p.ID), string(b)); err != nil {
 			return fmt.Errorf("scheduler: place %s: %w", p.ID, err)
 		}
 		s.logger.Info("placed instance", "ufop", p.UFOP, "version", p.Version, "instance", p.ID, "agent", p.Agent)
 	case ActRemove:
 		key, ok := keys[p.ID]
 		if !ok {
-			key = PlacementsPrefix(s.cfg.Prefix, p.Agent) + p.ID
+			key = protocol.PlacementKey(s.cfg.Prefix, p.Agent, p.ID)
 		}
 		if _, err := s.cli.Delete(ctx, key); err != nil {
 			return fmt.Errorf("scheduler: remove %s: %w", p.ID, err)
@@ -248,7 +243,7 @@ func (s *Scheduler) apply(ctx context.Context, a Action, keys map[string]string)
 
 // SpecOf derives an instance spec from a built version's manifest.
 func SpecOf(v ufop.Version) (ufop.InstanceSpec, error) {
-	var m builder.Manifest
+	var m manifest.Manifest
 	if len(v.Manifest) > 0 {
 		if err := json.Unmarshal(v.Manifest, &m); err != nil {
 			return ufop.InstanceSpec{}, fmt.Errorf("scheduler: manifest of %s v%d: %w", v.UFOP, v.N, err)

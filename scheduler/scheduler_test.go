@@ -13,6 +13,7 @@ import (
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/discovery"
 	"github.com/ufop/ufop/internal/testenv"
+	"github.com/ufop/ufop/protocol"
 	"github.com/ufop/ufop/scheduler"
 )
 
@@ -27,7 +28,7 @@ type fixture struct {
 }
 
 func (f *fixture) placements() map[string]ufop.Placement {
-	resp, err := f.cli.Get(f.ctx, f.cfg.Prefix+"placements/", clientv3.WithPrefix())
+	resp, err := f.cli.Get(f.ctx, protocol.PlacementsPrefix(f.cfg.Prefix), clientv3.WithPrefix())
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -43,7 +44,7 @@ func (f *fixture) placements() map[string]ufop.Placement {
 // report marks an instance as its agent would.
 func (f *fixture) report(p ufop.Placement, state ufop.InstanceState) {
 	b, _ := json.Marshal(ufop.Instance{ID: p.ID, UFOP: p.UFOP, Version: p.Version, Agent: p.Agent, State: state})
-	if _, err := f.cli.Put(f.ctx, scheduler.InstancesPrefix(f.cfg.Prefix)+p.ID, string(b)); err != nil {
+	if _, err := f.cli.Put(f.ctx, protocol.InstanceKey(f.cfg.Prefix, p.ID), string(b)); err != nil {
 		f.t.Fatal(err)
 	}
 }

@@ -14,7 +14,7 @@ import (
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/auth"
-	"github.com/ufop/ufop/builder"
+	"github.com/ufop/ufop/protocol"
 )
 
 // UFOPInfo is the answer to GET /v1/ufops/<name>: the UFOP and its image
@@ -171,7 +171,7 @@ func (c *Client) Logs(ctx context.Context, name, id string, follow bool) (io.Rea
 	return resp.Body, nil
 }
 
-// Build uploads a package (a .tar or .tar.gz, as builder.Package.WriteTar
+// Build uploads a package (a .tar or .tar.gz, as manifest.Package.WriteTar
 // writes) as a new version of a UFOP. It returns once the server has
 // accepted the package and the build has started; the build's log then
 // arrives on the returned BuildLog. The body hash is part of the
@@ -221,7 +221,7 @@ func hashSeeker(r io.ReadSeeker) (int64, string, error) {
 }
 
 // BuildLog is the streamed answer of a build: log lines, then one result
-// line (builder.ResultPrefix + JSON), which Next does not return.
+// line (protocol.BuildResultPrefix + JSON), which Next does not return.
 type BuildLog struct {
 	body  io.ReadCloser
 	r     *bufio.Reader
@@ -230,7 +230,7 @@ type BuildLog struct {
 	// another line shows it was not the last (a build script may print
 	// anything, including the prefix).
 	held string
-	res  builder.Result
+	res  protocol.BuildResult
 }
 
 // errNoResult is a build answer that ended without its result line: the
@@ -254,7 +254,7 @@ func (b *BuildLog) Next() (string, error) {
 			b.queue = append(b.queue, b.held)
 			b.held = ""
 		}
-		if res, ok := builder.ParseResult(line); ok {
+		if res, ok := protocol.ParseBuildResult(line); ok {
 			b.held, b.res = line, res
 			continue
 		}
@@ -268,9 +268,9 @@ func (b *BuildLog) Next() (string, error) {
 // Result returns the build's outcome once Next has returned io.EOF. A
 // build that failed is a Result with State ufop.BuildFailed, not an error;
 // the error is for a log that ended without a result.
-func (b *BuildLog) Result() (builder.Result, error) {
+func (b *BuildLog) Result() (protocol.BuildResult, error) {
 	if b.held == "" {
-		return builder.Result{}, errNoResult
+		return protocol.BuildResult{}, errNoResult
 	}
 	return b.res, nil
 }

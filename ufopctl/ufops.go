@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/ufop/ufop"
-	"github.com/ufop/ufop/builder"
+	"github.com/ufop/ufop/manifest"
 )
 
 // The UFOP verbs (SPEC §6): registration, builds, versions, instances.
@@ -234,7 +234,7 @@ func openPackage(src string) (io.ReadSeeker, func(), error) {
 		}
 		return f, func() { f.Close() }, nil
 	}
-	pkg, err := builder.ReadDir(src, builder.DefaultConfig())
+	pkg, err := manifest.ReadDir(src, manifest.DefaultLimits())
 	if err != nil {
 		return nil, nil, err
 	}

@@ -21,12 +21,13 @@ import (
 	"time"
 
 	"github.com/ufop/ufop"
-	"github.com/ufop/ufop/builder"
+	"github.com/ufop/ufop/manifest"
+	"github.com/ufop/ufop/protocol"
 )
 
 // fakeUFOPs is the UFOP part of fakeAPI, following gateway/ufops.go's
 // routes and answers. Builds check the package with the real
-// builder.ReadPackage and answer with a streamed log and result line, like
+// manifest.ReadPackage and answer with a streamed log and result line, like
 // the gateway relaying a builder.
 type fakeUFOPs struct {
 	ufops    map[string]*ufop.UFOP
@@ -42,7 +43,7 @@ type fakeUFOPs struct {
 	// gate, when set, holds the build answer after its first line until
 	// closed, so a test can see the log arrive before the build ends.
 	gate  chan struct{}
-	built *builder.Package // the last package received
+	built *manifest.Package // the last package received
 }
 
 func (f *fakeAPI) seedUFOP(u ufop.UFOP, versions ...ufop.Version) {
@@ -197,7 +198,7 @@ func (f *fakeAPI) ufopRoute(w http.ResponseWriter, r *http.Request, body []byte,
 // fakeBuild answers like gateway.buildUFOP: refuse a bad package with an
 // error status, else stream the log and end with the result line.
 func (f *fakeAPI) fakeBuild(w http.ResponseWriter, r *http.Request, u *ufop.UFOP, body []byte) error {
-	pkg, err := builder.ReadPackage(bytes.NewReader(body), builder.DefaultConfig())
+	pkg, err := manifest.ReadPackage(bytes.NewReader(body), manifest.DefaultLimits())
 	if err != nil {
 		return err
 	}
@@ -224,13 +225,13 @@ func (f *fakeAPI) fakeBuild(w http.ResponseWriter, r *http.Request, u *ufop.UFOP
 	if noResult {
 		return nil
 	}
-	res := builder.Result{UFOP: u.Name, Version: n, State: ufop.BuildOK, Image: fmt.Sprintf("ufop/%s:v%d", u.Name, n)}
+	res := protocol.BuildResult{UFOP: u.Name, Version: n, State: ufop.BuildOK, Image: fmt.Sprintf("ufop/%s:v%d", u.Name, n)}
 	if buildErr != "" {
-		res = builder.Result{UFOP: u.Name, Version: n, State: ufop.BuildFailed, Error: buildErr}
+		res = protocol.BuildResult{UFOP: u.Name, Version: n, State: ufop.BuildFailed, Error: buildErr}
 		fmt.Fprintf(w, "build failed: %s\n", buildErr)
 	}
 	b, _ := json.Marshal(res)
-	fmt.Fprintf(w, "%s%s\n", builder.ResultPrefix, b)
+	fmt.Fprintf(w, "%s%s\n", protocol.BuildResultPrefix, b)
 	return nil
 }
 
@@ -520,7 +521,7 @@ func TestUFOPVerbs(t *testing.T) {
 // stderr as lines, and stdout holds the version number (or the result).
 func TestBuild(t *testing.T) {
 	tarball := func(h *harness, gz bool) string {
-		pkg, err := builder.ReadDir(packageDir(h.t, filepath.Join(h.dir, "src"), nil), builder.DefaultConfig())
+		pkg, err := manifest.ReadDir(packageDir(h.t, filepath.Join(h.dir, "src"), nil), manifest.DefaultLimits())
 		if err != nil {
 			h.t.Fatal(err)
 		}
@@ -573,7 +574,7 @@ func TestBuild(t *testing.T) {
 					t.Fatal("the uploaded body is not the tarball as it is")
 				}
 			}
-			var built *builder.Package
+			var built *manifest.Package
 			h.api.withFakes(func(fu *fakeUFOPs) { built = fu.built })
 			m := built.Manifest()
 			if built.Files() < len(tt.wantIn) || len(m.Run) != 1 || m.Run[0] != "./handler" || m.Concurrency != 2 {
@@ -606,7 +607,7 @@ func TestBuild(t *testing.T) {
 				lines[4] != "Step 2/2 : COPY . /ufop" {
 				t.Fatalf("stderr:\n%s", r.stderr)
 			}
-			if strings.Contains(r.stderr, builder.ResultPrefix) {
+			if strings.Contains(r.stderr, protocol.BuildResultPrefix) {
 				t.Fatalf("the result line was printed as log:\n%s", r.stderr)
 			}
 			if !tt.json {
@@ -615,8 +616,8 @@ func TestBuild(t *testing.T) {
 				}
 				return
 			}
-			res := decodeJSON[builder.Result](t, r.stdout)
-			if res != (builder.Result{UFOP: "sepia", Version: 3, State: ufop.BuildOK, Image: "ufop/sepia:v3"}) {
+			res := decodeJSON[protocol.BuildResult](t, r.stdout)
+			if res != (protocol.BuildResult{UFOP: "sepia", Version: 3, State: ufop.BuildOK, Image: "ufop/sepia:v3"}) {
 				t.Fatalf("result %+v", res)
 			}
 		})
@@ -699,7 +700,7 @@ func TestBuildLogStreams(t *testing.T) {
 	f.seedUFOP(sepia)
 	gate := make(chan struct{})
 	f.withFakes(func(fu *fakeUFOPs) { fu.gate = gate })
-	pkg, err := builder.ReadDir(packageDir(t, t.TempDir(), nil), builder.DefaultConfig())
+	pkg, err := manifest.ReadDir(packageDir(t, t.TempDir(), nil), manifest.DefaultLimits())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -758,9 +759,9 @@ func TestBuildLogStreams(t *testing.T) {
 // TestBuildLogParse covers where the result line is taken from: only the
 // last line, so a build script printing the prefix cannot fake a result.
 func TestBuildLogParse(t *testing.T) {
-	ok := builder.ResultPrefix + `{"ufop":"sepia","version":4,"state":"ok","image":"ufop/sepia:v4"}`
-	fake := builder.ResultPrefix + `{"ufop":"sepia","version":9,"state":"ok"}`
-	failed := builder.ResultPrefix + `{"ufop":"sepia","version":4,"state":"failed","error":"boom"}`
+	ok := protocol.BuildResultPrefix + `{"ufop":"sepia","version":4,"state":"ok","image":"ufop/sepia:v4"}`
+	fake := protocol.BuildResultPrefix + `{"ufop":"sepia","version":9,"state":"ok"}`
+	failed := protocol.BuildResultPrefix + `{"ufop":"sepia","version":4,"state":"failed","error":"boom"}`
 	tests := []struct {
 		name    string
 		in      string
@@ -777,7 +778,7 @@ func TestBuildLogParse(t *testing.T) {
 		{"later result wins", fake + "\n" + failed + "\n", []string{fake}, 4, ufop.BuildFailed},
 		{"no result", "a\nb\n", []string{"a", "b"}, 0, ""},
 		{"a result then more log", ok + "\nmore\n", []string{ok, "more"}, 0, ""},
-		{"malformed result is log", builder.ResultPrefix + "{\n", []string{builder.ResultPrefix + "{"}, 0, ""},
+		{"malformed result is log", protocol.BuildResultPrefix + "{\n", []string{protocol.BuildResultPrefix + "{"}, 0, ""},
 		{"empty", "", nil, 0, ""},
 	}
 	for _, tt := range tests {
@@ -799,7 +800,7 @@ func TestBuildLogParse(t *testing.T) {
 	}
 }
 
-func readBuildLog(in string) ([]string, builder.Result, error) {
+func readBuildLog(in string) ([]string, protocol.BuildResult, error) {
 	b := &BuildLog{body: io.NopCloser(strings.NewReader(in)), r: bufio.NewReader(strings.NewReader(in))}
 	var lines []string
 	for {
@@ -808,7 +809,7 @@ func readBuildLog(in string) ([]string, builder.Result, error) {
 			break
 		}
 		if err != nil {
-			return lines, builder.Result{}, err
+			return lines, protocol.BuildResult{}, err
 		}
 		lines = append(lines, line)
 	}
@@ -819,8 +820,8 @@ func readBuildLog(in string) ([]string, builder.Result, error) {
 // FuzzBuildLog feeds arbitrary answers to BuildLog: it must not fail or
 // lose lines, and a result is only ever taken from the last line.
 func FuzzBuildLog(f *testing.F) {
-	f.Add("a\nb\n" + builder.ResultPrefix + `{"version":1,"state":"ok"}` + "\n")
-	f.Add(builder.ResultPrefix + "{}\n" + builder.ResultPrefix + "x\n\r\n")
+	f.Add("a\nb\n" + protocol.BuildResultPrefix + `{"version":1,"state":"ok"}` + "\n")
+	f.Add(protocol.BuildResultPrefix + "{}\n" + protocol.BuildResultPrefix + "x\n\r\n")
 	f.Add("\n\n\r")
 	f.Fuzz(func(t *testing.T, in string) {
 		lines, _, err := readBuildLog(in)
@@ -839,7 +840,7 @@ func FuzzBuildLog(f *testing.F) {
 			for last >= 0 && strings.TrimSpace(want[last]) == "" {
 				last--
 			}
-			if _, ok := builder.ParseResult(want[last]); !ok {
+			if _, ok := protocol.ParseBuildResult(want[last]); !ok {
 				t.Fatalf("result taken from %q, not the last line", want[last])
 			}
 			want = slices.Delete(want, last, last+1)

@@ -24,6 +24,8 @@ import (
 
 	"github.com/ufop/ufop/agent"
 	"github.com/ufop/ufop/builder"
+	"github.com/ufop/ufop/catalog"
+	"github.com/ufop/ufop/container"
 	"github.com/ufop/ufop/embedded"
 	"github.com/ufop/ufop/gateway"
 	"github.com/ufop/ufop/internal/version"
@@ -266,7 +268,7 @@ func runGateway(args []string, logger *slog.Logger) error {
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return err
 	}
-	key, err := platform.MasterKey(keyFile)
+	key, err := catalog.LoadMasterKey(keyFile)
 	if err != nil {
 		return err
 	}
@@ -299,7 +301,7 @@ func runGateway(args []string, logger *slog.Logger) error {
 	go func() { errc <- gw.Run(ctx) }()
 	select {
 	case <-gw.Ready():
-		if err := platform.EnsureAdmin(ctx, gw, adminConf, logger); err != nil {
+		if err := gw.EnsureAdmin(ctx, adminConf); err != nil {
 			cancel()
 			<-errc
 			return err
@@ -332,12 +334,12 @@ func runAgent(args []string, logger *slog.Logger) error {
 	}
 	var rt agent.Runtime
 	if !*noDocker {
-		docker, err := platform.Docker(context.Background())
+		docker, err := container.Docker(context.Background())
 		if err != nil {
 			return fmt.Errorf("%w (use --no-docker for an agent without UFOPs)", err)
 		}
 		defer docker.Close()
-		if rt, err = platform.DockerRuntime(docker, cfg.ID, logger); err != nil {
+		if rt, err = container.ForAgent(docker, cfg.ID, logger); err != nil {
 			return err
 		}
 	}
@@ -431,12 +433,12 @@ func runBuilder(args []string, logger *slog.Logger) error {
 		return err
 	}
 	defer cli.Close()
-	docker, err := platform.Docker(context.Background())
+	docker, err := container.Docker(context.Background())
 	if err != nil {
 		return err
 	}
 	defer docker.Close()
-	svc, err := platform.BuilderService(docker, cfg, cli, logger)
+	svc, err := builder.NewDockerService(docker, cfg, cli, logger)
 	if err != nil {
 		return err
 	}

@@ -33,6 +33,7 @@ import (
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/bench/ufop/rig"
+	"github.com/ufop/ufop/container"
 	"github.com/ufop/ufop/examples"
 	"github.com/ufop/ufop/gateway"
 	"github.com/ufop/ufop/platform"
@@ -123,7 +124,7 @@ func run(o options, logger *slog.Logger) error {
 	case <-time.After(2 * time.Minute):
 		return errors.New("platform not ready in 2 minutes")
 	}
-	docker, err := platform.Docker(ctx)
+	docker, err := container.Docker(ctx)
 	if err != nil {
 		return err
 	}

@@ -33,10 +33,11 @@ import (
 	"github.com/ufop/ufop/agent"
 	"github.com/ufop/ufop/auth"
 	"github.com/ufop/ufop/builder"
+	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/container"
 	"github.com/ufop/ufop/embedded"
 	"github.com/ufop/ufop/gateway"
-	"github.com/ufop/ufop/platform"
+	"github.com/ufop/ufop/protocol"
 	"github.com/ufop/ufop/queue"
 	"github.com/ufop/ufop/scheduler"
 	"github.com/ufop/ufop/storage"
@@ -69,7 +70,7 @@ func Start(ctx context.Context, dir string, logger *slog.Logger) (r *Rig, err er
 	}()
 	rctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	key, err := platform.MasterKey(filepath.Join(dir, "master.key"))
+	key, err := catalog.LoadMasterKey(filepath.Join(dir, "master.key"))
 	if err != nil {
 		return nil, err
 	}
@@ -93,20 +94,20 @@ func Start(ctx context.Context, dir string, logger *slog.Logger) (r *Rig, err er
 		return nil, err
 	}
 	r.cleanup = append(r.cleanup, func() { store.Close() })
-	if r.Docker, err = platform.Docker(ctx); err != nil {
+	if r.Docker, err = container.Docker(ctx); err != nil {
 		return nil, fmt.Errorf("rig: needs a Docker engine: %w", err)
 	}
 	r.cleanup = append(r.cleanup, func() { r.Docker.Close() })
 	acfg := agent.DefaultConfig()
 	acfg.ID = "bench-" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
 	acfg.CacheDir = filepath.Join(dir, "cache")
-	rt, err := platform.DockerRuntime(r.Docker, acfg.ID, logger)
+	rt, err := container.ForAgent(r.Docker, acfg.ID, logger)
 	if err != nil {
 		return nil, err
 	}
 	bcfg := builder.DefaultServiceConfig()
 	bcfg.ID = acfg.ID
-	bsvc, err := platform.BuilderService(r.Docker, bcfg, cli, logger)
+	bsvc, err := builder.NewDockerService(r.Docker, bcfg, cli, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +156,7 @@ func Start(ctx context.Context, dir string, logger *slog.Logger) (r *Rig, err er
 		}
 	}
 	conf := filepath.Join(dir, "ufopctl.json")
-	if err := platform.EnsureAdmin(ctx, r.Queued, conf, logger); err != nil {
+	if err := r.Queued.EnsureAdmin(ctx, conf); err != nil {
 		return nil, err
 	}
 	if r.AdminCfg, err = ufopctl.LoadConfig(conf); err != nil {
@@ -256,9 +257,9 @@ func Build(ctx context.Context, cfg ufopctl.Config, name, pkg string) (int, erro
 	if resp.StatusCode != http.StatusOK {
 		return 0, fmt.Errorf("build %s: %s %s", name, resp.Status, out)
 	}
-	var res builder.Result
+	var res protocol.BuildResult
 	for _, line := range bytes.Split(out, []byte("\n")) {
-		if x, ok := builder.ParseResult(string(line)); ok {
+		if x, ok := protocol.ParseBuildResult(string(line)); ok {
 			res = x
 		}
 	}

@@ -1,4 +1,4 @@
-package builder
+package manifest
 
 import (
 	"archive/tar"
@@ -20,7 +20,7 @@ import (
 )
 
 // Package is a validated UFOP package ready to build: its files, held in
-// memory (at most Config.MaxPackageBytes of them), and its manifest with the
+// memory (at most Limits.MaxPackageBytes of them), and its manifest with the
 // configured resource defaults applied.
 type Package struct {
 	manifest Manifest
@@ -55,11 +55,12 @@ var canonicalTime = time.Unix(0, 0).UTC()
 // name order, owned by 0:0, fixed times and normalized modes. This is what
 // ufopctl uploads and what the image build context holds.
 func (p *Package) WriteTar(w io.Writer) error {
-	return p.writeTar(tar.NewWriter(w), "")
+	return p.WriteTarTo(tar.NewWriter(w), "")
 }
 
-// writeTar writes the entries under prefix ("" or "pkg/") and closes tw.
-func (p *Package) writeTar(tw *tar.Writer, prefix string) error {
+// WriteTarTo writes the entries under prefix ("" or "pkg/") and closes tw;
+// the builder puts them beside its Dockerfile.
+func (p *Package) WriteTarTo(tw *tar.Writer, prefix string) error {
 	for _, e := range p.entries {
 		hdr := &tar.Header{
 			Typeflag: e.typ,
@@ -94,7 +95,7 @@ func (p *Package) writeTar(tw *tar.Writer, prefix string) error {
 // ReadPackage reads and validates a package from a .tar or .tar.gz stream
 // (gzip is recognised by its magic bytes). It stops reading as soon as the
 // stream, compressed or not, passes cfg.MaxPackageBytes.
-func ReadPackage(r io.Reader, cfg Config) (*Package, error) {
+func ReadPackage(r io.Reader, cfg Limits) (*Package, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -156,7 +157,7 @@ func ReadPackage(r io.Reader, cfg Config) (*Package, error) {
 // ReadDir reads and validates a package from a directory with the same
 // rules as ReadPackage. Symlinks are read as links, never followed; special
 // files are refused.
-func ReadDir(dir string, cfg Config) (*Package, error) {
+func ReadDir(dir string, cfg Limits) (*Package, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -223,13 +224,13 @@ func ReadDir(dir string, cfg Config) (*Package, error) {
 // collector accumulates and checks entries; finish checks the package as a
 // whole.
 type collector struct {
-	cfg     Config
+	cfg     Limits
 	byName  map[string]*entry
 	headers int
 	size    int64
 }
 
-func newCollector(cfg Config) *collector {
+func newCollector(cfg Limits) *collector {
 	return &collector{cfg: cfg, byName: make(map[string]*entry)}
 }
 

@@ -1,4 +1,4 @@
-package builder
+package manifest
 
 import (
 	"bytes"
@@ -37,7 +37,7 @@ const ScratchImage = "scratch"
 const PortHTTP = 9100
 
 // Protocol defaults for fields ufop.yaml leaves out. Resources default from
-// Config.DefaultResources instead, because operators size them.
+// Limits.DefaultResources instead, because operators size them.
 const (
 	DefaultHealthPath    = "/health"
 	DefaultHealthTimeout = 3 * time.Second
@@ -69,7 +69,7 @@ type Manifest struct {
 	// Run is the start command in exec form.
 	Run         []string
 	HealthCheck HealthCheck
-	// Resources limit one instance; zero fields take Config.DefaultResources
+	// Resources limit one instance; zero fields take Limits.DefaultResources
 	// when the manifest comes from a Package.
 	Resources Resources
 	// Concurrency is how many requests one instance handles at once.
@@ -530,7 +530,7 @@ func jsonErr(err error) error {
 
 func typeName(goType string) string {
 	switch {
-	case strings.HasPrefix(goType, "map["), strings.Contains(goType, "builder.raw"):
+	case strings.HasPrefix(goType, "map["), strings.Contains(goType, "manifest.raw"):
 		return "a mapping"
 	case strings.Contains(goType, "string"):
 		return "a string"

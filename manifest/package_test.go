@@ -1,4 +1,4 @@
-package builder
+package manifest
 
 import (
 	"archive/tar"
@@ -129,11 +129,11 @@ func TestReadPackageAccepts(t *testing.T) {
 		if gz {
 			in = gzipBytes(t, raw)
 		}
-		p, err := ReadPackage(bytes.NewReader(in), DefaultConfig())
+		p, err := ReadPackage(bytes.NewReader(in), DefaultLimits())
 		if err != nil {
 			t.Fatalf("gzip %v: %v", gz, err)
 		}
-		if got := p.Manifest(); got.Resources != DefaultConfig().DefaultResources || got.Run[0] != "./handler" {
+		if got := p.Manifest(); got.Resources != DefaultLimits().DefaultResources || got.Run[0] != "./handler" {
 			t.Errorf("manifest %+v: want run ./handler and the default resources", got)
 		}
 		var out bytes.Buffer
@@ -145,7 +145,7 @@ func TestReadPackageAccepts(t *testing.T) {
 			t.Errorf("gzip %v: canonical tar\n%s\nwant\n%s", gz, strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 		// The canonical tar reads back to the same bytes.
-		again, err := ReadPackage(bytes.NewReader(out.Bytes()), DefaultConfig())
+		again, err := ReadPackage(bytes.NewReader(out.Bytes()), DefaultLimits())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -161,16 +161,16 @@ func TestReadPackageAccepts(t *testing.T) {
 
 func TestReadPackageRefusals(t *testing.T) {
 	yaml := file("ufop.yaml", minimalYAML)
-	small := DefaultConfig()
+	small := DefaultLimits()
 	small.MaxPackageBytes = 4096
-	medium := DefaultConfig()
+	medium := DefaultLimits()
 	medium.MaxPackageBytes = 8192
-	few := DefaultConfig()
+	few := DefaultLimits()
 	few.MaxFiles = 3
 	tests := []struct {
 		name  string
 		input []byte
-		cfg   *Config
+		cfg   *Limits
 		kind  ufop.Kind
 		want  string
 	}{
@@ -215,7 +215,7 @@ func TestReadPackageRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := DefaultConfig()
+			cfg := DefaultLimits()
 			if tt.cfg != nil {
 				cfg = *tt.cfg
 			}
@@ -264,7 +264,7 @@ func (e endless) Read(p []byte) (int, error) {
 }
 
 func TestReadPackageStopsAtTheLimit(t *testing.T) {
-	cfg := DefaultConfig()
+	cfg := DefaultLimits()
 	cfg.MaxPackageBytes = 64 << 10
 	// A header for a file just under the limit, then an endless body: the
 	// stream as a whole passes the limit inside the file's data.
@@ -324,11 +324,11 @@ func TestReadDirMatchesReadPackage(t *testing.T) {
 	}
 	dir := t.TempDir()
 	writeTree(t, dir, entries...)
-	fromDir, err := ReadDir(dir, DefaultConfig())
+	fromDir, err := ReadDir(dir, DefaultLimits())
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromTar, err := ReadPackage(bytes.NewReader(makeTar(t, entries...)), DefaultConfig())
+	fromTar, err := ReadPackage(bytes.NewReader(makeTar(t, entries...)), DefaultLimits())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +347,7 @@ func TestReadDirMatchesReadPackage(t *testing.T) {
 	if err := os.Symlink(dir, link); err != nil {
 		t.Fatal(err)
 	}
-	viaLink, err := ReadDir(link, DefaultConfig())
+	viaLink, err := ReadDir(link, DefaultLimits())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +373,7 @@ func TestReadDirRefusals(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			writeTree(t, dir, tt.entries...)
-			_, err := ReadDir(dir, DefaultConfig())
+			_, err := ReadDir(dir, DefaultLimits())
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -382,7 +382,7 @@ func TestReadDirRefusals(t *testing.T) {
 			}
 		})
 	}
-	if _, err := ReadDir(filepath.Join(t.TempDir(), "nope"), DefaultConfig()); ufop.KindOf(err) != ufop.KindInvalid {
+	if _, err := ReadDir(filepath.Join(t.TempDir(), "nope"), DefaultLimits()); ufop.KindOf(err) != ufop.KindInvalid {
 		t.Errorf("missing directory: %v", err)
 	}
 }
@@ -400,7 +400,7 @@ func FuzzReadPackage(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(s)
 	}
-	cfg := DefaultConfig()
+	cfg := DefaultLimits()
 	cfg.MaxPackageBytes = 1 << 20
 	cfg.MaxFiles = 100
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -444,7 +444,7 @@ func BenchmarkReadPackage(b *testing.B) {
 	b.SetBytes(int64(len(bin)))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		p, err := ReadPackage(bytes.NewReader(tgz), DefaultConfig())
+		p, err := ReadPackage(bytes.NewReader(tgz), DefaultLimits())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -476,7 +476,7 @@ func TestReadPackageEntrypoint(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.yaml, func(t *testing.T) {
 			in := makeTar(t, file("ufop.yaml", tt.yaml+"\n"), exe, link, data)
-			_, err := ReadPackage(bytes.NewReader(in), DefaultConfig())
+			_, err := ReadPackage(bytes.NewReader(in), DefaultLimits())
 			switch {
 			case tt.want == "" && err != nil:
 				t.Fatalf("refused: %v", err)

@@ -1,0 +1,16 @@
+package protocol
+
+// The work queue on NATS JetStream: one stream holds the jobs of every
+// UFOP, on subject JobSubjectPrefix + name.
+const (
+	JobStream        = "UFOP_JOBS"
+	JobSubjectPrefix = "ufop.jobs."
+	// CancelSubject is where gateways announce jobs whose client left.
+	CancelSubject = "ufop.cancel"
+)
+
+// JobSubject is the subject of UFOP name's jobs.
+func JobSubject(prefix, name string) string { return prefix + name }
+
+// ConsumerName is the durable consumer of UFOP name's jobs.
+func ConsumerName(name string) string { return "ufop-" + name }

@@ -170,7 +170,7 @@ func parseStep(name, rawArgs string) (Step, error) {
 				return Step{}, ufop.Errorf(ufop.KindInvalid, "unknown fop %q: fop names are case-sensitive, did you mean %s?", name, b)
 			}
 		}
-		if !validUFOPName(name) {
+		if !ufop.ValidUFOPName(name) {
 			return Step{}, ufop.Errorf(ufop.KindInvalid, "unknown fop %q", name)
 		}
 		return Step{name: name, args: rawArgs}, nil
@@ -193,19 +193,6 @@ func parseStep(name, rawArgs string) (Step, error) {
 	s := Step{name: name, op: o}
 	s.args = strings.TrimPrefix(strings.TrimPrefix(o.String(), name), "/")
 	return s, nil
-}
-
-// validUFOPName reports whether name may name a UFOP (SPEC §1).
-func validUFOPName(name string) bool {
-	if len(name) < 5 || len(name) > 20 {
-		return false
-	}
-	for _, c := range []byte(name) {
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // parseSaveAs decodes saveas/<b64(bucket:key)>.

@@ -44,12 +44,12 @@ func (p *Processor) plan(h header, orient, frames int, ops []op) (int, int, erro
 		return nil
 	}
 	last := ""
-	for _, s := range ops {
-		if _, ok := s.(describer); ok {
+	for _, o := range ops {
+		if _, ok := o.(describer); ok {
 			// A JSON answer: Run refuses image steps after it.
 			return w, ht, nil
 		}
-		if _, ok := s.(ownOrientation); !ok {
+		if _, ok := o.(ownOrientation); !ok {
 			// Run orients the pixels before this step.
 			if orient >= 5 && orient <= 8 {
 				w, ht = ht, w
@@ -57,15 +57,15 @@ func (p *Processor) plan(h header, orient, frames int, ops []op) (int, int, erro
 			orient = 1
 		}
 		var err error
-		w, ht, err = s.outSize(w, ht, orient, check)
+		w, ht, err = o.outSize(w, ht, orient, check)
 		if err != nil {
 			return 0, 0, err
 		}
-		if err := check(s.name(), w, ht); err != nil {
+		if err := check(o.name(), w, ht); err != nil {
 			return 0, 0, err
 		}
 		// A step's output carries no EXIF.
-		orient, last = 1, s.name()
+		orient, last = 1, o.name()
 	}
 	if last != "" {
 		if err := p.checkOutput(last, w, ht); err != nil {

@@ -105,38 +105,38 @@ func (p *Processor) Run(ctx context.Context, src []byte, steps []fop.Step) (res 
 		return nil, err
 	}
 
-	for i, s := range ops {
+	for i, o := range ops {
 		if err := ctx.Err(); err != nil {
-			return nil, deadlineError(err, s.name())
+			return nil, deadlineError(err, o.name())
 		}
 		if f.body != nil {
 			return nil, ufop.Errorf(ufop.KindInvalid, "%s answers JSON, so it must be the last built-in step of the pipeline (only a UFOP may follow it)", ops[i-1].name())
 		}
-		if _, ok := s.(describer); !ok && f.img == nil {
+		if _, ok := o.(describer); !ok && f.img == nil {
 			t := time.Now()
-			if err := f.decode(ctx, s, keepFrames); err != nil {
+			if err := f.decode(ctx, o, keepFrames); err != nil {
 				return nil, err
 			}
 			res.Decode += time.Since(t)
 			if err := ctx.Err(); err != nil {
-				return nil, deadlineError(err, s.name())
+				return nil, deadlineError(err, o.name())
 			}
 		}
 		if f.img != nil {
-			if _, ok := s.(ownOrientation); !ok {
+			if _, ok := o.(ownOrientation); !ok {
 				f.autoOrient()
 			}
-			if _, ok := s.(animator); !ok {
+			if _, ok := o.(animator); !ok {
 				f.anim = nil
 			}
 		}
 		// Each step's output is a new encoding: quality, interlace and
 		// background are its own; the format carries over as the input's.
 		f.out.quality, f.out.progressive, f.out.background = 0, false, white()
-		if err := s.apply(ctx, f); err != nil {
+		if err := o.apply(ctx, f); err != nil {
 			var ue *ufop.Error
 			if ctx.Err() != nil && !errors.As(err, &ue) {
-				return nil, deadlineError(ctx.Err(), s.name())
+				return nil, deadlineError(ctx.Err(), o.name())
 			}
 			return nil, err
 		}
@@ -181,11 +181,11 @@ func (p *Processor) keepsFrames(format string, ops []op) bool {
 		return false
 	}
 	out := formatGIF
-	for _, s := range ops {
-		if _, ok := s.(animator); !ok {
+	for _, o := range ops {
+		if _, ok := o.(animator); !ok {
 			return false
 		}
-		if fo, ok := s.(interface{ outputFormat() string }); ok && fo.outputFormat() != "" {
+		if fo, ok := o.(interface{ outputFormat() string }); ok && fo.outputFormat() != "" {
 			out = fo.outputFormat()
 		}
 	}

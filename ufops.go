@@ -2,7 +2,6 @@ package ufop
 
 import (
 	"encoding/json"
-	"regexp"
 	"time"
 )
 
@@ -18,11 +17,21 @@ const (
 	ModePrivate   ACLMode = 2 // the owner only
 )
 
-var ufopName = regexp.MustCompile(`^[a-z0-9_-]{5,20}$`)
-
 // ValidUFOPName reports whether name has the form of a UFOP name: 5-20
-// characters of a-z, 0-9, _ and - (SPEC §1).
-func ValidUFOPName(name string) bool { return ufopName.MatchString(name) }
+// characters of a-z, 0-9, _ and - (SPEC §1). It is the one place the rule
+// is written: the parser, the catalog, the builder and the container
+// runtime all check names with it.
+func ValidUFOPName(name string) bool {
+	if len(name) < 5 || len(name) > 20 {
+		return false
+	}
+	for _, c := range []byte(name) {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // UFOP is a registered custom processor.
 type UFOP struct {

@@ -33,6 +33,7 @@ import (
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/discovery"
+	"github.com/ufop/ufop/fop"
 	"github.com/ufop/ufop/images"
 	"github.com/ufop/ufop/internal/lifecycle"
 	"github.com/ufop/ufop/protocol"
@@ -253,7 +254,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		adv = "http://" + ln.Addr().String()
 	}
 	a.advertise = adv
-	self := ufop.Agent{ID: a.cfg.ID, Addr: adv, Ops: images.Builtins(), Load: a.pool.load(), Started: time.Now().UTC()}
+	self := ufop.Agent{ID: a.cfg.ID, Addr: adv, Ops: fop.Builtins(), Load: a.pool.load(), Started: time.Now().UTC()}
 	if a.ufops != nil {
 		self.Slots = a.cfg.Slots
 	}
@@ -456,7 +457,7 @@ func (a *Agent) Process(ctx context.Context, req ProcessRequest) (*Result, error
 	if req.Source.ETag == "" || req.Fops == "" {
 		return nil, ufop.Errorf(ufop.KindInvalid, "agent: source etag and fops are required")
 	}
-	p, err := images.Parse(req.Fops, a.cfg.Images.MaxPipeline)
+	p, err := fop.Parse(req.Fops, a.cfg.Images.MaxPipeline)
 	if err != nil {
 		return nil, err
 	}
@@ -467,7 +468,7 @@ func (a *Agent) Process(ctx context.Context, req ProcessRequest) (*Result, error
 	return res, err
 }
 
-func (a *Agent) process(ctx context.Context, req ProcessRequest, p images.Pipeline) (*Result, error) {
+func (a *Agent) process(ctx context.Context, req ProcessRequest, p fop.Pipeline) (*Result, error) {
 	// Results of custom processors are not cached: user code may depend
 	// on more than its input.
 	for _, s := range p.Steps {
@@ -475,7 +476,7 @@ func (a *Agent) process(ctx context.Context, req ProcessRequest, p images.Pipeli
 			return a.run(ctx, req, p, "")
 		}
 	}
-	rkey := resultKey(req.Source.ETag, p.String())
+	rkey := fop.ResultKey(req.Source.ETag, p)
 	if body, meta, ok := a.results.Get(rkey); ok {
 		a.metrics.cache("result", true)
 		return &Result{Body: body, ContentType: meta.ContentType, Header: withCache(meta.Header, "hit")}, nil
@@ -501,14 +502,14 @@ func withCache(h map[string]string, v string) map[string]string {
 
 // segments splits a pipeline into runs of built-in steps and single UFOP
 // steps.
-func segments(steps []images.Step) [][]images.Step {
-	var out [][]images.Step
+func segments(steps []fop.Step) [][]fop.Step {
+	var out [][]fop.Step
 	for i, s := range steps {
 		if s.Builtin() && i > 0 && steps[i-1].Builtin() {
 			out[len(out)-1] = append(out[len(out)-1], s)
 			continue
 		}
-		out = append(out, []images.Step{s})
+		out = append(out, []fop.Step{s})
 	}
 	return out
 }
@@ -516,7 +517,7 @@ func segments(steps []images.Step) [][]images.Step {
 // run fetches the source and runs the pipeline: runs of built-in steps on
 // a worker of the node's pool, UFOP steps on a local instance. A non-empty
 // rkey caches the result.
-func (a *Agent) run(ctx context.Context, req ProcessRequest, p images.Pipeline, rkey string) (*Result, error) {
+func (a *Agent) run(ctx context.Context, req ProcessRequest, p fop.Pipeline, rkey string) (*Result, error) {
 	var waited, fetched, decode, process, encode, custom time.Duration
 	t := time.Now()
 	data, err := a.source(ctx, req.Source, req.Grant)
@@ -587,14 +588,6 @@ func (a *Agent) run(ctx context.Context, req ProcessRequest, p images.Pipeline, 
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-func resultKey(etag, fops string) string {
-	h := sha256.New()
-	io.WriteString(h, etag)
-	h.Write([]byte{0})
-	io.WriteString(h, fops)
-	return hex.EncodeToString(h.Sum(nil))
-}
 
 // source returns the source bytes from the cache or the gateway. Sources
 // are cached by content hash, so copies of one image share an entry.

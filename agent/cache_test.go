@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/ufop/ufop/images"
+	"github.com/ufop/ufop/fop"
 )
 
 func name(i int) string {
@@ -97,7 +97,7 @@ func TestSegments(t *testing.T) {
 		{"my-ufop|other-ufop", []int{1, 1}},
 		{"my-ufop|imageView2/2/w/100|imageMogr2/rotate/90", []int{1, 2}},
 	} {
-		p, err := images.Parse(tc.fops, 10)
+		p, err := fop.Parse(tc.fops, 10)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.fops, err)
 		}

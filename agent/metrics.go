@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ufop/ufop"
-	"github.com/ufop/ufop/images"
+	"github.com/ufop/ufop/fop"
 )
 
 // metrics are the agent's Prometheus series, on a registry of its own so
@@ -103,7 +103,7 @@ func (m *metrics) observeLoad(l ufop.Load) {
 
 // fopLabel names a pipeline for metrics by its step names, which keeps the
 // label set small (parameters are left out).
-func fopLabel(p images.Pipeline) string {
+func fopLabel(p fop.Pipeline) string {
 	names := make([]string, len(p.Steps))
 	for i, s := range p.Steps {
 		names[i] = s.Name()

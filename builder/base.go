@@ -89,7 +89,7 @@ func (b *Builder) ufopOf(tagged reference.NamedTagged) (string, bool) {
 		return "", false
 	}
 	name, ok := strings.CutPrefix(reference.Path(tagged), b.repoPath+"/")
-	if !ok || !nameRE.MatchString(name) || !repositoryRE.MatchString(name) {
+	if !ok || !ufop.ValidUFOPName(name) || !repositoryRE.MatchString(name) {
 		return "", false
 	}
 	return name, true

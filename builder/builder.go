@@ -127,10 +127,6 @@ func New(cfg Config, docker DockerAPI, logger *slog.Logger) (*Builder, error) {
 // Config returns the builder's configuration (ReadPackage needs it).
 func (b *Builder) Config() Config { return b.cfg }
 
-// nameRE is SPEC §1's UFOP name rule; a Docker repository path component
-// additionally cannot start or end with a separator or hold "___".
-var nameRE = regexp.MustCompile(`^[a-z0-9_-]{5,20}$`)
-
 // Ref returns the image reference of a UFOP version.
 func (b *Builder) Ref(name string, version int) string {
 	return fmt.Sprintf("%s/%s:v%d", b.cfg.Repository, name, version)
@@ -143,7 +139,9 @@ func (b *Builder) Ref(name string, version int) string {
 // engine's message; a base image CheckBase refuses is KindPermission.
 // owns says which UFOPs the building user owns.
 func (b *Builder) Build(ctx context.Context, name string, version int, pkg *manifest.Package, owns Owns, log io.Writer) (Image, error) {
-	if !nameRE.MatchString(name) || !repositoryRE.MatchString(name) {
+	// A Docker repository path component additionally cannot start or
+	// end with a separator or hold "___".
+	if !ufop.ValidUFOPName(name) || !repositoryRE.MatchString(name) {
 		return Image{}, ufop.Errorf(ufop.KindInvalid, "build: name %q must be 5-20 characters of a-z 0-9 _ -, starting and ending with a letter or digit", name)
 	}
 	if version < 1 {

@@ -111,9 +111,7 @@ var (
 	agentIDRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,39}$`)
 	// Docker object names; a container name adds "-<ufop>-<id>" to it.
 	networkRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`)
-	// SPEC §1: UFOP names are 5-20 chars of [a-z0-9_-].
-	ufopNameRE = regexp.MustCompile(`^[a-z0-9_-]{5,20}$`)
-	envKeyRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	envKeyRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
 func (c Config) withDefaults() Config {
@@ -245,7 +243,7 @@ func (s Spec) withDefaults(c Config) Spec {
 // naming the field. Spec values come from user manifests.
 func (s Spec) Validate() error {
 	switch {
-	case !ufopNameRE.MatchString(s.Name):
+	case !ufop.ValidUFOPName(s.Name):
 		return ufop.Errorf(ufop.KindInvalid, "ufop name %q must be 5-20 chars of [a-z0-9_-]", s.Name)
 	case s.Version < 1:
 		return ufop.Errorf(ufop.KindInvalid, "ufop %s: version %d must be at least 1", s.Name, s.Version)

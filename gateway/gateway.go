@@ -26,7 +26,7 @@ import (
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/discovery"
-	"github.com/ufop/ufop/images"
+	"github.com/ufop/ufop/fop"
 	"github.com/ufop/ufop/internal/lifecycle"
 	"github.com/ufop/ufop/protocol"
 	"github.com/ufop/ufop/queue"
@@ -87,7 +87,7 @@ const DefaultMaxURLLifetime = 7 * 24 * time.Hour
 func DefaultConfig() Config {
 	return Config{
 		Addr:             "127.0.0.1:9000",
-		MaxPipeline:      images.DefaultConfig().MaxPipeline,
+		MaxPipeline:      fop.DefaultMaxSteps,
 		Deadline:         30 * time.Second,
 		MaxSkew:          15 * time.Minute,
 		MaxURLLifetime:   DefaultMaxURLLifetime,

@@ -13,7 +13,7 @@ import (
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/catalog"
-	"github.com/ufop/ufop/images"
+	"github.com/ufop/ufop/fop"
 	"github.com/ufop/ufop/protocol"
 )
 
@@ -230,7 +230,7 @@ func tune(lim *rate.Limiter, e effective, now time.Time) {
 // of the pipeline against its command's rate. It returns a release func
 // to call when the request is done, or a KindRateLimited error with a
 // RetryAfter. A refused request consumes nothing.
-func (l *limiter) admit(owner, bucket string, steps []images.Step) (func(), error) {
+func (l *limiter) admit(owner, bucket string, steps []fop.Step) (func(), error) {
 	tier := l.cfg.Tiers[ufop.TierFree]
 	if u, err := l.cat.User(owner); err == nil {
 		tier = l.cfg.Tiers[u.Tier]

@@ -9,7 +9,7 @@ import (
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/catalog"
-	"github.com/ufop/ufop/images"
+	"github.com/ufop/ufop/fop"
 )
 
 // mountLimits adds the limit and key-rotation routes of the admin API.
@@ -42,7 +42,7 @@ type Limits struct {
 // validCmd accepts what a pipeline step may be called: a built-in fop or
 // a UFOP name (registered or not yet: a limit may come first).
 func validCmd(cmd string) error {
-	if slices.Contains(images.Builtins(), cmd) || ufop.ValidUFOPName(cmd) {
+	if slices.Contains(fop.Builtins(), cmd) || ufop.ValidUFOPName(cmd) {
 		return nil
 	}
 	return ufop.Errorf(ufop.KindInvalid, "limit: cmd %q is neither a built-in fop nor a UFOP name", cmd)

@@ -12,15 +12,15 @@ import (
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/auth"
 	"github.com/ufop/ufop/catalog"
-	"github.com/ufop/ufop/images"
+	"github.com/ufop/ufop/fop"
 	"github.com/ufop/ufop/internal/testenv"
 )
 
 func ptr[T any](v T) *T { return &v }
 
-func steps(t *testing.T, q string) []images.Step {
+func steps(t *testing.T, q string) []fop.Step {
 	t.Helper()
-	p, err := images.Parse(q, 10)
+	p, err := fop.Parse(q, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestLimiter(t *testing.T) {
 	l := newLimiter(cfg, cat, func() int { return peers }, func(user, reason string) { refusals[user+"/"+reason]++ })
 
 	admit := func(user, q string) (func(), error) {
-		var s []images.Step
+		var s []fop.Step
 		if q != "" {
 			s = steps(t, q)
 		}
@@ -209,7 +209,7 @@ func BenchmarkAdmit(b *testing.B) {
 	cfg := DefaultLimitsConfig()
 	cfg.Tiers[ufop.TierPaid] = TierLimits{RPS: 1e9, Burst: 1 << 30, Concurrency: 1 << 20}
 	l := newLimiter(cfg, cat, func() int { return 2 }, func(string, string) {})
-	p, _ := images.Parse("imageView2/2/w/100|facecrop/50x50", 10)
+	p, _ := fop.Parse("imageView2/2/w/100|facecrop/50x50", 10)
 	for _, tc := range []struct{ name, user string }{{"defaults", "bob"}, {"rows", "alice"}} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()

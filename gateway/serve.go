@@ -3,8 +3,6 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,7 +19,7 @@ import (
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/auth"
-	"github.com/ufop/ufop/images"
+	"github.com/ufop/ufop/fop"
 	"github.com/ufop/ufop/protocol"
 	"github.com/ufop/ufop/storage"
 )
@@ -122,11 +120,10 @@ func (g *Gateway) serveObject(c echo.Context) error {
 	if err != nil {
 		return ufop.Errorf(ufop.KindInvalid, "the fop is not valid percent-encoding")
 	}
-	p, err := images.Parse(fops, g.cfg.MaxPipeline)
+	p, err := fop.Parse(fops, g.cfg.MaxPipeline)
 	if err != nil {
 		return err
 	}
-	norm := p.String()
 	c.Set(ctxFop, fopLabel(p))
 	custom, err := g.ufopSteps(p, b.Owner)
 	if err != nil {
@@ -143,7 +140,7 @@ func (g *Gateway) serveObject(c echo.Context) error {
 		return err
 	}
 	defer release()
-	etag := resultETag(obj.ETag, norm)
+	etag := `"` + fop.ResultKey(obj.ETag, p) + `"`
 	h := c.Response().Header()
 	// A result is named by its source and pipeline only when every step is
 	// built in: custom code may answer differently to the same input.
@@ -256,7 +253,7 @@ func (w *statusGuard) Write(p []byte) (int, error) {
 	return w.ResponseWriter.Write(p)
 }
 
-func (g *Gateway) canSave(caller *ufop.User, s *images.SaveAs) error {
+func (g *Gateway) canSave(caller *ufop.User, s *fop.SaveAs) error {
 	if caller == nil {
 		return ufop.Errorf(ufop.KindUnauthenticated, "saveas needs a signed URL from a key that may write bucket %q", s.Bucket)
 	}
@@ -294,13 +291,6 @@ func checkReferer(b ufop.Bucket, ref string) error {
 	return ufop.Errorf(ufop.KindPermission, "referer %q not allowed for bucket %q", host, b.Name)
 }
 
-// resultETag names a processed result: the same source and normalized
-// pipeline give the same tag on every gateway.
-func resultETag(sourceETag, fops string) string {
-	sum := sha256.Sum256([]byte(sourceETag + "\x00" + fops))
-	return `"` + hex.EncodeToString(sum[:16]) + `"`
-}
-
 func etagMatch(header, etag string) bool {
 	for _, t := range strings.Split(header, ",") {
 		t = strings.TrimSpace(t)
@@ -311,7 +301,7 @@ func etagMatch(header, etag string) bool {
 	return false
 }
 
-func fopLabel(p images.Pipeline) string {
+func fopLabel(p fop.Pipeline) string {
 	names := make([]string, len(p.Steps))
 	for i, s := range p.Steps {
 		names[i] = s.Name()
@@ -333,7 +323,7 @@ var passHeaders = []string{protocol.HeaderFacecrop, protocol.HeaderCache, protoc
 // An agent that cannot be reached, or whose queue is full, is skipped for
 // the next candidate; a dead agent is also taken out of routing for a
 // while, ahead of its lease expiring.
-func (g *Gateway) process(ctx context.Context, b ufop.Bucket, obj ufop.Object, p images.Pipeline, custom []string,
+func (g *Gateway) process(ctx context.Context, b ufop.Bucket, obj ufop.Object, p fop.Pipeline, custom []string,
 	refs map[string]ufop.ObjectRef, reqid string) (*result, error) {
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.Deadline)
 	defer cancel()
@@ -342,7 +332,7 @@ func (g *Gateway) process(ctx context.Context, b ufop.Bucket, obj ufop.Object, p
 	if u, err := g.cat.User(b.Owner); err == nil {
 		tier = u.Tier
 	}
-	steps := images.Pipeline{Steps: p.Steps}
+	steps := fop.Pipeline{Steps: p.Steps}
 	job := ufop.Job{ID: reqid,
 		Source: ufop.Source{Bucket: b.Name, Key: obj.Key, ETag: obj.ETag, Size: obj.Size, ContentType: obj.ContentType,
 			URL: g.internal + protocol.InternalObjectsPath + b.Name + "/" + storage.EscapeKey(obj.Key)},

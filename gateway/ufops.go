@@ -19,7 +19,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/ufop/ufop"
-	"github.com/ufop/ufop/images"
+	"github.com/ufop/ufop/fop"
 	"github.com/ufop/ufop/manifest"
 	"github.com/ufop/ufop/protocol"
 )
@@ -68,7 +68,7 @@ func (g *Gateway) listUFOPs(c echo.Context) error {
 
 func (g *Gateway) registerUFOP(c echo.Context) error {
 	name := c.Param("name")
-	if slices.Contains(images.Builtins(), name) || strings.EqualFold(name, "saveas") {
+	if slices.Contains(fop.Builtins(), name) || strings.EqualFold(name, "saveas") {
 		return ufop.Errorf(ufop.KindInvalid, "%q is a built-in fop: choose another UFOP name", name)
 	}
 	var req struct {
@@ -519,7 +519,7 @@ func (g *Gateway) pickBuilder(ctx context.Context) (string, error) {
 
 // ufopSteps checks the UFOP steps of a pipeline: registered, usable by the
 // bucket's owner. It returns their names and their chosen versions.
-func (g *Gateway) ufopSteps(p images.Pipeline, owner string) (names []string, err error) {
+func (g *Gateway) ufopSteps(p fop.Pipeline, owner string) (names []string, err error) {
 	for _, s := range p.Steps {
 		if s.Builtin() {
 			continue

@@ -5,6 +5,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ufop/ufop/fop"
 )
 
 // cpuTime is the process's user plus system CPU time.
@@ -21,7 +23,7 @@ func cpuTime() time.Duration {
 func benchRun(b *testing.B, name, query string) {
 	src := fixture(b, name)
 	p := newTestProcessor(b, nil, nil)
-	pl, err := Parse(query, 0)
+	pl, err := fop.Parse(query, 0)
 	if err != nil {
 		b.Fatal(err)
 	}

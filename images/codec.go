@@ -21,18 +21,19 @@ import (
 	"golang.org/x/image/webp"
 
 	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/fop"
 	"github.com/ufop/ufop/images/internal/progjpeg"
 )
 
 // The format names Probe reports and the output formats steps may ask for.
 const (
-	formatJPEG = "jpeg"
-	formatPNG  = "png"
-	formatGIF  = "gif"
-	formatWebP = "webp"
-	formatBMP  = "bmp"
+	formatJPEG = fop.FormatJPEG
+	formatPNG  = fop.FormatPNG
+	formatGIF  = fop.FormatGIF
+	formatWebP = fop.FormatWebP
+	formatBMP  = "bmp" // read only
 	formatTIFF = "tiff"
-	formatAVIF = "avif"
+	formatAVIF = fop.FormatAVIF
 )
 
 // contentTypes maps format names to MIME types.

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/fop"
 )
 
 // TestDecodeAVIFWebP decodes the shared AVIF and WebP fixtures: the header
@@ -296,7 +297,7 @@ func checkFuzzKind(t *testing.T, err error) {
 // TestParseFormatAVIF: format/avif parses and prints back.
 func TestParseFormatAVIF(t *testing.T) {
 	for _, q := range []string{"imageView2/2/w/10/format/avif", "imageMogr2/quality/50/format/avif"} {
-		pl, err := Parse(q, 0)
+		pl, err := fop.Parse(q, 0)
 		if err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}

@@ -5,12 +5,12 @@ import (
 	"time"
 
 	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/fop"
 )
 
-// specQuality is the output quality SPEC §1 defines as the default. The
-// parser folds an explicit q/85 into "unspecified" so both spellings share a
-// cache entry.
-const specQuality = 85
+// specQuality is the output quality SPEC §1 defines as the default; the
+// parser folds an explicit q/85 into "unspecified".
+const specQuality = fop.DefaultQuality
 
 // Config bounds what a Processor accepts and how it encodes.
 type Config struct {
@@ -27,8 +27,8 @@ type Config struct {
 	// source already had as many. Checked from the source header before
 	// decoding, so an enlarging request costs nothing.
 	MaxOutputPixels int64
-	// MaxPipeline is the longest pipeline Parse accepts when the caller
-	// passes it as maxSteps.
+	// MaxPipeline is the longest pipeline callers let fop.Parse accept
+	// (its maxSteps).
 	MaxPipeline int
 	// Deadline bounds one Run; the caller's context may end it sooner.
 	Deadline time.Duration
@@ -48,7 +48,7 @@ func DefaultConfig() Config {
 		MaxSourcePixels: 100_000_000,
 		MaxOutputSide:   10000,
 		MaxOutputPixels: 50_000_000,
-		MaxPipeline:     10,
+		MaxPipeline:     fop.DefaultMaxSteps,
 		Deadline:        30 * time.Second,
 		MaxDecodes:      runtime.GOMAXPROCS(0),
 		DefaultQuality:  specQuality,

@@ -1,15 +1,14 @@
-// Package images implements ufop's built-in image processing: the Qiniu-style
-// fop language (imageView2, imageMogr2, imageInfo, exif, facecrop, watermark,
-// pipelines and saveas), the codecs, and the guards that keep hostile images
-// from exhausting a machine.
+// Package images implements ufop's built-in image processing: it runs the
+// built-in steps of a fop.Pipeline (imageView2, imageMogr2, imageInfo, exif,
+// facecrop, watermark), with the codecs and the guards that keep hostile
+// images from exhausting a machine. The language itself (parsing, typed
+// parameters, normal form) is package fop.
 //
-// Parse turns the query of a processing URL into a Pipeline; a Processor
-// runs consecutive built-in steps on encoded bytes and returns encoded bytes.
-// Custom UFOP steps are recognised by the parser but run elsewhere (the
-// agent sends them to UFOP instances).
+// A Processor runs consecutive built-in steps on encoded bytes and returns
+// encoded bytes; each step's op is built from its typed parameters. Custom
+// UFOP steps run elsewhere (the agent sends them to UFOP instances).
 //
-// Every error is a *ufop.Error whose kind maps to an HTTP status: parse
-// errors are KindInvalid and name the fop and parameter, oversize sources
-// KindTooLarge, unknown formats KindUnsupported, undecodable data
+// Every error is a *ufop.Error whose kind maps to an HTTP status: oversize
+// sources KindTooLarge, unknown formats KindUnsupported, undecodable data
 // KindCorrupt, a passed deadline KindTimeout. No input makes Run panic.
 package images

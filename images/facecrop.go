@@ -9,13 +9,12 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/disintegration/imaging"
 	pigo "github.com/esimov/pigo/core"
 
-	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/fop"
 	"github.com/ufop/ufop/images/internal/facefinder"
 	"github.com/ufop/ufop/protocol"
 )
@@ -24,54 +23,10 @@ import (
 // the crop: "face", "faces=N" or "fallback" (SPEC §1).
 const HeaderFacecrop = protocol.HeaderFacecrop
 
-// maxFacecropSide bounds the parameter at parse time so that arithmetic on it
-// cannot overflow; the configured output limit is checked when applying.
-const maxFacecropSide = 1 << 16
-
-// facecropOp is facecrop/<W>x<H>: crop to the aspect W:H around the faces
-// found in the image, then scale to exactly WxH.
-type facecropOp struct {
-	w, h int
-}
-
-// parseFacecrop parses the arguments after "facecrop": exactly one "WxH".
-func parseFacecrop(args []string) (op, error) {
-	// A trailing slash ("facecrop/200x200/") leaves an empty part: harmless.
-	if len(args) == 2 && args[1] == "" {
-		args = args[:1]
-	}
-	if len(args) != 1 || args[0] == "" {
-		return nil, ufop.Errorf(ufop.KindInvalid, "facecrop: parameter size: expected facecrop/<W>x<H>, e.g. facecrop/200x200")
-	}
-	s := args[0]
-	ws, hs, ok := strings.Cut(s, "x")
-	if !ok {
-		return nil, ufop.Errorf(ufop.KindInvalid, "facecrop: parameter size: %q is not <W>x<H>, e.g. 200x200", s)
-	}
-	w, errW := parseFacecropSide(ws)
-	h, errH := parseFacecropSide(hs)
-	if errW != nil || errH != nil {
-		return nil, ufop.Errorf(ufop.KindInvalid, "facecrop: parameter size: %q is not <W>x<H> with W and H whole numbers from 1 to %d", s, maxFacecropSide)
-	}
-	return &facecropOp{w: w, h: h}, nil
-}
-
-// parseFacecropSide parses a positive decimal integer of at most maxFacecropSide,
-// digits only (no sign, no spaces) so that one size has one spelling.
-func parseFacecropSide(s string) (int, error) {
-	if s == "" || len(s) > 6 || strings.TrimLeft(s, "0123456789") != "" {
-		return 0, strconv.ErrSyntax
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > maxFacecropSide {
-		return 0, strconv.ErrRange
-	}
-	return n, nil
-}
+// facecropOp runs facecrop.
+type facecropOp struct{ fop.Facecrop }
 
 func (o *facecropOp) name() string { return "facecrop" }
-
-func (o *facecropOp) String() string { return fmt.Sprintf("facecrop/%dx%d", o.w, o.h) }
 
 // cropZoom bounds how far facecrop can zoom in: the smallest crop is the
 // head region of the smallest detectable face, minFacePx/detectSide of the
@@ -85,7 +40,7 @@ const cropZoom = float64(detectSide) / minFacePx / (headAbove + headBelow)
 // its working size.
 func (o *facecropOp) need(w, h, _ int) (int, int) {
 	long := max(w, h)
-	want := max(int(math.Ceil(cropZoom*float64(max(o.w, o.h)))), 2*detectSide)
+	want := max(int(math.Ceil(cropZoom*float64(max(o.W, o.H)))), 2*detectSide)
 	if want >= long {
 		return w, h
 	}
@@ -98,7 +53,7 @@ var _ shrinker = (*facecropOp)(nil)
 // outSize: the crop is scaled to exactly WxH, enlarging when the source
 // is smaller, so the size alone decides (before decoding or detection).
 func (o *facecropOp) outSize(_, _, _ int, check sizeCheck) (int, int, error) {
-	return o.w, o.h, check("facecrop: parameter size", o.w, o.h)
+	return o.W, o.H, check("facecrop: parameter size", o.W, o.H)
 }
 
 func (o *facecropOp) apply(ctx context.Context, f *frame) error {
@@ -113,13 +68,13 @@ func (o *facecropOp) apply(ctx context.Context, f *frame) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	rect, mode := facecropRect(f.img, faces, o.w, o.h)
+	rect, mode := facecropRect(f.img, faces, o.W, o.H)
 	// Through eachFrame, so that the frame forgets a shrink-on-load size.
 	err = f.eachFrame(func(img image.Image) (image.Image, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		return cropResize(img, rect, o.w, o.h), nil
+		return cropResize(img, rect, o.W, o.H), nil
 	})
 	if err != nil {
 		return err

@@ -10,57 +10,13 @@ import (
 	"image/draw"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/disintegration/imaging"
 
 	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/fop"
 )
-
-func TestParseFacecrop(t *testing.T) {
-	good := []struct {
-		args []string
-		want string
-	}{
-		{[]string{"200x200"}, "facecrop/200x200"},
-		{[]string{"1x1"}, "facecrop/1x1"},
-		{[]string{"300x100", ""}, "facecrop/300x100"},
-		{[]string{"0100x050"}, "facecrop/100x50"},
-		{[]string{"65536x1"}, "facecrop/65536x1"},
-	}
-	for _, tc := range good {
-		o, err := parseFacecrop(tc.args)
-		if err != nil {
-			t.Errorf("parseFacecrop(%q): %v", tc.args, err)
-			continue
-		}
-		if got := o.String(); got != tc.want {
-			t.Errorf("parseFacecrop(%q) = %s, want %s", tc.args, got, tc.want)
-		}
-		if o.name() != "facecrop" {
-			t.Errorf("name %q", o.name())
-		}
-	}
-	bad := [][]string{
-		nil, {""}, {"200"}, {"x200"}, {"200x"}, {"0x10"}, {"10x0"}, {"-1x5"}, {"+5x5"},
-		{"200x200x3"}, {"abcxdef"}, {"65537x1"}, {"99999999x1"}, {"200x200", "300x300"},
-		{"200X200"}, {" 200x200"}, {"2e2x200"},
-	}
-	for _, args := range bad {
-		_, err := parseFacecrop(args)
-		if err == nil {
-			t.Errorf("parseFacecrop(%q) accepted", args)
-			continue
-		}
-		if k := kindOf(t, err); k != ufop.KindInvalid {
-			t.Errorf("parseFacecrop(%q): kind %s, want invalid", args, k)
-		}
-		if !strings.Contains(err.Error(), "facecrop: parameter size") {
-			t.Errorf("parseFacecrop(%q): %q does not name the fop and parameter", args, err)
-		}
-	}
-}
 
 // portraitLandmarks are the eyes and mouth corners of the face in
 // portrait.jpg, in its stored 800x533 coordinates, read off the image.
@@ -376,10 +332,7 @@ func TestFacecropApply(t *testing.T) {
 	}
 	for _, tc := range tests {
 		img := image.NewNRGBA(tc.src)
-		o, err := parseFacecrop([]string{fmt.Sprintf("%dx%d", tc.w, tc.h)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		o := opOf(t, fmt.Sprintf("facecrop/%dx%d", tc.w, tc.h))
 		f := &frame{img: img, header: http.Header{}, p: p}
 		if err := o.apply(context.Background(), f); err != nil {
 			t.Errorf("%v → %dx%d: %v", tc.src, tc.w, tc.h, err)
@@ -393,11 +346,11 @@ func TestFacecropApply(t *testing.T) {
 		}
 	}
 	// The size limit is the plan's, checked before any decode.
-	pl, err := Parse("facecrop/20000x10", 0)
+	pl, err := fop.Parse("facecrop/20000x10", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = p.plan(header{format: formatPNG, width: 10, height: 10}, 1, 1, pl.Steps)
+	_, _, err = p.plan(header{format: formatPNG, width: 10, height: 10}, 1, 1, opsOf(t, pl.Steps))
 	if kindOf(t, err) != ufop.KindTooLarge {
 		t.Errorf("over the output limit: %v, want too large", err)
 	}
@@ -414,7 +367,7 @@ func TestFacecropNeed(t *testing.T) {
 		{9643, 10328, 2000, 2000, 9643, 10328}, // a large output needs it all
 	}
 	for _, tc := range tests {
-		o := &facecropOp{w: tc.ow, h: tc.oh}
+		o := &facecropOp{fop.Facecrop{W: tc.ow, H: tc.oh}}
 		if w, h := o.need(tc.w, tc.h, 1); w != tc.wantW || h != tc.wantH {
 			t.Errorf("need(%dx%d) for %dx%d = %dx%d, want %dx%d", tc.w, tc.h, tc.ow, tc.oh, w, h, tc.wantW, tc.wantH)
 		}
@@ -511,12 +464,11 @@ func TestFacecropRun(t *testing.T) {
 				t.Errorf("%s: %q, want %q", HeaderFacecrop, got, tc.header)
 			}
 			img := decodeResult(t, res)
-			o, _ := parseFacecrop([]string{strings.TrimPrefix(tc.query, "facecrop/")})
-			fo := o.(*facecropOp)
-			if b := img.Bounds(); b.Dx() != fo.w || b.Dy() != fo.h {
-				t.Fatalf("output %v, want %dx%d", b, fo.w, fo.h)
+			fo := opOf(t, tc.query).(*facecropOp)
+			if b := img.Bounds(); b.Dx() != fo.W || b.Dy() != fo.H {
+				t.Fatalf("output %v, want %dx%d", b, fo.W, fo.H)
 			}
-			if tc.header == "face" && fo.w == fo.h {
+			if tc.header == "face" && fo.W == fo.H {
 				// The face is whole in the output, so it is found there too.
 				if faces := detectFaces(cls, img); len(faces) != 1 {
 					t.Errorf("the output has %d faces, want 1", len(faces))
@@ -602,26 +554,6 @@ func maxBlockDiff(a, b *image.NRGBA) (float64, image.Point) {
 	return worst, at
 }
 
-func FuzzParseFacecrop(f *testing.F) {
-	for _, s := range []string{"200x200", "1x1", "x", "200x", "-1x-1", "65536x65536", "0010x10/"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		o, err := parseFacecrop(strings.Split(s, "/"))
-		if err != nil {
-			if ufop.KindOf(err) != ufop.KindInvalid {
-				t.Fatalf("%q: kind %s", s, ufop.KindOf(err))
-			}
-			return
-		}
-		// The normalized spelling parses to itself.
-		again, err := parseFacecrop(strings.Split(strings.TrimPrefix(o.String(), "facecrop/"), "/"))
-		if err != nil || again.String() != o.String() {
-			t.Fatalf("%q → %s does not round-trip: %v", s, o, err)
-		}
-	})
-}
-
 // BenchmarkFacecrop measures whole Runs, decode and encode included.
 func BenchmarkFacecrop(b *testing.B) {
 	for _, bc := range []struct{ name, file string }{
@@ -632,7 +564,7 @@ func BenchmarkFacecrop(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			p := newTestProcessor(b, nil, nil)
 			src := fixture(b, bc.file)
-			pl, err := Parse("facecrop/200x200", 0)
+			pl, err := fop.Parse("facecrop/200x200", 0)
 			if err != nil {
 				b.Fatal(err)
 			}

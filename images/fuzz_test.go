@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/fop"
 )
 
 // errorRecorder is a slog.Handler keeping error records: the Processor logs
@@ -55,9 +56,9 @@ func FuzzProcess(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	var steps [][]Step
+	var steps [][]fop.Step
 	for _, q := range fuzzQueries {
-		pl, err := Parse(q, 0)
+		pl, err := fop.Parse(q, 0)
 		if err != nil {
 			f.Fatal(err)
 		}

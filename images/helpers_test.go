@@ -3,6 +3,7 @@ package images
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"image"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/fop"
 )
 
 // update regenerates golden images: go test ./images -update
@@ -52,9 +54,9 @@ func newTestProcessor(t testing.TB, loader Loader, mod func(*Config)) *Processor
 // run parses query and runs it on src.
 func run(t testing.TB, p *Processor, src []byte, query string) (*Result, error) {
 	t.Helper()
-	pl, err := Parse(query, 0)
+	pl, err := fop.Parse(query, 0)
 	if err != nil {
-		t.Fatalf("Parse(%q): %v", query, err)
+		t.Fatalf("fop.Parse(%q): %v", query, err)
 	}
 	return p.Run(context.Background(), src, pl.Steps)
 }
@@ -110,4 +112,27 @@ func writePNG(t testing.TB, path string, img image.Image) {
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// b64url is padded URL-safe base64, which the parser also accepts.
+func b64url(s string) string { return base64.URLEncoding.EncodeToString([]byte(s)) }
+
+// opsOf returns the ops that run built-in steps.
+func opsOf(t testing.TB, steps []fop.Step) []op {
+	t.Helper()
+	ops, err := compile(steps)
+	if err != nil {
+		t.Fatalf("compile %s: %v", stepsString(steps), err)
+	}
+	return ops
+}
+
+// opOf parses a one-step query and returns the op that runs it.
+func opOf(t testing.TB, query string) op {
+	t.Helper()
+	pl, err := fop.Parse(query, 1)
+	if err != nil {
+		t.Fatalf("Parse(%q): %v", query, err)
+	}
+	return opsOf(t, pl.Steps)[0]
 }

@@ -4,88 +4,19 @@ import (
 	"context"
 	"image"
 	"math"
-	"strconv"
 
-	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/fop"
 )
 
-// viewOp is imageView2/<mode>/w/<W>/h/<H>/q/<Q>/format/<F>/interlace/<0|1>:
-// the thumbnail modes of Qiniu's imageView2. It never enlarges.
-type viewOp struct {
-	mode int
-	w, h int // 0: not given
-	out  outputParams
-}
-
-func parseImageView2(args []string) (op, error) {
-	p := params{fop: "imageView2"}
-	if len(args) == 0 || args[0] == "" {
-		return nil, ufop.Errorf(ufop.KindInvalid, "imageView2: parameter mode is missing: write imageView2/<0-5>/w/<W>/h/<H>")
-	}
-	mode, err := p.intIn("mode", args[0], 0, 5)
-	if err != nil {
-		return nil, err
-	}
-	v := &viewOp{mode: mode}
-	seen := map[string]bool{}
-	rest := args[1:]
-	for i := 0; i < len(rest); i += 2 {
-		key := rest[i]
-		if i+1 >= len(rest) {
-			return nil, ufop.Errorf(ufop.KindInvalid, "imageView2: parameter %s has no value", key)
-		}
-		val := rest[i+1]
-		if seen[key] {
-			return nil, ufop.Errorf(ufop.KindInvalid, "imageView2: parameter %s is given twice", key)
-		}
-		seen[key] = true
-		switch key {
-		case "w", "h":
-			n, err := p.intIn(key, val, 1, math.MaxInt32)
-			if err != nil {
-				return nil, ufop.Errorf(ufop.KindInvalid, "imageView2: parameter %s: %q is not a positive integer", key, val)
-			}
-			if key == "w" {
-				v.w = n
-			} else {
-				v.h = n
-			}
-		case "ignore-error":
-			// Qiniu's flag to answer the original on failure; errors are
-			// always reported here, so the flag is accepted and dropped.
-			if _, err := p.intIn(key, val, 0, 1); err != nil {
-				return nil, err
-			}
-		default:
-			ok, err := v.out.parse(p, "q", key, val)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				return nil, ufop.Errorf(ufop.KindInvalid, "imageView2: unknown parameter %q (expected w, h, q, format or interlace)", key)
-			}
-		}
-	}
-	return v, nil
-}
+// viewOp runs imageView2.
+type viewOp struct{ fop.ImageView2 }
 
 func (v *viewOp) name() string { return "imageView2" }
-
-func (v *viewOp) String() string {
-	s := "imageView2/" + strconv.Itoa(v.mode)
-	if v.w > 0 {
-		s += "/w/" + strconv.Itoa(v.w)
-	}
-	if v.h > 0 {
-		s += "/h/" + strconv.Itoa(v.h)
-	}
-	return s + v.out.String("q")
-}
 
 // plan computes, for a source of sw x sh, the size to resample to and the
 // centred crop to take from it (cw, ch == rw, rh when there is none).
 func (v *viewOp) plan(sw, sh int) (rw, rh, cw, ch int) {
-	w, h := v.w, v.h
+	w, h := v.W, v.H
 	if w == 0 && h == 0 {
 		return sw, sh, sw, sh
 	}
@@ -97,7 +28,7 @@ func (v *viewOp) plan(sw, sh int) (rw, rh, cw, ch int) {
 	// ratio(limit, side) is the scale that brings side to limit; a missing
 	// limit is +Inf for the "max" modes (unbounded) and mirrors the other
 	// limit for the "min" modes (square).
-	min := v.mode == 1 || v.mode == 3 || v.mode == 4 || v.mode == 5
+	min := v.Mode == 1 || v.Mode == 3 || v.Mode == 4 || v.Mode == 5
 	if min {
 		if w == 0 {
 			w = h
@@ -113,7 +44,7 @@ func (v *viewOp) plan(sw, sh int) (rw, rh, cw, ch int) {
 		return float64(limit) / side
 	}
 	var scale float64
-	switch v.mode {
+	switch v.Mode {
 	case 0: // long edge <= w, short edge <= h
 		scale = math.Min(ratio(w, long), ratio(h, short))
 	case 2: // within the w x h box
@@ -128,7 +59,7 @@ func (v *viewOp) plan(sw, sh int) (rw, rh, cw, ch int) {
 	}
 	rw, rh = scaled(sw, scale), scaled(sh, scale)
 	cw, ch = rw, rh
-	switch v.mode {
+	switch v.Mode {
 	case 1:
 		cw, ch = minInt(w, rw), minInt(h, rh)
 	case 5:
@@ -172,13 +103,13 @@ var (
 )
 
 func (v *viewOp) animates()            {}
-func (v *viewOp) outputFormat() string { return v.out.format }
+func (v *viewOp) outputFormat() string { return v.Output.Format }
 
 // apply resamples in the stored orientation and orients the (small)
 // result: resizing and centre-cropping commute with the EXIF transforms,
 // and this keeps JPEG planes on the fast path.
 func (v *viewOp) apply(ctx context.Context, f *frame) error {
-	v.out.apply(f)
+	applyOutput(v.Output, f)
 	o := f.orient
 	f.orient = 1
 	if o < 1 || o > 8 {

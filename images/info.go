@@ -12,13 +12,6 @@ import (
 // its header only.
 type infoOp struct{}
 
-func parseImageInfo(args []string) (op, error) {
-	if len(args) > 0 {
-		return nil, ufop.Errorf(ufop.KindInvalid, "imageInfo: takes no parameters, got %q", args[0])
-	}
-	return infoOp{}, nil
-}
-
 func (infoOp) name() string   { return "imageInfo" }
 func (infoOp) String() string { return "imageInfo" }
 func (infoOp) describes()     {}
@@ -60,13 +53,6 @@ func (f *frame) setJSON(v any) error {
 
 // exifOp is exif: the EXIF tags of the image as JSON.
 type exifOp struct{}
-
-func parseExif(args []string) (op, error) {
-	if len(args) > 0 {
-		return nil, ufop.Errorf(ufop.KindInvalid, "exif: takes no parameters, got %q", args[0])
-	}
-	return exifOp{}, nil
-}
 
 func (exifOp) name() string   { return "exif" }
 func (exifOp) String() string { return "exif" }

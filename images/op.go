@@ -6,17 +6,12 @@ import (
 	"net/http"
 )
 
-// op is one parsed built-in processing step. Parsing a fop string yields an
-// op; running a pipeline applies the ops in order to one frame.
-//
-// Ownership while the package is being written: the core (parser, imageView2,
-// imageMogr2, imageInfo, exif, codecs, Processor) owns this file and may add
-// fields to frame; facecrop.go and watermark*.go implement op for their fops.
+// op runs one built-in step: newOp builds it from the step's typed
+// parameters (package fop), and a run applies the ops in order to one frame.
 type op interface {
 	// name is the fop name as written in URLs ("imageView2", "facecrop").
 	name() string
-	// String is the normalized spelling of the step, name included: equal
-	// for equivalent spellings, so that results share one cache entry.
+	// String is the normalized spelling of the step (fop.Params.String).
 	String() string
 	// apply transforms f in place.
 	apply(ctx context.Context, f *frame) error

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/fop"
 )
 
 // synth returns a w x h test picture (gradients and a disc, so that crops
@@ -78,11 +79,11 @@ func TestImageView2Plan(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.query, func(t *testing.T) {
-			p, err := Parse(tc.query, 1)
+			p, err := fop.Parse(tc.query, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
-			v := p.Steps[0].op.(*viewOp)
+			v := opsOf(t, p.Steps)[0].(*viewOp)
 			rw, rh, cw, ch := v.plan(tc.sw, tc.sh)
 			if rw != tc.rw || rh != tc.rh || cw != tc.cw || ch != tc.ch {
 				t.Fatalf("plan(%d, %d) = %dx%d crop %dx%d, want %dx%d crop %dx%d",
@@ -354,7 +355,7 @@ func TestGuards(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newTestProcessor(t, nil, tc.mod)
-			pl, err := Parse(tc.query, 0)
+			pl, err := fop.Parse(tc.query, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -376,7 +377,7 @@ func TestGuards(t *testing.T) {
 
 func TestRunRejectsUFOPSteps(t *testing.T) {
 	p := newTestProcessor(t, nil, nil)
-	pl, err := Parse("my-ufop/x", 0)
+	pl, err := fop.Parse("my-ufop/x", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,7 +393,7 @@ func TestDecodeSlots(t *testing.T) {
 	p.sem <- struct{}{} // occupy the only slot
 	ctx, cancel := context.WithTimeout(context.Background(), 50e6)
 	defer cancel()
-	pl, _ := Parse("imageView2/2/w/10", 0)
+	pl, _ := fop.Parse("imageView2/2/w/10", 0)
 	_, err := p.Run(ctx, synth(t, 20, 20, formatPNG), pl.Steps)
 	if err == nil || kindOf(t, err) != ufop.KindTimeout {
 		t.Fatalf("err %v, want KindTimeout", err)
@@ -459,9 +460,9 @@ func TestConcurrentRuns(t *testing.T) {
 	p := newTestProcessor(t, nil, func(c *Config) { c.MaxDecodes = 2 })
 	srcs := [][]byte{fixture(t, "portrait.jpg"), fixture(t, "animated.gif"), fixture(t, "paletted-transparent.png")}
 	queries := []string{"imageView2/1/w/64/h/64", "imageMogr2/thumbnail/50x/rotate/45|imageInfo", "exif"}
-	var steps [][]Step
+	var steps [][]fop.Step
 	for _, q := range queries {
-		pl, err := Parse(q, 0)
+		pl, err := fop.Parse(q, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -574,7 +575,7 @@ func TestShrinkOnLoad(t *testing.T) {
 			src = small // a full decode of the large one costs seconds
 		}
 		t.Run(tc.query, func(t *testing.T) {
-			pl, err := Parse(tc.query, 0)
+			pl, err := fop.Parse(tc.query, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -584,7 +585,7 @@ func TestShrinkOnLoad(t *testing.T) {
 			}
 			f := &frame{p: p, src: src, srcHeader: h}
 			defer f.release()
-			if err := f.decode(context.Background(), pl.Steps[0].op, false); err != nil {
+			if err := f.decode(context.Background(), opsOf(t, pl.Steps)[0], false); err != nil {
 				t.Fatal(err)
 			}
 			b := f.img.Bounds()

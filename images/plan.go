@@ -26,7 +26,7 @@ type sizeCheck func(what string, w, h int) error
 // orient is the source's EXIF orientation and frames the number of GIF
 // frames the run keeps (1 when not animated). It returns the size of the
 // run's last image (the source's for a run of imageInfo or exif).
-func (p *Processor) plan(h header, orient, frames int, steps []Step) (int, int, error) {
+func (p *Processor) plan(h header, orient, frames int, ops []op) (int, int, error) {
 	w, ht := h.width, h.height
 	budget := max(p.cfg.MaxOutputPixels, int64(frames)*int64(w)*int64(ht))
 	side := max(p.cfg.MaxOutputSide, w, ht)
@@ -44,12 +44,12 @@ func (p *Processor) plan(h header, orient, frames int, steps []Step) (int, int, 
 		return nil
 	}
 	last := ""
-	for _, s := range steps {
-		if _, ok := s.op.(describer); ok {
+	for _, o := range ops {
+		if _, ok := o.(describer); ok {
 			// A JSON answer: Run refuses image steps after it.
 			return w, ht, nil
 		}
-		if _, ok := s.op.(ownOrientation); !ok {
+		if _, ok := o.(ownOrientation); !ok {
 			// Run orients the pixels before this step.
 			if orient >= 5 && orient <= 8 {
 				w, ht = ht, w
@@ -57,15 +57,15 @@ func (p *Processor) plan(h header, orient, frames int, steps []Step) (int, int, 
 			orient = 1
 		}
 		var err error
-		w, ht, err = s.op.outSize(w, ht, orient, check)
+		w, ht, err = o.outSize(w, ht, orient, check)
 		if err != nil {
 			return 0, 0, err
 		}
-		if err := check(s.name, w, ht); err != nil {
+		if err := check(o.name(), w, ht); err != nil {
 			return 0, 0, err
 		}
 		// A step's output carries no EXIF.
-		orient, last = 1, s.name
+		orient, last = 1, o.name()
 	}
 	if last != "" {
 		if err := p.checkOutput(last, w, ht); err != nil {

@@ -6,20 +6,22 @@ import (
 	"testing"
 
 	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/fop"
 )
 
 // planOf runs Processor.plan the way Run does, from the source's header.
-func planOf(t *testing.T, p *Processor, src []byte, steps []Step) (int, int, error) {
+func planOf(t *testing.T, p *Processor, src []byte, steps []fop.Step) (int, int, error) {
 	t.Helper()
 	h, err := probe(src)
 	if err != nil {
 		t.Fatalf("probe: %v", err)
 	}
+	ops := opsOf(t, steps)
 	frames := 1
-	if p.keepsFrames(h.format, steps) {
+	if p.keepsFrames(h.format, ops) {
 		frames = animatedFrames(src, h, p.cfg.MaxSourcePixels)
 	}
-	return p.plan(h, readOrientation(src, h.format), frames, steps)
+	return p.plan(h, readOrientation(src, h.format), frames, ops)
 }
 
 // TestPlanMatchesOutput is the property the early refusal rests on: for
@@ -73,7 +75,7 @@ func TestPlanMatchesOutput(t *testing.T) {
 		}
 		for _, q := range queries {
 			t.Run(name+"/"+q, func(t *testing.T) {
-				pl, err := Parse(q, 0)
+				pl, err := fop.Parse(q, 0)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -138,11 +140,11 @@ func TestPlanLimits(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newTestProcessor(t, nil, tc.mod)
-			pl, err := Parse(tc.query, 0)
+			pl, err := fop.Parse(tc.query, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
-			w, h, err := p.plan(tc.src, tc.orient, tc.frames, pl.Steps)
+			w, h, err := p.plan(tc.src, tc.orient, tc.frames, opsOf(t, pl.Steps))
 			if tc.kind != 0 {
 				if err == nil {
 					t.Fatalf("planned %dx%d, want kind %s", w, h, tc.kind)

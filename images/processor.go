@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/fop"
 )
 
 // Loader fetches the bytes of an image reference named in a fop (watermark
@@ -59,14 +60,13 @@ func New(cfg Config, loader Loader, logger *slog.Logger) (*Processor, error) {
 // Run applies consecutive built-in steps to src (encoded bytes) and returns
 // the encoded result. The Config's Deadline applies on top of ctx's. Errors
 // are *ufop.Error; a decoder or encoder panic becomes KindCorrupt.
-func (p *Processor) Run(ctx context.Context, src []byte, steps []Step) (res *Result, err error) {
+func (p *Processor) Run(ctx context.Context, src []byte, steps []fop.Step) (res *Result, err error) {
 	if len(steps) == 0 {
 		return nil, ufop.Errorf(ufop.KindInvalid, "no processing step given")
 	}
-	for _, s := range steps {
-		if !s.Builtin() {
-			return nil, ufop.Errorf(ufop.KindInvalid, "%s is a UFOP, not a built-in fop: it cannot run in the image processor", s.name)
-		}
+	ops, err := compile(steps)
+	if err != nil {
+		return nil, err
 	}
 	if int64(len(src)) > p.cfg.MaxSourceBytes {
 		return nil, ufop.Errorf(ufop.KindTooLarge, "the source is %s, over the %s limit", ufop.FormatBytes(int64(len(src))), ufop.FormatBytes(p.cfg.MaxSourceBytes))
@@ -93,7 +93,7 @@ func (p *Processor) Run(ctx context.Context, src []byte, steps []Step) (res *Res
 	if !encodable(f.out.format) {
 		f.out.format = formatPNG
 	}
-	keepFrames := p.keepsFrames(f.srcHeader.format, steps)
+	keepFrames := p.keepsFrames(f.srcHeader.format, ops)
 	// Every size the steps would make is known from the header: refuse
 	// oversized requests before spending a decode on them.
 	f.srcOrient = readOrientation(src, f.srcHeader.format)
@@ -101,42 +101,42 @@ func (p *Processor) Run(ctx context.Context, src []byte, steps []Step) (res *Res
 	if keepFrames {
 		frames = animatedFrames(src, f.srcHeader, p.cfg.MaxSourcePixels)
 	}
-	if _, _, err := p.plan(f.srcHeader, f.srcOrient, frames, steps); err != nil {
+	if _, _, err := p.plan(f.srcHeader, f.srcOrient, frames, ops); err != nil {
 		return nil, err
 	}
 
-	for i, s := range steps {
+	for i, o := range ops {
 		if err := ctx.Err(); err != nil {
-			return nil, deadlineError(err, s.name)
+			return nil, deadlineError(err, o.name())
 		}
 		if f.body != nil {
-			return nil, ufop.Errorf(ufop.KindInvalid, "%s answers JSON, so it must be the last built-in step of the pipeline (only a UFOP may follow it)", steps[i-1].name)
+			return nil, ufop.Errorf(ufop.KindInvalid, "%s answers JSON, so it must be the last built-in step of the pipeline (only a UFOP may follow it)", ops[i-1].name())
 		}
-		if _, ok := s.op.(describer); !ok && f.img == nil {
+		if _, ok := o.(describer); !ok && f.img == nil {
 			t := time.Now()
-			if err := f.decode(ctx, s.op, keepFrames); err != nil {
+			if err := f.decode(ctx, o, keepFrames); err != nil {
 				return nil, err
 			}
 			res.Decode += time.Since(t)
 			if err := ctx.Err(); err != nil {
-				return nil, deadlineError(err, s.name)
+				return nil, deadlineError(err, o.name())
 			}
 		}
 		if f.img != nil {
-			if _, ok := s.op.(ownOrientation); !ok {
+			if _, ok := o.(ownOrientation); !ok {
 				f.autoOrient()
 			}
-			if _, ok := s.op.(animator); !ok {
+			if _, ok := o.(animator); !ok {
 				f.anim = nil
 			}
 		}
 		// Each step's output is a new encoding: quality, interlace and
 		// background are its own; the format carries over as the input's.
 		f.out.quality, f.out.progressive, f.out.background = 0, false, white()
-		if err := s.op.apply(ctx, f); err != nil {
+		if err := o.apply(ctx, f); err != nil {
 			var ue *ufop.Error
 			if ctx.Err() != nil && !errors.As(err, &ue) {
-				return nil, deadlineError(ctx.Err(), s.name)
+				return nil, deadlineError(ctx.Err(), o.name())
 			}
 			return nil, err
 		}
@@ -176,16 +176,16 @@ type describer interface {
 // keepsFrames reports whether a Run of steps on a source of format keeps
 // all frames of an animated GIF: every step transforms all frames and the
 // output is still a GIF.
-func (p *Processor) keepsFrames(format string, steps []Step) bool {
+func (p *Processor) keepsFrames(format string, ops []op) bool {
 	if format != formatGIF {
 		return false
 	}
 	out := formatGIF
-	for _, s := range steps {
-		if _, ok := s.op.(animator); !ok {
+	for _, o := range ops {
+		if _, ok := o.(animator); !ok {
 			return false
 		}
-		if fo, ok := s.op.(interface{ outputFormat() string }); ok && fo.outputFormat() != "" {
+		if fo, ok := o.(interface{ outputFormat() string }); ok && fo.outputFormat() != "" {
 			out = fo.outputFormat()
 		}
 	}
@@ -193,25 +193,25 @@ func (p *Processor) keepsFrames(format string, steps []Step) bool {
 }
 
 // deadlineError turns a context error into the error a user sees.
-func deadlineError(err error, fop string) error {
+func deadlineError(err error, step string) error {
 	if errors.Is(err, context.DeadlineExceeded) {
-		return ufop.Errorf(ufop.KindTimeout, "%s: the processing deadline passed", fop)
+		return ufop.Errorf(ufop.KindTimeout, "%s: the processing deadline passed", step)
 	}
-	return ufop.Errorf(ufop.KindUnavailable, "%s: the request was canceled", fop)
+	return ufop.Errorf(ufop.KindUnavailable, "%s: the request was canceled", step)
 }
 
-func stepsString(steps []Step) string {
-	return Pipeline{Steps: steps}.String()
+func stepsString(steps []fop.Step) string {
+	return fop.Pipeline{Steps: steps}.String()
 }
 
 // checkOutput refuses output sizes over the configured side limit (the
 // final check of Processor.plan).
-func (p *Processor) checkOutput(fop string, w, h int) error {
+func (p *Processor) checkOutput(step string, w, h int) error {
 	if w > p.cfg.MaxOutputSide || h > p.cfg.MaxOutputSide {
-		return ufop.Errorf(ufop.KindTooLarge, "%s: the output would be %dx%d, over the limit of %d pixels a side", fop, w, h, p.cfg.MaxOutputSide)
+		return ufop.Errorf(ufop.KindTooLarge, "%s: the output would be %dx%d, over the limit of %d pixels a side", step, w, h, p.cfg.MaxOutputSide)
 	}
 	if w <= 0 || h <= 0 {
-		return ufop.Errorf(ufop.KindInvalid, "%s: the output would be empty (%dx%d)", fop, w, h)
+		return ufop.Errorf(ufop.KindInvalid, "%s: the output would be empty (%dx%d)", step, w, h)
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package images
 import (
 	"math"
 	"testing"
+
+	"github.com/ufop/ufop/fop"
 )
 
 // TestThumbnailAreaNeverOvershoots checks Qiniu's rule for <area>@: the
@@ -26,7 +28,7 @@ func TestThumbnailAreaNeverOvershoots(t *testing.T) {
 		{1920, 1080, 2073599, 1919, 1080},
 	}
 	for _, tc := range tests {
-		th := thumbnail{kind: thumbArea, a: tc.area}
+		th := thumbnail{fop.Thumbnail{Kind: fop.ThumbArea, A: tc.area}}
 		w, h := th.size(tc.w, tc.h)
 		if w != tc.wantW || h != tc.wantH {
 			t.Errorf("%dx%d thumbnail/%d@ = %dx%d, want %dx%d", tc.w, tc.h, tc.area, w, h, tc.wantW, tc.wantH)
@@ -64,7 +66,7 @@ func TestThumbnailAreaProperty(t *testing.T) {
 
 func checkAreaThumb(t *testing.T, w, h, area int) {
 	t.Helper()
-	tw, th := thumbnail{kind: thumbArea, a: area}.size(w, h)
+	tw, th := thumbnail{fop.Thumbnail{Kind: fop.ThumbArea, A: area}}.size(w, h)
 	if w*h <= area {
 		if tw != w || th != h {
 			t.Fatalf("%dx%d within %d@ changed to %dx%d", w, h, area, tw, th)

@@ -1,6 +1,6 @@
 // Command imgbench times one image operation in a loop, in one process, for
 // bench/images/run.sh: the ufop images pipeline through its public API
-// (images.New, images.Parse, (*images.Processor).Run), or the "plain Go"
+// (images.New, fop.Parse, (*images.Processor).Run), or the "plain Go"
 // reference (image/jpeg decode, imaging Lanczos fill or fit, JPEG encode).
 //
 // It prints one JSON object: the mean time per operation, operations per
@@ -29,6 +29,7 @@ import (
 	"github.com/disintegration/imaging"
 
 	ufop "github.com/ufop/ufop"
+	"github.com/ufop/ufop/fop"
 	"github.com/ufop/ufop/images"
 )
 
@@ -141,7 +142,7 @@ func ufopOp(op string, src []byte) (func() ([]byte, error), error) {
 	if err != nil {
 		return nil, err
 	}
-	pl, err := images.Parse(op, cfg.MaxPipeline)
+	pl, err := fop.Parse(op, cfg.MaxPipeline)
 	if err != nil {
 		return nil, err
 	}

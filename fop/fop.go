@@ -1,14 +1,19 @@
-package images
+package fop
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/ufop/ufop"
 )
+
+// DefaultMaxSteps is the longest pipeline Parse accepts when the caller
+// sets no limit.
+const DefaultMaxSteps = 10
 
 // Pipeline is a parsed processing query: steps applied in order, each to
 // the previous one's output, and an optional place to persist the result.
@@ -20,11 +25,27 @@ type Pipeline struct {
 // SaveAs is where a pipeline's result is also stored.
 type SaveAs struct{ Bucket, Key string }
 
+// Params are the typed parameters of a built-in fop: one of *ImageView2,
+// *ImageMogr2, *Watermark, *Facecrop, ImageInfo and Exif.
+type Params interface {
+	// Name is the fop name as written in URLs ("imageView2").
+	Name() string
+	// String is the normalized spelling of the step, name included: equal
+	// for equivalent spellings, so that results share one cache entry.
+	String() string
+	params() // only this package's types are built-in fops
+}
+
 // Step is one step of a pipeline: a built-in fop or a custom UFOP.
 type Step struct {
-	name string
-	args string // verbatim for UFOPs, normalized for built-ins
-	op   op     // nil for UFOP steps
+	name   string
+	args   string // verbatim for UFOPs, normalized for built-ins
+	params Params // nil for UFOP steps
+}
+
+// NewStep returns the built-in step of p, as Parse would give it.
+func NewStep(p Params) Step {
+	return Step{name: p.Name(), args: strings.TrimPrefix(strings.TrimPrefix(p.String(), p.Name()), "/"), params: p}
 }
 
 // Name is the fop name.
@@ -32,7 +53,10 @@ func (s Step) Name() string { return s.name }
 
 // Builtin reports whether the step is a built-in fop; other steps name a
 // UFOP and run on its instances.
-func (s Step) Builtin() bool { return s.op != nil }
+func (s Step) Builtin() bool { return s.params != nil }
+
+// Params are the parameters of a built-in step; nil for a UFOP step.
+func (s Step) Params() Params { return s.params }
 
 // Args is the text after "name/": verbatim (still percent-encoded) for a
 // UFOP step, normalized for a built-in one.
@@ -40,8 +64,8 @@ func (s Step) Args() string { return s.args }
 
 // String is the normalized spelling of the step.
 func (s Step) String() string {
-	if s.op != nil {
-		return s.op.String()
+	if s.params != nil {
+		return s.params.String()
 	}
 	if s.args == "" {
 		return s.name
@@ -67,9 +91,19 @@ func (p Pipeline) String() string {
 	return b.String()
 }
 
+// ResultKey names the result of running p on the source whose ETag is
+// sourceETag: 32 hex digits, equal for equivalent spellings of p. It is the
+// one result-cache key: the gateway's ETag (quoted) and memory cache and the
+// agent's disk cache all use it. Its inputs must not change: clients hold
+// ETags made from it.
+func ResultKey(sourceETag string, p Pipeline) string {
+	sum := sha256.Sum256([]byte(sourceETag + "\x00" + p.String()))
+	return hex.EncodeToString(sum[:16])
+}
+
 // builtinParsers maps each built-in fop to its parameter parser, which gets
 // the percent-decoded "/"-separated parts after the name.
-var builtinParsers = map[string]func(args []string) (op, error){
+var builtinParsers = map[string]func(args []string) (Params, error){
 	"imageView2": parseImageView2,
 	"imageMogr2": parseImageMogr2,
 	"imageInfo":  parseImageInfo,
@@ -94,10 +128,10 @@ func Builtins() []string {
 // send); each "/"-separated part of a built-in step is percent-decoded.
 // A pipeline of more than maxSteps steps (saveas not counted) is refused
 // with KindInvalid: the request, not the source, is over the limit.
-// maxSteps <= 0 means the default limit.
+// maxSteps <= 0 means DefaultMaxSteps.
 func Parse(query string, maxSteps int) (Pipeline, error) {
 	if maxSteps <= 0 {
-		maxSteps = DefaultConfig().MaxPipeline
+		maxSteps = DefaultMaxSteps
 	}
 	if query == "" {
 		return Pipeline{}, ufop.Errorf(ufop.KindInvalid, "the processing query is empty: name a fop such as imageView2/2/w/200")
@@ -170,7 +204,7 @@ func parseStep(name, rawArgs string) (Step, error) {
 				return Step{}, ufop.Errorf(ufop.KindInvalid, "unknown fop %q: fop names are case-sensitive, did you mean %s?", name, b)
 			}
 		}
-		if !validUFOPName(name) {
+		if !ufop.ValidUFOPName(name) {
 			return Step{}, ufop.Errorf(ufop.KindInvalid, "unknown fop %q", name)
 		}
 		return Step{name: name, args: rawArgs}, nil
@@ -186,26 +220,11 @@ func parseStep(name, rawArgs string) (Step, error) {
 			args[i] = d
 		}
 	}
-	o, err := parse(args)
+	p, err := parse(args)
 	if err != nil {
 		return Step{}, err
 	}
-	s := Step{name: name, op: o}
-	s.args = strings.TrimPrefix(strings.TrimPrefix(o.String(), name), "/")
-	return s, nil
-}
-
-// validUFOPName reports whether name may name a UFOP (SPEC §1).
-func validUFOPName(name string) bool {
-	if len(name) < 5 || len(name) > 20 {
-		return false
-	}
-	for _, c := range []byte(name) {
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
+	return NewStep(p), nil
 }
 
 // parseSaveAs decodes saveas/<b64(bucket:key)>.
@@ -241,108 +260,28 @@ func decodeB64(s string) (string, error) {
 	return string(b), nil
 }
 
-// params parses parameter values of one fop, with errors naming the fop
-// and the parameter.
-type params struct {
-	fop string
+// Refs returns the other images the step reads ("bucket:key" or a URL, as
+// written in the fop); nil for steps that read only their input and for
+// UFOP steps.
+func (s Step) Refs() []string {
+	if w, ok := s.params.(*Watermark); ok {
+		return w.refs()
+	}
+	return nil
 }
 
-// intIn parses a parameter that must be an integer in [min, max].
-func (p params) intIn(name, v string, min, max int) (int, error) {
-	n, err := strconv.Atoi(v)
-	if err != nil || n < min || n > max {
-		return 0, ufop.Errorf(ufop.KindInvalid, "%s: parameter %s: %q is not an integer from %d to %d", p.fop, name, v, min, max)
-	}
-	return n, nil
-}
-
-// format parses an output format name; "jpeg" is accepted for "jpg".
-func (p params) format(v string) (string, error) {
-	switch strings.ToLower(v) {
-	case "jpg", "jpeg":
-		return formatJPEG, nil
-	case "png":
-		return formatPNG, nil
-	case "gif":
-		return formatGIF, nil
-	case "webp":
-		return formatWebP, nil
-	case "avif":
-		return formatAVIF, nil
-	}
-	return "", ufop.Errorf(ufop.KindInvalid, "%s: parameter format: %q is not one of jpg, png, gif, webp, avif", p.fop, v)
-}
-
-// formatName is the URL spelling of an output format.
-func formatName(f string) string {
-	if f == formatJPEG {
-		return "jpg"
-	}
-	return f
-}
-
-// outputParams are the encoding parameters shared by imageView2 and
-// imageMogr2.
-type outputParams struct {
-	quality   int    // 0: default
-	format    string // "": the input's format
-	interlace bool
-}
-
-// String renders the non-default output parameters, each as /key/value,
-// using qualityKey for the quality parameter's name.
-func (o outputParams) String(qualityKey string) string {
-	var b strings.Builder
-	if o.quality != 0 {
-		b.WriteString("/" + qualityKey + "/" + strconv.Itoa(o.quality))
-	}
-	if o.format != "" {
-		b.WriteString("/format/" + formatName(o.format))
-	}
-	if o.interlace {
-		b.WriteString("/interlace/1")
-	}
-	return b.String()
-}
-
-// apply sets the frame's output from the step's parameters. The format
-// carries over to later steps (it is their input's format); quality and
-// interlace were reset by Run, since each step's output is a new encoding.
-func (o outputParams) apply(f *frame) {
-	if o.format != "" {
-		f.out.format = o.format
-	}
-	f.out.quality = o.quality
-	f.out.progressive = o.interlace
-}
-
-// parse handles the output parameters; ok is false for other keys.
-func (o *outputParams) parse(p params, qualityKey, key, v string) (ok bool, err error) {
-	switch key {
-	case qualityKey:
-		v = strings.TrimSuffix(v, "!") // Qiniu's "force quality" mark: always forced here
-		q, err := p.intIn(key, v, 1, 100)
-		if err != nil {
-			return true, err
+// Refs returns every other image the pipeline's steps read, each once, in
+// order of first use.
+func (p Pipeline) Refs() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range p.Steps {
+		for _, r := range s.Refs() {
+			if !seen[r] {
+				seen[r] = true
+				out = append(out, r)
+			}
 		}
-		if q == specQuality {
-			q = 0
-		}
-		o.quality = q
-	case "format":
-		f, err := p.format(v)
-		if err != nil {
-			return true, err
-		}
-		o.format = f
-	case "interlace":
-		n, err := p.intIn(key, v, 0, 1)
-		if err != nil {
-			return true, err
-		}
-		o.interlace = n == 1
-	default:
-		return false, nil
 	}
-	return true, nil
+	return out
 }

@@ -1,4 +1,4 @@
-package images
+package fop
 
 import (
 	"encoding/base64"

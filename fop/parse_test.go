@@ -1,7 +1,8 @@
-package images
+package fop
 
 import (
 	"encoding/base64"
+	"errors"
 	"strings"
 	"testing"
 
@@ -190,3 +191,12 @@ func FuzzParse(f *testing.F) {
 }
 
 func b64url(s string) string { return base64.URLEncoding.EncodeToString([]byte(s)) }
+
+func kindOf(t testing.TB, err error) ufop.Kind {
+	t.Helper()
+	var e *ufop.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("error %v (%T) is not a *ufop.Error", err, err)
+	}
+	return e.Kind
+}

@@ -83,6 +83,7 @@ type Platform struct {
 	gw        *gateway.Gateway
 	ag        *agent.Agent
 	etcdURL   string
+	etcdCli   *clientv3.Client
 	natsURL   string
 	adminConf string
 	ready     chan struct{}
@@ -108,6 +109,10 @@ func (p *Platform) AdminConfig() string { p.mu.Lock(); defer p.mu.Unlock(); retu
 
 // EtcdURL returns the embedded etcd's client URL once Ready.
 func (p *Platform) EtcdURL() string { p.mu.Lock(); defer p.mu.Unlock(); return p.etcdURL }
+
+// EtcdClient returns the platform's own etcd client, signed in with the
+// generated credentials, once Ready; it is closed when Run returns.
+func (p *Platform) EtcdClient() *clientv3.Client { p.mu.Lock(); defer p.mu.Unlock(); return p.etcdCli }
 
 // NATSURL returns the embedded NATS server's client URL once Ready.
 func (p *Platform) NATSURL() string { p.mu.Lock(); defer p.mu.Unlock(); return p.natsURL }
@@ -227,7 +232,7 @@ func (p *Platform) Run(ctx context.Context) error {
 		return err
 	}
 	p.mu.Lock()
-	p.gw, p.ag, p.etcdURL, p.natsURL = gw, ag, etcd.ClientURL(), nats.ClientURL()
+	p.gw, p.ag, p.etcdURL, p.natsURL, p.etcdCli = gw, ag, etcd.ClientURL(), nats.ClientURL(), cli
 	p.mu.Unlock()
 
 	// The agent stops after the gateway has drained, and both before etcd.

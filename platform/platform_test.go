@@ -33,7 +33,7 @@ func needImages(t *testing.T) {
 // needs the cluster token.
 func scrapeGateway(t *testing.T, p *platform.Platform) (*http.Response, []byte) {
 	t.Helper()
-	tok, err := catalog.ClusterToken(context.Background(), testenv.EtcdClientOf(t, p.EtcdURL()), catalog.DefaultConfig().Prefix)
+	tok, err := catalog.ClusterToken(context.Background(), p.EtcdClient(), catalog.DefaultConfig().Prefix)
 	if err != nil {
 		t.Fatal(err)
 	}

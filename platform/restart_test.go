@@ -9,7 +9,6 @@ import (
 
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
-	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/catalog"
@@ -84,12 +83,7 @@ func TestSweepDeadAgent(t *testing.T) {
 	p, _ := runPlatform(t, cfg)
 	docker := dockerClient(t)
 
-	etcd, err := clientv3.New(clientv3.Config{Endpoints: []string{p.EtcdURL()}, DialTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer etcd.Close()
-	cluster, err := catalog.ClusterID(context.Background(), etcd, catalog.DefaultConfig().Prefix)
+	cluster, err := catalog.ClusterID(context.Background(), p.EtcdClient(), catalog.DefaultConfig().Prefix)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,6 @@
-// Package testenv starts real etcd and NATS servers for tests.
+// Package testenv starts real etcd and NATS servers for tests, and says
+// which tests need more than the quick unit run (go test -short) allows:
+// that run uses no Docker, no ../shared and nothing beyond loopback.
 package testenv
 
 import (
@@ -94,7 +96,7 @@ func Eventually(t testing.TB, within time.Duration, cond func() bool, format str
 // fails it in CI (CI set), where the engine tests must run.
 func RequireDocker(t testing.TB) {
 	t.Helper()
-	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
+	if err := dockerReachable(os.Getenv("DOCKER_HOST")); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("CI needs the Docker engine: %v", err)
 		}

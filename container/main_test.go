@@ -28,7 +28,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 
-	"github.com/ufop/ufop/internal/testenv"
+	"github.com/ufop/ufop/internal/testneed"
 )
 
 const dockerSocket = "/var/run/docker.sock"
@@ -147,7 +147,7 @@ type env struct {
 // needDocker skips when there is no engine; with one, the tests must run.
 func needDocker(t testing.TB) *client.Client {
 	t.Helper()
-	testenv.Integration(t, "Docker")
+	testneed.Integration(t, "Docker")
 	if _, err := os.Stat(dockerSocket); err != nil {
 		t.Skipf("no Docker engine at %s: skipping engine tests", dockerSocket)
 	}

@@ -255,7 +255,7 @@ func TestHostileAVIFWebP(t *testing.T) {
 // error of a 4xx kind, never a panic.
 func FuzzDecodeAVIFWebP(f *testing.F) {
 	for _, name := range []string{"image.avif", "image.webp"} {
-		src, err := os.ReadFile(filepath.Join(testImagesDir, name))
+		src, err := os.ReadFile(filepath.Join(fixtureDir(), name))
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -347,7 +347,7 @@ func TestWasmCodecLimits(t *testing.T) {
 // executions a second.
 func FuzzAVIFBoxes(f *testing.F) {
 	for _, name := range []string{"image.avif"} {
-		src, err := os.ReadFile(filepath.Join(testImagesDir, name))
+		src, err := os.ReadFile(filepath.Join(fixtureDir(), name))
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/internal/testneed"
 )
 
 // TestDecodeAVIFWebP decodes the shared AVIF and WebP fixtures: the header
@@ -85,6 +86,9 @@ func TestEncodeQuality(t *testing.T) {
 	crop := toNRGBA(src).SubImage(image.Rect(100, 50, 500, 350))
 	for _, format := range []string{formatWebP, formatAVIF} {
 		t.Run(format, func(t *testing.T) {
+			if format == formatAVIF {
+				testneed.Integration(t, "many seconds of AVIF encoding (TestAVIFRun checks AVIF q under -short)")
+			}
 			sizes := map[int]int{}
 			for _, q := range []int{50, 90, 100} {
 				if format == formatAVIF && q == 100 {

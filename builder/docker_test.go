@@ -23,6 +23,7 @@ import (
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/examples"
 	"github.com/ufop/ufop/manifest"
+	"github.com/ufop/ufop/internal/testneed"
 )
 
 // testRepository keeps test images apart from real ones.
@@ -32,6 +33,7 @@ const testRepository = "ufoptest"
 // engine socket at all; an engine that is there but broken fails them.
 func dockerClient(t testing.TB) *client.Client {
 	t.Helper()
+	testneed.Integration(t, "Docker")
 	if os.Getenv("DOCKER_HOST") == "" {
 		if _, err := os.Stat("/var/run/docker.sock"); err != nil {
 			t.Skipf("no Docker engine: %v", err)

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,6 +27,8 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
+
+	"github.com/ufop/ufop/internal/testneed"
 )
 
 const dockerSocket = "/var/run/docker.sock"
@@ -36,7 +39,8 @@ var hostileImage string
 
 func TestMain(m *testing.M) {
 	code := func() int {
-		if _, err := os.Stat(dockerSocket); err != nil {
+		flag.Parse() // for testing.Short
+		if _, err := os.Stat(dockerSocket); err != nil || testing.Short() {
 			return m.Run() // engine tests skip themselves
 		}
 		ref, cleanup, err := buildHostile()
@@ -143,6 +147,7 @@ type env struct {
 // needDocker skips when there is no engine; with one, the tests must run.
 func needDocker(t testing.TB) *client.Client {
 	t.Helper()
+	testneed.Integration(t, "Docker")
 	if _, err := os.Stat(dockerSocket); err != nil {
 		t.Skipf("no Docker engine at %s: skipping engine tests", dockerSocket)
 	}

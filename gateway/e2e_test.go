@@ -23,6 +23,7 @@ import (
 	"github.com/ufop/ufop/auth"
 	"github.com/ufop/ufop/gateway"
 	"github.com/ufop/ufop/internal/testenv"
+	"github.com/ufop/ufop/internal/testneed"
 	"github.com/ufop/ufop/storage"
 )
 
@@ -30,6 +31,7 @@ const images = "../../shared/testdata/images"
 
 func testImage(t *testing.T, name string) []byte {
 	t.Helper()
+	testneed.SharedImages(t)
 	b, err := os.ReadFile(filepath.Join(images, name))
 	if os.IsNotExist(err) {
 		t.Skipf("test images not found at %s: check out ../shared beside the repository", images)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/fop"
+	"github.com/ufop/ufop/internal/testneed"
 )
 
 // TestDecodeAVIFWebP decodes the shared AVIF and WebP fixtures: the header
@@ -86,6 +87,9 @@ func TestEncodeQuality(t *testing.T) {
 	crop := toNRGBA(src).SubImage(image.Rect(100, 50, 500, 350))
 	for _, format := range []string{formatWebP, formatAVIF} {
 		t.Run(format, func(t *testing.T) {
+			if format == formatAVIF {
+				testneed.Integration(t, "many seconds of AVIF encoding (TestAVIFRun checks AVIF q under -short)")
+			}
 			sizes := map[int]int{}
 			for _, q := range []int{50, 90, 100} {
 				if format == formatAVIF && q == 100 {
@@ -256,7 +260,7 @@ func TestHostileAVIFWebP(t *testing.T) {
 // error of a 4xx kind, never a panic.
 func FuzzDecodeAVIFWebP(f *testing.F) {
 	for _, name := range []string{"image.avif", "image.webp"} {
-		src, err := os.ReadFile(filepath.Join(testImagesDir, name))
+		src, err := os.ReadFile(filepath.Join(fixtureDir(), name))
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -348,7 +352,7 @@ func TestWasmCodecLimits(t *testing.T) {
 // executions a second.
 func FuzzAVIFBoxes(f *testing.F) {
 	for _, name := range []string{"image.avif"} {
-		src, err := os.ReadFile(filepath.Join(testImagesDir, name))
+		src, err := os.ReadFile(filepath.Join(fixtureDir(), name))
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -38,6 +38,9 @@ func TestJPEGShrink(t *testing.T) {
 // testImage reads one of the shared test images, skipping when absent.
 func testImage(t testing.TB, name string) []byte {
 	t.Helper()
+	if testing.Short() {
+		return shortFixture(t, name)
+	}
 	b, err := os.ReadFile(filepath.Join("../../shared/testdata/images", name))
 	if errors.Is(err, os.ErrNotExist) {
 		t.Skipf("test image %s is absent (../shared/testdata/images from the repository root): %v", name, err)

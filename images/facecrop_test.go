@@ -16,6 +16,7 @@ import (
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/fop"
+	"github.com/ufop/ufop/internal/testneed"
 )
 
 // portraitLandmarks are the eyes and mouth corners of the face in
@@ -72,6 +73,7 @@ func decodeUpright(t *testing.T, name string) (image.Image, int) {
 // both eyes and the mouth of every portrait, whatever its colour model,
 // format or EXIF orientation, at several aspects.
 func TestFacecropKeepsFace(t *testing.T) {
+	testneed.Integration(t, "the shared photos (a real face to find)")
 	var det faceDetector
 	cls, err := det.classifier()
 	if err != nil {
@@ -393,6 +395,7 @@ func TestFacecropLarge(t *testing.T) {
 // TestFacecropTwoFaces builds a group photo from two copies of the
 // portrait: a wide crop frames both, a square one only the larger.
 func TestFacecropTwoFaces(t *testing.T) {
+	testneed.Integration(t, "the shared photo portrait.jpg (a real face to find)")
 	one, _ := decodeUpright(t, "portrait.jpg")
 	small := imaging.Resize(one, 400, 0, imaging.Lanczos)
 	group := imaging.New(800, small.Bounds().Dy()+40, color.NRGBA{20, 40, 20, 255})
@@ -441,6 +444,7 @@ func TestFacecropTwoFaces(t *testing.T) {
 // must orient the image before the op, the header says what was found, and
 // the output matches the golden image.
 func TestFacecropRun(t *testing.T) {
+	testneed.Integration(t, "the shared photos (real faces) of the goldens")
 	p := newTestProcessor(t, nil, nil)
 	tests := []struct {
 		file, query, header, golden string

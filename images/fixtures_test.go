@@ -6,12 +6,14 @@ import (
 	"testing"
 
 	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/internal/testneed"
 )
 
 // TestEveryFixture runs every shared fixture through a thumbnail and
 // imageInfo: each gets a correct result or a 4xx kind, never a panic or an
 // internal error.
 func TestEveryFixture(t *testing.T) {
+	testneed.SharedImages(t)
 	fixture(t, "README.md") // skips when the folder is absent
 	entries, err := os.ReadDir(testImagesDir)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/disintegration/imaging"
+
+	"github.com/ufop/ufop/internal/testneed"
 )
 
 // goldenTolerance is the largest mean absolute difference, in 8-bit
@@ -64,6 +66,7 @@ func checkGolden(t *testing.T, name string, img image.Image) {
 }
 
 func TestGolden(t *testing.T) {
+	testneed.Integration(t, "the shared images of the goldens")
 	p := newTestProcessor(t, nil, nil)
 	tests := []struct {
 		name, src, query string

@@ -26,6 +26,9 @@ const testImagesDir = "../../shared/testdata/images"
 // the fixture folder is absent.
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
+	if testing.Short() {
+		return shortFixture(t, name)
+	}
 	if _, err := os.Stat(testImagesDir); err != nil {
 		t.Skipf("fixture folder %s is absent: %v", testImagesDir, err)
 	}

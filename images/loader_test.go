@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/internal/testneed"
 )
 
 // dirLoader is a Loader over a directory: "bucket:key" names the file key
@@ -28,6 +29,7 @@ func (l dirLoader) Load(_ context.Context, ref string) ([]byte, error) {
 }
 
 func TestLoadImage(t *testing.T) {
+	testneed.SharedImages(t)
 	fixture(t, "README.md") // skips when the fixtures are absent
 	tests := []struct {
 		name   string

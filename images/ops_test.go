@@ -13,6 +13,7 @@ import (
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/fop"
+	"github.com/ufop/ufop/internal/testneed"
 )
 
 // synth returns a w x h test picture (gradients and a disc, so that crops
@@ -297,6 +298,7 @@ func TestImageInfo(t *testing.T) {
 }
 
 func TestExif(t *testing.T) {
+	testneed.Integration(t, "the shared photos (their camera EXIF)")
 	p := newTestProcessor(t, nil, nil)
 	res := mustRun(t, p, fixture(t, "portrait.jpg"), "exif")
 	var got map[string]exifValue

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/fop"
+	"github.com/ufop/ufop/internal/testneed"
 )
 
 // b64 is the URL-safe base64 fops carry their text parameters in.
@@ -137,7 +138,7 @@ func (l markLoader) Load(_ context.Context, ref string) ([]byte, error) {
 	if !ok || bucket != "test" || key != filepath.Base(key) {
 		return nil, ufop.Errorf(ufop.KindNotFound, "no such object %q", ref)
 	}
-	b, err := os.ReadFile(filepath.Join(testImagesDir, key))
+	b, err := os.ReadFile(filepath.Join(fixtureDir(), key))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, ufop.Errorf(ufop.KindNotFound, "no such object %q", ref)
 	}
@@ -147,6 +148,7 @@ func (l markLoader) Load(_ context.Context, ref string) ([]byte, error) {
 // TestDrawWatermarkGolden draws watermark.png on portrait.jpg without the
 // Processor.
 func TestDrawWatermarkGolden(t *testing.T) {
+	testneed.Integration(t, "the shared photo of the golden")
 	base, _ := decodeUpright(t, "portrait.jpg")
 	markImg, _ := decodeUpright(t, "watermark.png")
 	dst := toNRGBA(base)
@@ -181,6 +183,7 @@ func cjkFont(t *testing.T, p *Processor, text string) *fontEntry {
 }
 
 func TestWatermarkRun(t *testing.T) {
+	testneed.Integration(t, "the shared photo of the goldens")
 	p := newTestProcessor(t, markLoader{t}, nil)
 	mark := b64("test:watermark.png")
 	tests := []struct {
@@ -349,6 +352,7 @@ func TestOpsConcurrent(t *testing.T) {
 // shared fixture: each gets an image of the expected size or a 4xx kind,
 // never a panic or an internal error.
 func TestEveryFixtureFacecropWatermark(t *testing.T) {
+	testneed.SharedImages(t)
 	fixture(t, "README.md") // skips when the folder is absent
 	entries, err := os.ReadDir(testImagesDir)
 	if err != nil {

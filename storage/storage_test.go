@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/internal/testneed"
 )
 
 const imagesDir = "../../shared/testdata/images"
@@ -239,6 +240,7 @@ func TestPutGetStatDelete(t *testing.T) {
 }
 
 func TestPutSniffsRealImages(t *testing.T) {
+	testneed.SharedImages(t)
 	if _, err := os.Stat(imagesDir); err != nil {
 		t.Skipf("test images not found at %s: %v", imagesDir, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ufop/ufop/embedded"
+	"github.com/ufop/ufop/internal/testneed"
 )
 
 // Logger returns a logger writing to the test log when -v is set, else
@@ -90,14 +91,10 @@ func Eventually(t testing.TB, within time.Duration, cond func() bool, format str
 	}
 }
 
-// RequireDocker skips the test when this machine has no Docker engine, but
-// fails it in CI (CI set), where the engine tests must run.
+// RequireDocker skips the test under -short or when this machine has no
+// Docker engine, but fails it in CI (CI set), where the engine tests must
+// run. It is testneed.Docker, for tests that import testenv anyway.
 func RequireDocker(t testing.TB) {
 	t.Helper()
-	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI needs the Docker engine: %v", err)
-		}
-		t.Skipf("no Docker engine: %v", err)
-	}
+	testneed.Docker(t)
 }

@@ -22,8 +22,8 @@ import (
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/examples"
-	"github.com/ufop/ufop/manifest"
 	"github.com/ufop/ufop/internal/testneed"
+	"github.com/ufop/ufop/manifest"
 )
 
 // testRepository keeps test images apart from real ones.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -62,10 +63,25 @@ type instance struct {
 	lastErr  string
 	started  time.Time
 	queued   atomic.Int32
-	retiring bool
+	// The bookkeeping decide reads (see instView), changed under u.mu.
+	retiring   bool
+	drainSince time.Time
+	launching  bool
+	retryAt    time.Time
+	// dead is the engine's report that the container died, until a
+	// reconcile pass handles it.
+	dead *container.Event
 	// gone is closed when the current container dies, cancelling the
 	// requests in flight to it (a new one per container).
 	gone chan struct{}
+}
+
+// view is what decide and pick know of in. Called with in.mu held.
+func (in *instance) view() instView {
+	return instView{ID: in.p.ID, UFOP: in.p.UFOP, Version: in.p.Version, State: in.state,
+		Inflight: len(in.slots), Queued: int(in.queued.Load()), Concurrency: cap(in.slots), Restarts: in.restarts,
+		Running: in.rtID != "", Launching: in.launching, RetryAt: in.retryAt,
+		Retiring: in.retiring, DrainSince: in.drainSince, Dead: in.dead != nil}
 }
 
 func (in *instance) snapshot(agent string) ufop.Instance {
@@ -85,9 +101,10 @@ type ufops struct {
 	client *http.Client
 
 	mu    sync.Mutex
-	insts map[string]*instance // by placement ID
-	byRT  map[string]*instance // by runtime instance id
-	wg    sync.WaitGroup       // starts and stops under way
+	want  map[string]ufop.Placement // this agent's placements, by ID
+	insts map[string]*instance      // by placement ID
+	byRT  map[string]*instance      // by runtime instance id
+	wg    sync.WaitGroup            // starts and stops under way
 	sess  *concurrency.Session
 	dirty chan struct{}
 	jobs  *jobs // nil without a queue
@@ -109,6 +126,14 @@ type publisher interface{ Publish(func(*ufop.Agent)) }
 // maxRestarts is how many times in a row an instance is restarted in
 // place before it is reported failed (and the scheduler places it again).
 const maxRestarts = 5
+
+// drainTimeout bounds how long a retiring instance waits for its requests
+// before it stops anyway; retryPause is the pause before a failed start
+// is tried again.
+const (
+	drainTimeout = 30 * time.Second
+	retryPause   = time.Second
+)
 
 func newUfops(a *Agent, rt Runtime, prefix string) *ufops {
 	return &ufops{a: a, rt: rt, prefix: prefix, logger: a.logger.With("part", "ufops"),
@@ -146,8 +171,9 @@ func (u *ufops) run(ctx context.Context, ann publisher) error {
 	u.sess = sess
 
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); u.events(ctx) }()
+	go func() { defer wg.Done(); u.reconciler(ctx) }()
 	go func() { defer wg.Done(); u.report(ctx, ann) }()
 	go func() { defer wg.Done(); u.sweep(ctx) }()
 	if u.jobs != nil {
@@ -166,7 +192,7 @@ func (u *ufops) run(ctx context.Context, ann publisher) error {
 		u.logger.Warn("revoke instance reports", "err", rerr)
 	}
 	cancel()
-	u.stopAll()
+	u.stopAll(ctx)
 	return err
 }
 
@@ -283,34 +309,138 @@ func (u *ufops) follow(ctx context.Context) error {
 	return nil
 }
 
-// sync starts the placements not yet running and retires the ones gone.
+// sync makes want this agent's desired placements and reconciles.
 func (u *ufops) sync(ctx context.Context, want map[string]ufop.Placement) {
 	u.mu.Lock()
-	defer u.mu.Unlock()
-	for id, p := range want {
-		if _, ok := u.insts[id]; ok {
-			continue
-		}
-		conc := max(p.Spec.Concurrency, 1)
-		in := &instance{p: p, slots: make(chan struct{}, conc), state: ufop.InstanceStarting}
-		u.insts[id] = in
-		u.wg.Add(1)
-		go func() { defer u.wg.Done(); u.launch(ctx, in) }()
-	}
-	for id, in := range u.insts {
-		if _, ok := want[id]; !ok && !in.retiring {
-			in.retiring = true
-			u.wg.Add(1)
-			go func() { defer u.wg.Done(); u.retire(in) }()
-		}
-	}
-	u.markDirty()
+	u.want = maps.Clone(want)
+	u.mu.Unlock()
+	u.reconcile(ctx)
 }
 
 func (u *ufops) markDirty() {
 	select {
 	case u.dirty <- struct{}{}:
 	default:
+	}
+}
+
+// reconcileEvery is how often reconcile runs without a change to prompt
+// it: it sees drains end and start retries come due.
+const reconcileEvery = 20 * time.Millisecond
+
+// reconciler runs reconcile every reconcileEvery until ctx ends.
+func (u *ufops) reconciler(ctx context.Context) {
+	tick := time.NewTicker(reconcileEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			u.reconcile(ctx)
+		}
+	}
+}
+
+// reconcile is one pass: load the snapshot, decide, apply. launch and the
+// death handling run in goroutines u.wg waits for.
+func (u *ufops) reconcile(ctx context.Context) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	s := agentSnapshot{Now: time.Now(), Desired: u.want, DrainTimeout: drainTimeout, MaxRestarts: maxRestarts}
+	byID := make(map[string]*instance, len(u.insts))
+	for id, in := range u.insts {
+		in.mu.Lock()
+		s.Instances = append(s.Instances, in.view())
+		in.mu.Unlock()
+		byID[id] = in
+	}
+	acts := decide(s)
+	for _, act := range acts {
+		u.apply(ctx, act, byID[act.ID])
+	}
+	if len(acts) > 0 {
+		u.markDirty()
+	}
+}
+
+// apply carries out one action; called with u.mu held. in is nil for
+// actStart.
+func (u *ufops) apply(ctx context.Context, act action, in *instance) {
+	switch act.Kind {
+	case actStart:
+		p := act.Placement
+		in = &instance{p: p, slots: make(chan struct{}, max(p.Spec.Concurrency, 1)), state: ufop.InstanceStarting}
+		u.insts[p.ID] = in
+		fallthrough
+	case actLaunch:
+		in.mu.Lock()
+		in.launching = true
+		in.mu.Unlock()
+		u.wg.Add(1)
+		go func() { defer u.wg.Done(); u.launch(ctx, in) }()
+	case actDrain:
+		// New requests no longer pick it; the ones admitted finish.
+		in.mu.Lock()
+		in.retiring, in.drainSince, in.state = true, time.Now(), ufop.InstanceStopping
+		in.mu.Unlock()
+		u.logger.Info("instance draining", "instance", in.p.ID, "ufop", in.p.UFOP, "why", act.Why)
+	case actStop:
+		in.mu.Lock()
+		rtID := in.rtID
+		if in.dead != nil && in.gone != nil {
+			close(in.gone) // its requests fail now, not at their deadline
+			in.gone = nil
+		}
+		in.state = ufop.InstanceStopping
+		in.mu.Unlock()
+		delete(u.insts, in.p.ID)
+		delete(u.byRT, rtID)
+		// A stop takes the runtime's grace period: not under the lock. An
+		// instance still starting has no container yet; launch stops it.
+		u.wg.Add(1)
+		go func() {
+			defer u.wg.Done()
+			if rtID != "" {
+				if err := u.rt.Stop(context.Background(), rtID); err != nil {
+					u.logger.Warn("instance stop", "instance", in.p.ID, "err", err)
+				}
+			}
+			u.markDirty()
+			u.logger.Info("instance stopped", "instance", in.p.ID, "ufop", in.p.UFOP, "why", act.Why)
+		}()
+	case actRestart, actFail:
+		in.mu.Lock()
+		ev := *in.dead
+		in.dead = nil
+		delete(u.byRT, ev.InstanceID)
+		if in.gone != nil {
+			close(in.gone) // its requests in flight fail now, not at their deadline
+			in.gone = nil
+		}
+		in.state, in.rtID, in.addr = ufop.InstanceStarting, "", ""
+		in.restarts++
+		in.lastErr = fmt.Sprintf("container %s (exit %d)", ev.Kind, ev.ExitCode)
+		restart := act.Kind == actRestart
+		if restart {
+			in.launching = true
+		} else {
+			in.state = ufop.InstanceFailed
+		}
+		in.mu.Unlock()
+		u.logger.Warn("instance lost", "instance", in.p.ID, "event", ev.Kind, "exit", ev.ExitCode, "restart", restart)
+		u.wg.Add(1)
+		go func() {
+			defer u.wg.Done()
+			// Remove the dead (or sick) container, even when it is not
+			// restarted: an exited container is litter.
+			if err := u.rt.Stop(context.WithoutCancel(ctx), ev.InstanceID); err != nil {
+				u.logger.Warn("remove lost container", "instance", in.p.ID, "err", err)
+			}
+			if restart {
+				u.launch(ctx, in)
+			}
+		}()
 	}
 }
 
@@ -325,22 +455,15 @@ func (u *ufops) launch(ctx context.Context, in *instance) {
 	defer u.markDirty()
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	in.launching = false
 	if err != nil {
 		in.lastErr = err.Error()
 		in.restarts++
-		if in.restarts >= maxRestarts || ctx.Err() != nil {
+		if startFailed(in.restarts, maxRestarts, ctx.Err() != nil) {
 			in.state = ufop.InstanceFailed
 		} else {
-			// Try again shortly, in place.
-			u.wg.Add(1)
-			go func() {
-				defer u.wg.Done()
-				select {
-				case <-ctx.Done():
-				case <-time.After(time.Second):
-					u.launch(ctx, in)
-				}
-			}()
+			// reconcile tries again then, in place.
+			in.retryAt = time.Now().Add(retryPause)
 		}
 		u.logger.Warn("instance start failed", "instance", in.p.ID, "err", err)
 		return
@@ -357,34 +480,8 @@ func (u *ufops) launch(ctx context.Context, in *instance) {
 	u.logger.Info("instance healthy", "instance", in.p.ID, "ufop", in.p.UFOP, "version", in.p.Version, "container", ci.ContainerID[:12])
 }
 
-// retire takes in out of routing, lets its requests finish, and stops it
-// (SIGTERM, then SIGKILL after the runtime's grace period).
-func (u *ufops) retire(in *instance) {
-	in.mu.Lock()
-	in.state = ufop.InstanceStopping
-	rtID := in.rtID
-	in.mu.Unlock()
-	u.markDirty()
-	// Wait for the requests already admitted; new ones no longer pick a
-	// stopping instance.
-	deadline := time.Now().Add(30 * time.Second)
-	for (len(in.slots) > 0 || in.queued.Load() > 0) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if rtID != "" {
-		if err := u.rt.Stop(context.Background(), rtID); err != nil {
-			u.logger.Warn("instance stop", "instance", in.p.ID, "err", err)
-		}
-	}
-	u.mu.Lock()
-	delete(u.insts, in.p.ID)
-	delete(u.byRT, rtID)
-	u.mu.Unlock()
-	u.markDirty()
-	u.logger.Info("instance stopped", "instance", in.p.ID, "ufop", in.p.UFOP)
-}
-
-// events restarts instances whose containers die.
+// events hands the deaths the engine reports to reconcile, at once: the
+// requests in flight to a dead instance fail now.
 func (u *ufops) events(ctx context.Context) {
 	for {
 		select {
@@ -396,39 +493,15 @@ func (u *ufops) events(ctx context.Context) {
 			}
 			u.mu.Lock()
 			in := u.byRT[ev.InstanceID]
-			if in == nil || in.retiring {
-				u.mu.Unlock()
-				continue
+			if in != nil {
+				in.mu.Lock()
+				in.dead = &ev
+				in.mu.Unlock()
 			}
-			delete(u.byRT, ev.InstanceID)
-			in.mu.Lock()
-			if in.gone != nil {
-				close(in.gone) // its requests in flight fail now, not at their deadline
-				in.gone = nil
-			}
-			in.state, in.rtID, in.addr = ufop.InstanceStarting, "", ""
-			in.restarts++
-			in.lastErr = fmt.Sprintf("container %s (exit %d)", ev.Kind, ev.ExitCode)
-			failed := in.restarts > maxRestarts
-			if failed {
-				in.state = ufop.InstanceFailed
-			}
-			in.mu.Unlock()
-			u.logger.Warn("instance lost, restarting", "instance", in.p.ID, "event", ev.Kind, "exit", ev.ExitCode)
-			u.wg.Add(1)
-			go func() {
-				defer u.wg.Done()
-				// Remove the dead (or sick) container, even when it is not
-				// restarted: an exited container is litter.
-				if err := u.rt.Stop(context.WithoutCancel(ctx), ev.InstanceID); err != nil {
-					u.logger.Warn("remove lost container", "instance", in.p.ID, "err", err)
-				}
-				if !failed {
-					u.launch(ctx, in)
-				}
-			}()
 			u.mu.Unlock()
-			u.markDirty()
+			if in != nil {
+				u.reconcile(ctx)
+			}
 		}
 	}
 }
@@ -485,70 +558,77 @@ func (u *ufops) report(ctx context.Context, ann publisher) {
 	}
 }
 
-func (u *ufops) stopAll() {
+// stopAll drains and stops every instance, the desired placements gone.
+// ctx is done by then: nothing starts again.
+func (u *ufops) stopAll(ctx context.Context) {
 	u.mu.Lock()
-	for _, in := range u.insts {
-		if !in.retiring {
-			in.retiring = true
-			u.wg.Add(1)
-			go func() { defer u.wg.Done(); u.retire(in) }()
-		}
-	}
+	u.want = nil
 	u.mu.Unlock()
+	for {
+		u.reconcile(ctx)
+		u.mu.Lock()
+		n := len(u.insts)
+		u.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		time.Sleep(reconcileEvery)
+	}
 	u.wg.Wait()
+}
+
+// views returns the instances as pick sees them, and by ID.
+func (u *ufops) views() ([]instView, map[string]*instance) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	views := make([]instView, 0, len(u.insts))
+	for _, in := range u.insts {
+		in.mu.Lock()
+		views = append(views, in.view())
+		in.mu.Unlock()
+	}
+	return views, maps.Clone(u.insts)
 }
 
 // capacity is the concurrency of the healthy instances of name.
 func (u *ufops) capacity(name string) int {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	n := 0
-	for _, in := range u.insts {
-		in.mu.Lock()
-		if in.p.UFOP == name && in.state == ufop.InstanceHealthy {
-			n += cap(in.slots)
-		}
-		in.mu.Unlock()
-	}
-	return n
+	views, _ := u.views()
+	return capacityOf(views, name)
 }
 
 // pick returns a healthy instance of name with a free slot, waiting for
 // one when all are busy. exclude skips an instance that just failed.
 func (u *ufops) pick(ctx context.Context, name string, exclude *instance) (*instance, error) {
-	u.mu.Lock()
-	var cands []*instance
-	for _, in := range u.insts {
-		in.mu.Lock()
-		ok := in.p.UFOP == name && in.state == ufop.InstanceHealthy && in != exclude
-		in.mu.Unlock()
-		if ok {
-			cands = append(cands, in)
+	var skip string
+	if exclude != nil {
+		skip = exclude.p.ID
+	}
+	for {
+		views, byID := u.views()
+		id, free, ok := pick(views, name, skip)
+		if !ok {
+			return nil, &ufop.Error{Kind: ufop.KindUnavailable, RetryAfter: time.Second,
+				Msg: fmt.Sprintf("no healthy instance of %s on this agent", name)}
 		}
-	}
-	u.mu.Unlock()
-	if len(cands) == 0 {
-		return nil, &ufop.Error{Kind: ufop.KindUnavailable, RetryAfter: time.Second,
-			Msg: fmt.Sprintf("no healthy instance of %s on this agent", name)}
-	}
-	slices.SortFunc(cands, func(a, b *instance) int {
-		return (len(a.slots) + int(a.queued.Load())) - (len(b.slots) + int(b.queued.Load()))
-	})
-	for _, in := range cands {
+		in := byID[id]
+		if free {
+			select {
+			case in.slots <- struct{}{}:
+				return in, nil
+			default:
+				// Taken since the snapshot: decide again.
+				continue
+			}
+		}
+		// All busy: wait in the least loaded instance's line.
+		in.queued.Add(1)
+		defer in.queued.Add(-1)
 		select {
 		case in.slots <- struct{}{}:
 			return in, nil
-		default:
+		case <-ctx.Done():
+			return nil, ufop.Errorf(ufop.KindTimeout, "deadline passed waiting for an instance of %s", name)
 		}
-	}
-	in := cands[0]
-	in.queued.Add(1)
-	defer in.queued.Add(-1)
-	select {
-	case in.slots <- struct{}{}:
-		return in, nil
-	case <-ctx.Done():
-		return nil, ufop.Errorf(ufop.KindTimeout, "deadline passed waiting for an instance of %s", name)
 	}
 }
 

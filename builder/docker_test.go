@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/ufop/ufop/internal/tartest"
 	"io"
 	"log/slog"
 	"os"
@@ -217,16 +218,16 @@ func TestBuildExampleImage(t *testing.T) {
 // without a dot).
 func packageOf(t testing.TB, files map[string]string) *manifest.Package {
 	t.Helper()
-	var entries []tarEntry
+	var entries []tartest.Entry
 	for name, body := range files {
 		mode := int64(0o644)
 		if !strings.Contains(name, ".") {
 			mode = 0o755
 		}
-		entries = append(entries, tarEntry{name: name, body: body, mode: mode})
+		entries = append(entries, tartest.Entry{Name: name, Body: body, Mode: mode})
 	}
-	slices.SortFunc(entries, func(a, b tarEntry) int { return strings.Compare(a.name, b.name) })
-	pkg, err := manifest.ReadPackage(bytes.NewReader(makeTar(t, entries...)), manifest.DefaultLimits())
+	slices.SortFunc(entries, func(a, b tartest.Entry) int { return strings.Compare(a.Name, b.Name) })
+	pkg, err := manifest.ReadPackage(bytes.NewReader(tartest.Tar(t, entries...)), manifest.DefaultLimits())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +292,7 @@ func TestBuildRefusals(t *testing.T) {
 	cli := dockerClient(t)
 	b := testBuilder(t, cli)
 	ctx := context.Background()
-	yaml := file("ufop.yaml", minimalYAML)
+	yaml := tartest.File("ufop.yaml", minimalYAML)
 	small := b.Config()
 	small.MaxPackageBytes = 1 << 20
 	tests := []struct {
@@ -301,12 +302,12 @@ func TestBuildRefusals(t *testing.T) {
 		kind  ufop.Kind
 		want  string
 	}{
-		{"dotdot", makeTar(t, yaml, file("../x", "x")), b.Config(), ufop.KindInvalid, `entry "../x": path has a .. component`},
-		{"absolute", makeTar(t, yaml, file("/etc/passwd", "root::0:0::/:/bin/sh")), b.Config(), ufop.KindInvalid, `entry "/etc/passwd": absolute paths are not allowed`},
-		{"symlink to /etc/passwd", makeTar(t, yaml, tarEntry{name: "passwd", typ: tar.TypeSymlink, link: "/etc/passwd"}), b.Config(), ufop.KindInvalid, `entry "passwd": symlink to "/etc/passwd" points outside the package`},
-		{"missing ufop.yaml", makeTar(t, file("handler", "x")), b.Config(), ufop.KindInvalid, "ufop.yaml missing at the package root"},
-		{"bad yaml", makeTar(t, file("ufop.yaml", "run: [./handler\n")), b.Config(), ufop.KindInvalid, "ufop.yaml: line"},
-		{"oversized", gzipBytes(t, makeTar(t, yaml, file("blob", strings.Repeat("z", 2<<20)))), small, ufop.KindTooLarge, "over the 1 MiB limit"},
+		{"dotdot", tartest.Tar(t, yaml, tartest.File("../x", "x")), b.Config(), ufop.KindInvalid, `entry "../x": path has a .. component`},
+		{"absolute", tartest.Tar(t, yaml, tartest.File("/etc/passwd", "root::0:0::/:/bin/sh")), b.Config(), ufop.KindInvalid, `entry "/etc/passwd": absolute paths are not allowed`},
+		{"symlink to /etc/passwd", tartest.Tar(t, yaml, tartest.Entry{Name: "passwd", Type: tar.TypeSymlink, Link: "/etc/passwd"}), b.Config(), ufop.KindInvalid, `entry "passwd": symlink to "/etc/passwd" points outside the package`},
+		{"missing ufop.yaml", tartest.Tar(t, tartest.File("handler", "x")), b.Config(), ufop.KindInvalid, "ufop.yaml missing at the package root"},
+		{"bad yaml", tartest.Tar(t, tartest.File("ufop.yaml", "run: [./handler\n")), b.Config(), ufop.KindInvalid, "ufop.yaml: line"},
+		{"oversized", tartest.Gzip(t, tartest.Tar(t, yaml, tartest.File("blob", strings.Repeat("z", 2<<20)))), small, ufop.KindTooLarge, "over the 1 MiB limit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -382,7 +383,7 @@ func TestBuildScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	dockerfile := "FROM scratch\nCOPY busybox /bin/busybox\nCOPY busybox /bin/sh\nCOPY busybox /bin/chmod\nCOPY busybox /bin/false\nLABEL " + manifest.LabelName + "=" + name + "\n"
-	ctxTar := makeTar(t, file("Dockerfile", dockerfile), tarEntry{name: "busybox", mode: 0o755, body: string(busybox)})
+	ctxTar := tartest.Tar(t, tartest.File("Dockerfile", dockerfile), tartest.Entry{Name: "busybox", Mode: 0o755, Body: string(busybox)})
 	resp, err := cli.ImageBuild(ctx, bytes.NewReader(ctxTar), build.ImageBuildOptions{Tags: []string{base}, Remove: true, ForceRemove: true, Version: build.BuilderV1})
 	if err != nil {
 		t.Fatal(err)
@@ -461,7 +462,7 @@ func TestBuildBaseOwnership(t *testing.T) {
 		aliceInsp.ID,
 		strings.ToUpper(aliceImg.Ref),
 	} {
-		pkg, err := manifest.ReadPackage(bytes.NewReader(makeTar(t, file("ufop.yaml", "image: \""+base+"\"\nrun: ./handler\n"), tarEntry{name: "handler", body: "x", mode: 0o755})), manifest.DefaultLimits())
+		pkg, err := manifest.ReadPackage(bytes.NewReader(tartest.Tar(t, tartest.File("ufop.yaml", "image: \""+base+"\"\nrun: ./handler\n"), tartest.Entry{Name: "handler", Body: "x", Mode: 0o755})), manifest.DefaultLimits())
 		if err != nil {
 			continue // refused as a reference already
 		}

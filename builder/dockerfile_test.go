@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"errors"
+	"github.com/ufop/ufop/internal/tartest"
 	"io"
 	"strconv"
 	"strings"
@@ -54,7 +55,7 @@ func TestDockerfile(t *testing.T) {
 // package under pkg/, and the same bytes for the same package (the engine's
 // build cache depends on it).
 func TestWriteContext(t *testing.T) {
-	pkgTar := gzipBytes(t, makeTar(t, file("ufop.yaml", minimalYAML), tarEntry{name: "handler", mode: 0o755, body: "#!bin"}))
+	pkgTar := tartest.Gzip(t, tartest.Tar(t, tartest.File("ufop.yaml", minimalYAML), tartest.Entry{Name: "handler", Mode: 0o755, Body: "#!bin"}))
 	pkg, err := manifest.ReadPackage(bytes.NewReader(pkgTar), manifest.DefaultLimits())
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/ufop/ufop/internal/tartest"
 	"net/http"
 	"strings"
 	"sync"
@@ -72,7 +73,7 @@ func TestServiceBaseOwnership(t *testing.T) {
 		if _, err := cat.NewVersion(ctx, name); err != nil {
 			t.Fatal(err)
 		}
-		body := makeTar(t, file("ufop.yaml", yaml), tarEntry{name: "handler", body: name, mode: 0o755})
+		body := tartest.Tar(t, tartest.File("ufop.yaml", yaml), tartest.Entry{Name: "handler", Body: name, Mode: 0o755})
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, addr+protocol.BuildPath(name, n), bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)

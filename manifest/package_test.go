@@ -3,7 +3,7 @@ package manifest
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
+	"github.com/ufop/ufop/internal/tartest"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,65 +15,6 @@ import (
 )
 
 const minimalYAML = "run: [\"./handler\"]\n"
-
-// tarEntry describes one entry of a test archive.
-type tarEntry struct {
-	name string
-	typ  byte // defaults to a regular file
-	mode int64
-	body string
-	link string
-}
-
-func file(name, body string) tarEntry { return tarEntry{name: name, body: body} }
-
-func makeTar(t testing.TB, entries ...tarEntry) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range entries {
-		hdr := &tar.Header{Name: e.name, Typeflag: e.typ, Mode: e.mode, Linkname: e.link}
-		if e.typ == tar.TypeXGlobalHeader {
-			hdr = &tar.Header{Typeflag: e.typ, Name: e.name, PAXRecords: map[string]string{"comment": "git"}}
-			if err := tw.WriteHeader(hdr); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if hdr.Typeflag == 0 {
-			hdr.Typeflag = tar.TypeReg
-		}
-		if hdr.Mode == 0 {
-			hdr.Mode = 0o644
-		}
-		if hdr.Typeflag == tar.TypeReg {
-			hdr.Size = int64(len(e.body))
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.WriteString(tw, e.body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func gzipBytes(t testing.TB, b []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	if _, err := zw.Write(b); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
 
 // listTar returns "name type mode [-> link | body]" lines of a tar.
 func listTar(t *testing.T, b []byte) []string {
@@ -103,16 +44,16 @@ func listTar(t *testing.T, b []byte) []string {
 func modeString(m int64) string { return os.FileMode(m).Perm().String() }
 
 func TestReadPackageAccepts(t *testing.T) {
-	raw := makeTar(t,
-		tarEntry{name: "./", typ: tar.TypeDir, mode: 0o755},
-		tarEntry{name: "pax_global_header", typ: tar.TypeXGlobalHeader},
-		file("./ufop.yaml", minimalYAML),
-		tarEntry{name: "./handler", mode: 0o700, body: "ELF"},
-		tarEntry{name: "lib/data/x.txt", mode: 0o600, body: "x"}, // parents implied
-		tarEntry{name: "lib/", typ: tar.TypeDir, mode: 0o700},    // explicit after the fact
-		tarEntry{name: "lib/current", typ: tar.TypeSymlink, link: "data/x.txt"},
-		tarEntry{name: "lib/data/up", typ: tar.TypeSymlink, link: "../../handler"},
-		tarEntry{name: "copy", typ: tar.TypeLink, link: "./handler"},
+	raw := tartest.Tar(t,
+		tartest.Entry{Name: "./", Type: tar.TypeDir, Mode: 0o755},
+		tartest.Entry{Name: "pax_global_header", Type: tar.TypeXGlobalHeader},
+		tartest.File("./ufop.yaml", minimalYAML),
+		tartest.Entry{Name: "./handler", Mode: 0o700, Body: "ELF"},
+		tartest.Entry{Name: "lib/data/x.txt", Mode: 0o600, Body: "x"}, // parents implied
+		tartest.Entry{Name: "lib/", Type: tar.TypeDir, Mode: 0o700},   // explicit after the fact
+		tartest.Entry{Name: "lib/current", Type: tar.TypeSymlink, Link: "data/x.txt"},
+		tartest.Entry{Name: "lib/data/up", Type: tar.TypeSymlink, Link: "../../handler"},
+		tartest.Entry{Name: "copy", Type: tar.TypeLink, Link: "./handler"},
 	)
 	want := []string{
 		"copy 0 -rwxr-xr-x ELF",
@@ -127,7 +68,7 @@ func TestReadPackageAccepts(t *testing.T) {
 	for _, gz := range []bool{false, true} {
 		in := raw
 		if gz {
-			in = gzipBytes(t, raw)
+			in = tartest.Gzip(t, raw)
 		}
 		p, err := ReadPackage(bytes.NewReader(in), DefaultLimits())
 		if err != nil {
@@ -160,7 +101,7 @@ func TestReadPackageAccepts(t *testing.T) {
 }
 
 func TestReadPackageRefusals(t *testing.T) {
-	yaml := file("ufop.yaml", minimalYAML)
+	yaml := tartest.File("ufop.yaml", minimalYAML)
 	small := DefaultLimits()
 	small.MaxPackageBytes = 4096
 	medium := DefaultLimits()
@@ -174,42 +115,42 @@ func TestReadPackageRefusals(t *testing.T) {
 		kind  ufop.Kind
 		want  string
 	}{
-		{"dotdot", makeTar(t, yaml, file("../x", "x")), nil, ufop.KindInvalid, `entry "../x": path has a .. component`},
-		{"inner dotdot", makeTar(t, yaml, file("a/../../x", "x")), nil, ufop.KindInvalid, `entry "a/../../x": path has a .. component`},
-		{"absolute", makeTar(t, yaml, file("/etc/cron.d/x", "x")), nil, ufop.KindInvalid, `entry "/etc/cron.d/x": absolute paths are not allowed`},
-		{"symlink to /etc/passwd", makeTar(t, yaml, tarEntry{name: "pw", typ: tar.TypeSymlink, link: "/etc/passwd"}), nil, ufop.KindInvalid, `entry "pw": symlink to "/etc/passwd" points outside the package`},
-		{"symlink up", makeTar(t, yaml, tarEntry{name: "a/up", typ: tar.TypeSymlink, link: "../../x"}), nil, ufop.KindInvalid, `entry "a/up": symlink to "../../x" points outside the package`},
-		{"symlink escaping through a symlink", makeTar(t, yaml,
-			tarEntry{name: "sub/up", typ: tar.TypeSymlink, link: ".."},
-			tarEntry{name: "x", typ: tar.TypeSymlink, link: "sub/up/.."}), nil, ufop.KindInvalid, `entry "x": symlink to "sub/up/.." points outside the package`},
-		{"symlink loop", makeTar(t, yaml,
-			tarEntry{name: "a", typ: tar.TypeSymlink, link: "b"},
-			tarEntry{name: "b", typ: tar.TypeSymlink, link: "a"}), nil, ufop.KindInvalid, `symlink to "b" loops`},
-		{"file through symlink", makeTar(t, yaml,
-			tarEntry{name: "d", typ: tar.TypeSymlink, link: "."},
-			file("d/x", "x")), nil, ufop.KindInvalid, `entry "d/x": path goes through the symlink "d"`},
-		{"hard link to /etc/passwd", makeTar(t, yaml, tarEntry{name: "pw", typ: tar.TypeLink, link: "/etc/passwd"}), nil, ufop.KindInvalid, `entry "pw": hard link to "/etc/passwd" points outside the package`},
-		{"hard link up", makeTar(t, yaml, tarEntry{name: "pw", typ: tar.TypeLink, link: "../x"}), nil, ufop.KindInvalid, `entry "pw": hard link to "../x" points outside the package`},
-		{"hard link to nothing", makeTar(t, yaml, tarEntry{name: "h", typ: tar.TypeLink, link: "nope"}), nil, ufop.KindInvalid, `entry "h": hard link to "nope", which is not a regular file`},
-		{"char device", makeTar(t, yaml, tarEntry{name: "null", typ: tar.TypeChar}), nil, ufop.KindInvalid, `entry "null": device and fifo files are not allowed`},
-		{"block device", makeTar(t, yaml, tarEntry{name: "sda", typ: tar.TypeBlock}), nil, ufop.KindInvalid, `entry "sda": device and fifo files are not allowed`},
-		{"fifo", makeTar(t, yaml, tarEntry{name: "p", typ: tar.TypeFifo}), nil, ufop.KindInvalid, `entry "p": device and fifo files are not allowed`},
-		{"missing ufop.yaml", makeTar(t, file("handler", "x")), nil, ufop.KindInvalid, "ufop.yaml missing at the package root"},
-		{"ufop.yaml in a subdirectory only", makeTar(t, file("sub/ufop.yaml", minimalYAML)), nil, ufop.KindInvalid, "ufop.yaml missing at the package root"},
-		{"ufop.yaml is a symlink", makeTar(t, file("real.yaml", minimalYAML), tarEntry{name: "ufop.yaml", typ: tar.TypeSymlink, link: "real.yaml"}), nil, ufop.KindInvalid, `entry "ufop.yaml": must be a regular file`},
-		{"bad yaml", makeTar(t, file("ufop.yaml", "run: [./h\nimage: x\n")), nil, ufop.KindInvalid, "ufop.yaml: line"},
-		{"invalid manifest", makeTar(t, file("ufop.yaml", "run: ./h\nconcurrency: 0\n")), nil, ufop.KindInvalid, "ufop.yaml: line 2: field concurrency"},
-		{"duplicate", makeTar(t, yaml, file("a", "1"), file("./a", "2")), nil, ufop.KindInvalid, `entry "./a": duplicate entry`},
-		{"file then dir", makeTar(t, yaml, file("a", "1"), file("a/b", "2")), nil, ufop.KindInvalid, `entry "a/b": parent "a" is not a directory`},
-		{"dir then file", makeTar(t, yaml, file("a/b", "2"), file("a", "1")), nil, ufop.KindInvalid, `entry "a": is a directory of other entries`},
-		{"root as file", makeTar(t, yaml, file(".", "x")), nil, ufop.KindInvalid, "names the package root"},
-		{"file over the limit", makeTar(t, yaml, file("big", strings.Repeat("x", 5000))), &small, ufop.KindTooLarge, "over the 4 KiB limit"},
-		{"hard links over the limit", makeTar(t, yaml, file("big", strings.Repeat("x", 5000)), tarEntry{name: "big2", typ: tar.TypeLink, link: "big"}), &medium, ufop.KindTooLarge, `over the 8 KiB limit (at entry "big2")`},
-		{"gzip bomb", gzipBytes(t, makeTar(t, yaml, file("zeros", string(make([]byte, 1<<20))))), &small, ufop.KindTooLarge, "over the 4 KiB limit"},
-		{"too many files", makeTar(t, yaml, file("a", ""), file("b", ""), file("c", "")), &few, ufop.KindTooLarge, `more than 3 entries (at entry "c")`},
+		{"dotdot", tartest.Tar(t, yaml, tartest.File("../x", "x")), nil, ufop.KindInvalid, `entry "../x": path has a .. component`},
+		{"inner dotdot", tartest.Tar(t, yaml, tartest.File("a/../../x", "x")), nil, ufop.KindInvalid, `entry "a/../../x": path has a .. component`},
+		{"absolute", tartest.Tar(t, yaml, tartest.File("/etc/cron.d/x", "x")), nil, ufop.KindInvalid, `entry "/etc/cron.d/x": absolute paths are not allowed`},
+		{"symlink to /etc/passwd", tartest.Tar(t, yaml, tartest.Entry{Name: "pw", Type: tar.TypeSymlink, Link: "/etc/passwd"}), nil, ufop.KindInvalid, `entry "pw": symlink to "/etc/passwd" points outside the package`},
+		{"symlink up", tartest.Tar(t, yaml, tartest.Entry{Name: "a/up", Type: tar.TypeSymlink, Link: "../../x"}), nil, ufop.KindInvalid, `entry "a/up": symlink to "../../x" points outside the package`},
+		{"symlink escaping through a symlink", tartest.Tar(t, yaml,
+			tartest.Entry{Name: "sub/up", Type: tar.TypeSymlink, Link: ".."},
+			tartest.Entry{Name: "x", Type: tar.TypeSymlink, Link: "sub/up/.."}), nil, ufop.KindInvalid, `entry "x": symlink to "sub/up/.." points outside the package`},
+		{"symlink loop", tartest.Tar(t, yaml,
+			tartest.Entry{Name: "a", Type: tar.TypeSymlink, Link: "b"},
+			tartest.Entry{Name: "b", Type: tar.TypeSymlink, Link: "a"}), nil, ufop.KindInvalid, `symlink to "b" loops`},
+		{"file through symlink", tartest.Tar(t, yaml,
+			tartest.Entry{Name: "d", Type: tar.TypeSymlink, Link: "."},
+			tartest.File("d/x", "x")), nil, ufop.KindInvalid, `entry "d/x": path goes through the symlink "d"`},
+		{"hard link to /etc/passwd", tartest.Tar(t, yaml, tartest.Entry{Name: "pw", Type: tar.TypeLink, Link: "/etc/passwd"}), nil, ufop.KindInvalid, `entry "pw": hard link to "/etc/passwd" points outside the package`},
+		{"hard link up", tartest.Tar(t, yaml, tartest.Entry{Name: "pw", Type: tar.TypeLink, Link: "../x"}), nil, ufop.KindInvalid, `entry "pw": hard link to "../x" points outside the package`},
+		{"hard link to nothing", tartest.Tar(t, yaml, tartest.Entry{Name: "h", Type: tar.TypeLink, Link: "nope"}), nil, ufop.KindInvalid, `entry "h": hard link to "nope", which is not a regular file`},
+		{"char device", tartest.Tar(t, yaml, tartest.Entry{Name: "null", Type: tar.TypeChar}), nil, ufop.KindInvalid, `entry "null": device and fifo files are not allowed`},
+		{"block device", tartest.Tar(t, yaml, tartest.Entry{Name: "sda", Type: tar.TypeBlock}), nil, ufop.KindInvalid, `entry "sda": device and fifo files are not allowed`},
+		{"fifo", tartest.Tar(t, yaml, tartest.Entry{Name: "p", Type: tar.TypeFifo}), nil, ufop.KindInvalid, `entry "p": device and fifo files are not allowed`},
+		{"missing ufop.yaml", tartest.Tar(t, tartest.File("handler", "x")), nil, ufop.KindInvalid, "ufop.yaml missing at the package root"},
+		{"ufop.yaml in a subdirectory only", tartest.Tar(t, tartest.File("sub/ufop.yaml", minimalYAML)), nil, ufop.KindInvalid, "ufop.yaml missing at the package root"},
+		{"ufop.yaml is a symlink", tartest.Tar(t, tartest.File("real.yaml", minimalYAML), tartest.Entry{Name: "ufop.yaml", Type: tar.TypeSymlink, Link: "real.yaml"}), nil, ufop.KindInvalid, `entry "ufop.yaml": must be a regular file`},
+		{"bad yaml", tartest.Tar(t, tartest.File("ufop.yaml", "run: [./h\nimage: x\n")), nil, ufop.KindInvalid, "ufop.yaml: line"},
+		{"invalid manifest", tartest.Tar(t, tartest.File("ufop.yaml", "run: ./h\nconcurrency: 0\n")), nil, ufop.KindInvalid, "ufop.yaml: line 2: field concurrency"},
+		{"duplicate", tartest.Tar(t, yaml, tartest.File("a", "1"), tartest.File("./a", "2")), nil, ufop.KindInvalid, `entry "./a": duplicate entry`},
+		{"file then dir", tartest.Tar(t, yaml, tartest.File("a", "1"), tartest.File("a/b", "2")), nil, ufop.KindInvalid, `entry "a/b": parent "a" is not a directory`},
+		{"dir then file", tartest.Tar(t, yaml, tartest.File("a/b", "2"), tartest.File("a", "1")), nil, ufop.KindInvalid, `entry "a": is a directory of other entries`},
+		{"root as file", tartest.Tar(t, yaml, tartest.File(".", "x")), nil, ufop.KindInvalid, "names the package root"},
+		{"file over the limit", tartest.Tar(t, yaml, tartest.File("big", strings.Repeat("x", 5000))), &small, ufop.KindTooLarge, "over the 4 KiB limit"},
+		{"hard links over the limit", tartest.Tar(t, yaml, tartest.File("big", strings.Repeat("x", 5000)), tartest.Entry{Name: "big2", Type: tar.TypeLink, Link: "big"}), &medium, ufop.KindTooLarge, `over the 8 KiB limit (at entry "big2")`},
+		{"gzip bomb", tartest.Gzip(t, tartest.Tar(t, yaml, tartest.File("zeros", string(make([]byte, 1<<20))))), &small, ufop.KindTooLarge, "over the 4 KiB limit"},
+		{"too many files", tartest.Tar(t, yaml, tartest.File("a", ""), tartest.File("b", ""), tartest.File("c", "")), &few, ufop.KindTooLarge, `more than 3 entries (at entry "c")`},
 		{"bad gzip", append([]byte{0x1f, 0x8b}, bytes.Repeat([]byte("junk"), 10)...), nil, ufop.KindInvalid, "package: not a valid gzip stream"},
-		{"corrupt gzip body", corruptGzip(t, makeTar(t, yaml, file("a", strings.Repeat("abc", 1000)))), nil, ufop.KindInvalid, "package:"},
-		{"truncated tar", makeTar(t, yaml, file("a", strings.Repeat("abc", 1000)))[:1500], nil, ufop.KindInvalid, "package: truncated archive"},
+		{"corrupt gzip body", corruptGzip(t, tartest.Tar(t, yaml, tartest.File("a", strings.Repeat("abc", 1000)))), nil, ufop.KindInvalid, "package:"},
+		{"truncated tar", tartest.Tar(t, yaml, tartest.File("a", strings.Repeat("abc", 1000)))[:1500], nil, ufop.KindInvalid, "package: truncated archive"},
 		{"not a tar", []byte(strings.Repeat("hello world\n", 100)), nil, ufop.KindInvalid, "package: not a valid tar archive"},
 		{"empty", nil, nil, ufop.KindInvalid, "ufop.yaml missing"},
 	}
@@ -234,7 +175,7 @@ func TestReadPackageRefusals(t *testing.T) {
 }
 
 func corruptGzip(t *testing.T, b []byte) []byte {
-	z := gzipBytes(t, b)
+	z := tartest.Gzip(t, b)
 	for i := len(z) / 2; i < len(z)/2+8; i++ {
 		z[i] ^= 0xff
 	}
@@ -268,7 +209,7 @@ func TestReadPackageStopsAtTheLimit(t *testing.T) {
 	cfg.MaxPackageBytes = 64 << 10
 	// A header for a file just under the limit, then an endless body: the
 	// stream as a whole passes the limit inside the file's data.
-	head := makeTar(t, file("ufop.yaml", minimalYAML))
+	head := tartest.Tar(t, tartest.File("ufop.yaml", minimalYAML))
 	head = head[:len(head)-1024] // drop the end-of-archive blocks
 	var hdr bytes.Buffer
 	tw := tar.NewWriter(&hdr)
@@ -286,27 +227,27 @@ func TestReadPackageStopsAtTheLimit(t *testing.T) {
 	}
 }
 
-func writeTree(t *testing.T, dir string, entries ...tarEntry) {
+func writeTree(t *testing.T, dir string, entries ...tartest.Entry) {
 	t.Helper()
 	for _, e := range entries {
-		p := filepath.Join(dir, filepath.FromSlash(e.name))
+		p := filepath.Join(dir, filepath.FromSlash(e.Name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		var err error
-		switch e.typ {
+		switch e.Type {
 		case tar.TypeDir:
-			err = os.MkdirAll(p, os.FileMode(e.mode))
+			err = os.MkdirAll(p, os.FileMode(e.Mode))
 		case tar.TypeSymlink:
-			err = os.Symlink(e.link, p)
+			err = os.Symlink(e.Link, p)
 		case tar.TypeFifo:
 			err = syscall.Mkfifo(p, 0o644)
 		default:
-			mode := os.FileMode(e.mode)
+			mode := os.FileMode(e.Mode)
 			if mode == 0 {
 				mode = 0o644
 			}
-			err = os.WriteFile(p, []byte(e.body), mode)
+			err = os.WriteFile(p, []byte(e.Body), mode)
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -315,12 +256,12 @@ func writeTree(t *testing.T, dir string, entries ...tarEntry) {
 }
 
 func TestReadDirMatchesReadPackage(t *testing.T) {
-	entries := []tarEntry{
-		file("ufop.yaml", minimalYAML),
-		{name: "handler", mode: 0o755, body: "ELF"},
-		{name: "etc/conf", body: "k=v"},
-		{name: "etc/link", typ: tar.TypeSymlink, link: "conf"},
-		{name: "empty", typ: tar.TypeDir, mode: 0o700},
+	entries := []tartest.Entry{
+		tartest.File("ufop.yaml", minimalYAML),
+		{Name: "handler", Mode: 0o755, Body: "ELF"},
+		{Name: "etc/conf", Body: "k=v"},
+		{Name: "etc/link", Type: tar.TypeSymlink, Link: "conf"},
+		{Name: "empty", Type: tar.TypeDir, Mode: 0o700},
 	}
 	dir := t.TempDir()
 	writeTree(t, dir, entries...)
@@ -328,7 +269,7 @@ func TestReadDirMatchesReadPackage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromTar, err := ReadPackage(bytes.NewReader(makeTar(t, entries...)), DefaultLimits())
+	fromTar, err := ReadPackage(bytes.NewReader(tartest.Tar(t, entries...)), DefaultLimits())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,17 +298,17 @@ func TestReadDirMatchesReadPackage(t *testing.T) {
 }
 
 func TestReadDirRefusals(t *testing.T) {
-	yaml := file("ufop.yaml", minimalYAML)
+	yaml := tartest.File("ufop.yaml", minimalYAML)
 	tests := []struct {
 		name    string
-		entries []tarEntry
+		entries []tartest.Entry
 		want    string
 	}{
-		{"symlink to /etc/passwd", []tarEntry{yaml, {name: "pw", typ: tar.TypeSymlink, link: "/etc/passwd"}}, `entry "pw": symlink to "/etc/passwd" points outside`},
-		{"symlink up", []tarEntry{yaml, {name: "up", typ: tar.TypeSymlink, link: "../secret"}}, `entry "up": symlink to "../secret" points outside`},
-		{"fifo", []tarEntry{yaml, {name: "p", typ: tar.TypeFifo}}, `entry "p": device, fifo and socket files are not allowed`},
-		{"missing ufop.yaml", []tarEntry{file("handler", "x")}, "ufop.yaml missing"},
-		{"ufop.yaml symlink", []tarEntry{file("m.yaml", minimalYAML), {name: "ufop.yaml", typ: tar.TypeSymlink, link: "m.yaml"}}, `entry "ufop.yaml": must be a regular file`},
+		{"symlink to /etc/passwd", []tartest.Entry{yaml, {Name: "pw", Type: tar.TypeSymlink, Link: "/etc/passwd"}}, `entry "pw": symlink to "/etc/passwd" points outside`},
+		{"symlink up", []tartest.Entry{yaml, {Name: "up", Type: tar.TypeSymlink, Link: "../secret"}}, `entry "up": symlink to "../secret" points outside`},
+		{"fifo", []tartest.Entry{yaml, {Name: "p", Type: tar.TypeFifo}}, `entry "p": device, fifo and socket files are not allowed`},
+		{"missing ufop.yaml", []tartest.Entry{tartest.File("handler", "x")}, "ufop.yaml missing"},
+		{"ufop.yaml symlink", []tartest.Entry{tartest.File("m.yaml", minimalYAML), {Name: "ufop.yaml", Type: tar.TypeSymlink, Link: "m.yaml"}}, `entry "ufop.yaml": must be a regular file`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -388,14 +329,14 @@ func TestReadDirRefusals(t *testing.T) {
 }
 
 func FuzzReadPackage(f *testing.F) {
-	yaml := file("ufop.yaml", minimalYAML)
+	yaml := tartest.File("ufop.yaml", minimalYAML)
 	seeds := [][]byte{
-		makeTar(f, yaml, tarEntry{name: "handler", mode: 0o755, body: "ELF"}),
-		makeTar(f, yaml, tarEntry{name: "a/l", typ: tar.TypeSymlink, link: "../handler"}, file("handler", "x")),
-		makeTar(f, yaml, tarEntry{name: "pw", typ: tar.TypeSymlink, link: "/etc/passwd"}),
-		makeTar(f, yaml, file("../x", "x")),
-		makeTar(f, yaml, file("h", "x"), tarEntry{name: "h2", typ: tar.TypeLink, link: "h"}),
-		gzipBytes(f, makeTar(f, yaml, file("sub/f", "data"))),
+		tartest.Tar(f, yaml, tartest.Entry{Name: "handler", Mode: 0o755, Body: "ELF"}),
+		tartest.Tar(f, yaml, tartest.Entry{Name: "a/l", Type: tar.TypeSymlink, Link: "../handler"}, tartest.File("handler", "x")),
+		tartest.Tar(f, yaml, tartest.Entry{Name: "pw", Type: tar.TypeSymlink, Link: "/etc/passwd"}),
+		tartest.Tar(f, yaml, tartest.File("../x", "x")),
+		tartest.Tar(f, yaml, tartest.File("h", "x"), tartest.Entry{Name: "h2", Type: tar.TypeLink, Link: "h"}),
+		tartest.Gzip(f, tartest.Tar(f, yaml, tartest.File("sub/f", "data"))),
 	}
 	for _, s := range seeds {
 		f.Add(s)
@@ -440,7 +381,7 @@ func BenchmarkReadPackage(b *testing.B) {
 	for i := range bin {
 		bin[i] = byte(i * 7 / 5) // compresses, but not to nothing
 	}
-	tgz := gzipBytes(b, makeTar(b, file("ufop.yaml", minimalYAML), tarEntry{name: "handler", mode: 0o755, body: string(bin)}))
+	tgz := tartest.Gzip(b, tartest.Tar(b, tartest.File("ufop.yaml", minimalYAML), tartest.Entry{Name: "handler", Mode: 0o755, Body: string(bin)}))
 	b.SetBytes(int64(len(bin)))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -455,9 +396,9 @@ func BenchmarkReadPackage(b *testing.B) {
 }
 
 func TestReadPackageEntrypoint(t *testing.T) {
-	exe := tarEntry{name: "bin/real", mode: 0o755, body: "ELF"}
-	link := tarEntry{name: "h", typ: tar.TypeSymlink, link: "bin/real"}
-	data := file("data.txt", "d")
+	exe := tartest.Entry{Name: "bin/real", Mode: 0o755, Body: "ELF"}
+	link := tartest.Entry{Name: "h", Type: tar.TypeSymlink, Link: "bin/real"}
+	data := tartest.File("data.txt", "d")
 	tests := []struct {
 		yaml string
 		want string // "" accepts
@@ -475,7 +416,7 @@ func TestReadPackageEntrypoint(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.yaml, func(t *testing.T) {
-			in := makeTar(t, file("ufop.yaml", tt.yaml+"\n"), exe, link, data)
+			in := tartest.Tar(t, tartest.File("ufop.yaml", tt.yaml+"\n"), exe, link, data)
 			_, err := ReadPackage(bytes.NewReader(in), DefaultLimits())
 			switch {
 			case tt.want == "" && err != nil:

@@ -35,8 +35,8 @@ func testJPEG(t *testing.T, w, h int) string {
 func TestRunReportsTheOperation(t *testing.T) {
 	src := testJPEG(t, 64, 48)
 	tests := []struct {
-		name       string
-		args       []string
+		name         string
+		args         []string
 		wantW, wantH int
 	}{
 		{"ufop fill", []string{"-op", "imageView2/1/w/20/h/20"}, 20, 20},

@@ -35,13 +35,17 @@ func run(addr, file, ctype string) error {
 	if err != nil {
 		return err
 	}
-	modified := time.Now()
-	h := func(w http.ResponseWriter, r *http.Request) {
+	srv := &http.Server{Addr: addr, Handler: handler(body, ctype, time.Now()), ReadHeaderTimeout: 10 * time.Second}
+	// The benchmark ends it with a signal; there is nothing to drain.
+	return srv.ListenAndServe()
+}
+
+// handler answers every request with body, as ctype, with a fixed ETag so
+// that conditional and range requests work as on a real static server.
+func handler(body []byte, ctype string, modified time.Time) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", ctype)
 		w.Header().Set("ETag", `"static"`)
 		http.ServeContent(w, r, "", modified, bytes.NewReader(body))
-	}
-	srv := &http.Server{Addr: addr, Handler: http.HandlerFunc(h), ReadHeaderTimeout: 10 * time.Second}
-	// The benchmark ends it with a signal; there is nothing to drain.
-	return srv.ListenAndServe()
+	})
 }

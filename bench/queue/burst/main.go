@@ -259,19 +259,7 @@ func run(o options, logger *slog.Logger) error {
 	swg.Wait()
 
 	// Results.
-	firstNew, allUp, maxSeen := -1.0, -1.0, 0
-	for _, s := range samples {
-		if s.t < 0 {
-			continue
-		}
-		maxSeen = max(maxSeen, s.healthy)
-		if firstNew < 0 && s.healthy > o.min {
-			firstNew = s.t
-		}
-		if allUp < 0 && s.healthy >= o.max {
-			allUp = s.t
-		}
-	}
+	firstNew, allUp, maxSeen := scaleTimes(samples, o.min, o.max)
 	var lat []time.Duration
 	failed := 0
 	for _, a := range answers {
@@ -362,8 +350,16 @@ func sampleOnce(ctx context.Context, cl *ufopctl.Client, admin, name string) (sa
 		return s, nil // the state alone still tells the story
 	}
 	defer resp.Body.Close()
+	scanScaler(resp.Body, name, &s)
+	return s, nil
+}
+
+// scanScaler reads the scaler's queue depth and desired instances of UFOP
+// name from a Prometheus text exposition into s; series it does not find
+// leave s as it was.
+func scanScaler(r io.Reader, name string, s *sample) {
 	label := `{ufop="` + name + `"} `
-	sc := bufio.NewScanner(resp.Body)
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
@@ -373,7 +369,26 @@ func sampleOnce(ctx context.Context, cl *ufopctl.Client, admin, name string) (sa
 			}
 		}
 	}
-	return s, nil
+}
+
+// scaleTimes reads the scale-up from the samples taken since the burst
+// began (t >= 0): when more than lo instances first served, when hi did
+// (-1 for never), and the most seen serving at once.
+func scaleTimes(samples []sample, lo, hi int) (firstNew, allUp float64, maxSeen int) {
+	firstNew, allUp = -1, -1
+	for _, s := range samples {
+		if s.t < 0 {
+			continue
+		}
+		maxSeen = max(maxSeen, s.healthy)
+		if firstNew < 0 && s.healthy > lo {
+			firstNew = s.t
+		}
+		if allUp < 0 && s.healthy >= hi {
+			allUp = s.t
+		}
+	}
+	return firstNew, allUp, maxSeen
 }
 
 // userOf is the name of the client's own account.

@@ -16,6 +16,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -24,6 +25,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,33 +34,91 @@ import (
 	"github.com/ufop/ufop/ufopctl"
 )
 
+// config is the command line.
+type config struct {
+	images, payload    string
+	instances, workers int
+	dur                time.Duration
+	rounds             int
+	targets            []string
+	verbose            bool
+}
+
+// knownTargets are the targets run can load, in the default order.
+func knownTargets() []string { return []string{"container", "http", "queue"} }
+
 func main() {
-	var (
-		images    = flag.String("images", "../shared/testdata/images", "test images directory")
-		payload   = flag.String("payload", "portrait.jpg", "source image sent to the UFOP (echoed back)")
-		instances = flag.Int("instances", 2, "instances of the UFOP (concurrency 1 each)")
-		workers   = flag.Int("c", 0, "concurrent clients per target (default: one per instance)")
-		dur       = flag.Duration("d", 5*time.Second, "duration of one round on one target")
-		rounds    = flag.Int("rounds", 3, "rounds; targets take turns within each")
-		targets   = flag.String("targets", "container,http,queue", "targets to load, in order")
-		verbose   = flag.Bool("v", false, "log the roles")
-	)
-	flag.Parse()
-	if *workers == 0 {
-		*workers = *instances
+	c, err := parseConfig(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "roundtrip:", err)
+		os.Exit(2)
 	}
 	lvl := slog.LevelError
-	if *verbose {
+	if c.verbose {
 		lvl = slog.LevelInfo
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
-	if err := run(logger, *images, *payload, *instances, *workers, *dur, *rounds, strings.Split(*targets, ",")); err != nil {
+	if err := run(logger, c); err != nil {
 		fmt.Fprintln(os.Stderr, "roundtrip:", err)
 		os.Exit(1)
 	}
 }
 
-func run(logger *slog.Logger, images, payload string, instances, workers int, dur time.Duration, rounds int, targets []string) error {
+// parseConfig reads the flags and checks them, so that a mistake shows
+// before the minutes of setup rather than after.
+func parseConfig(args []string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("roundtrip", flag.ContinueOnError)
+	fs.StringVar(&c.images, "images", "../shared/testdata/images", "test images directory")
+	fs.StringVar(&c.payload, "payload", "portrait.jpg", "source image sent to the UFOP (echoed back)")
+	fs.IntVar(&c.instances, "instances", 2, "instances of the UFOP (concurrency 1 each)")
+	fs.IntVar(&c.workers, "c", 0, "concurrent clients per target (default: one per instance)")
+	fs.DurationVar(&c.dur, "d", 5*time.Second, "duration of one round on one target")
+	fs.IntVar(&c.rounds, "rounds", 3, "rounds; targets take turns within each")
+	targets := fs.String("targets", strings.Join(knownTargets(), ","), "targets to load, in order")
+	fs.BoolVar(&c.verbose, "v", false, "log the roles")
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() != 0 {
+		return config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if c.workers == 0 {
+		c.workers = c.instances
+	}
+	c.targets = strings.Split(*targets, ",")
+	return c, c.validate()
+}
+
+func (c config) validate() error {
+	switch {
+	case c.instances < 1:
+		return fmt.Errorf("-instances %d: want at least 1", c.instances)
+	case c.workers < 1:
+		return fmt.Errorf("-c %d: want at least 1", c.workers)
+	case c.dur <= 0:
+		return fmt.Errorf("-d %v: want a positive duration", c.dur)
+	case c.rounds < 1:
+		return fmt.Errorf("-rounds %d: want at least 1", c.rounds)
+	}
+	seen := map[string]bool{}
+	for _, t := range c.targets {
+		if !slices.Contains(knownTargets(), t) {
+			return fmt.Errorf("unknown target %q (known: %s)", t, strings.Join(knownTargets(), ", "))
+		}
+		if seen[t] {
+			return fmt.Errorf("target %q twice", t)
+		}
+		seen[t] = true
+	}
+	return nil
+}
+
+func run(logger *slog.Logger, c config) error {
+	images, payload, instances, workers, dur, rounds, targets := c.images, c.payload, c.instances, c.workers, c.dur, c.rounds, c.targets
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "ufop-roundtrip-")
 	if err != nil {
@@ -158,19 +218,34 @@ func run(logger *slog.Logger, images, payload string, instances, workers int, du
 	}
 	fmt.Printf("\n%d B payload echoed, %d instances × concurrency 1, %d clients, %d rounds × %v per target, load after: %s\n\n",
 		len(body), instances, workers, rounds, dur, loadavg())
-	fmt.Println("| target | requests | errors | p50 | p99 | req/s | p50 vs container | req/s vs container |")
-	fmt.Println("|---|---|---|---|---|---|---|---|")
+	writeTable(os.Stdout, targets, stats)
+	return nil
+}
+
+// writeTable prints the stats of targets as a Markdown table, with ratios
+// to the first target.
+func writeTable(w io.Writer, targets []string, stats map[string]*rig.Stats) {
+	fmt.Fprintln(w, "| target | requests | errors | p50 | p99 | req/s | p50 vs container | req/s vs container |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
 	base := stats[targets[0]]
 	for _, n := range targets {
 		s := stats[n]
-		fmt.Printf("| %s | %d | %d | %v | %v | %.0f | %+v | %.2f× |\n", n, len(s.Lat), s.Errors,
+		fmt.Fprintf(w, "| %s | %d | %d | %v | %v | %.0f | %s | %.2f× |\n", n, len(s.Lat), s.Errors,
 			s.Quantile(0.5).Round(10*time.Microsecond), s.Quantile(0.99).Round(10*time.Microsecond), s.RPS(),
-			(s.Quantile(0.5) - base.Quantile(0.5)).Round(10*time.Microsecond), s.RPS()/base.RPS())
+			signed((s.Quantile(0.5) - base.Quantile(0.5)).Round(10*time.Microsecond)), s.RPS()/base.RPS())
 		if s.FirstErr != "" {
-			fmt.Printf("  first error of %s: %s\n", n, s.FirstErr)
+			fmt.Fprintf(w, "  first error of %s: %s\n", n, s.FirstErr)
 		}
 	}
-	return nil
+}
+
+// signed formats a difference with its sign, as %+v does not for a
+// Duration (its String method wins).
+func signed(d time.Duration) string {
+	if d < 0 {
+		return d.String()
+	}
+	return "+" + d.String()
 }
 
 func gatewayTarget(name, base, key, cmd string) rig.Target {

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/ufop/ufop"
 )
 
 // ConnsConfig bounds the connections of each listener and how long a
@@ -260,7 +262,7 @@ func rewriteRawError(p []byte, maxHeader int) (resp string, ok bool) {
 	}
 	msg := string(p[eol+len(rawErrorHeaders):])
 	if code == http.StatusRequestHeaderFieldsTooLarge {
-		msg = fmt.Sprintf("the request header is over the limit of %d bytes: send fewer or smaller headers (cookies)", maxHeader)
+		msg = "the request header is over the limit of " + ufop.FormatBytes(int64(maxHeader)) + ": send fewer or smaller headers (cookies)"
 	}
 	body, _ := json.Marshal(errorBody{Code: code, Error: msg, Reqid: newReqid()})
 	return fmt.Sprintf("HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s\n",

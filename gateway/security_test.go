@@ -147,7 +147,7 @@ func TestErrorShapes(t *testing.T) {
 		{"range past the end", []string{"Range", "bytes=100-200"}, 416, "Range"},
 		{"if-match fails", []string{"If-Match", `"nope"`}, 412, "If-Match"},
 		{"32 KiB header", []string{"X-Pad", big[:32<<10]}, 200, ""},
-		{"1 MiB header", []string{"X-Pad", big}, 431, "header"},
+		{"1 MiB header", []string{"X-Pad", big}, 431, "over the limit of 64 KiB"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, body := c.get("/pub/a.txt", tc.hdr...)

@@ -25,6 +25,7 @@ import (
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/container"
+	"github.com/ufop/ufop/internal/etcdwatch"
 	"github.com/ufop/ufop/protocol"
 )
 
@@ -268,45 +269,41 @@ func (u *ufops) sweep(ctx context.Context) {
 	}
 }
 
+// follow keeps this agent's placements (etcdwatch: load, then watch from
+// the next revision, reload when the watch breaks) and reconciles on each
+// change.
 func (u *ufops) follow(ctx context.Context) error {
-	prefix := protocol.AgentPlacementsPrefix(u.prefix, u.a.cfg.ID)
-	for ctx.Err() == nil {
-		resp, err := u.a.etcd.Get(ctx, prefix, clientv3.WithPrefix())
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			u.logger.Warn("load placements", "err", err)
-			time.Sleep(200 * time.Millisecond)
-			continue
-		}
-		want := map[string]ufop.Placement{}
-		for _, kv := range resp.Kvs {
-			var p ufop.Placement
-			if json.Unmarshal(kv.Value, &p) == nil {
-				want[p.ID] = p
-			}
-		}
-		u.sync(ctx, want)
-		wch := u.a.etcd.Watch(clientv3.WithRequireLeader(ctx), prefix, clientv3.WithPrefix(), clientv3.WithRev(resp.Header.Revision+1))
-		for wr := range wch {
-			if wr.Err() != nil {
-				break
-			}
-			for _, ev := range wr.Events {
-				if ev.Type == clientv3.EventTypeDelete {
-					delete(want, string(ev.Kv.Key[len(prefix):]))
-					continue
-				}
+	want := map[string]ufop.Placement{}
+	return etcdwatch.Follower{
+		Client: u.a.etcd,
+		Prefix: protocol.AgentPlacementsPrefix(u.prefix, u.a.cfg.ID),
+		Load: func(kvs []etcdwatch.KV) {
+			want = map[string]ufop.Placement{}
+			for _, kv := range kvs {
 				var p ufop.Placement
-				if json.Unmarshal(ev.Kv.Value, &p) == nil {
+				if json.Unmarshal(kv.Value, &p) == nil {
 					want[p.ID] = p
 				}
 			}
 			u.sync(ctx, want)
-		}
-	}
-	return nil
+		},
+		Apply: func(evs []etcdwatch.Event) {
+			for _, ev := range evs {
+				if ev.Delete {
+					if _, id, ok := protocol.ParsePlacementKey(u.prefix, ev.KV.Key); ok {
+						delete(want, id)
+					}
+					continue
+				}
+				var p ufop.Placement
+				if json.Unmarshal(ev.KV.Value, &p) == nil {
+					want[p.ID] = p
+				}
+			}
+			u.sync(ctx, want)
+		},
+		Broken: func(err error) { u.logger.Warn("placements watch broken, reloading", "err", err) },
+	}.Run(ctx)
 }
 
 // sync makes want this agent's desired placements and reconciles.

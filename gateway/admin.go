@@ -16,6 +16,7 @@ import (
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/auth"
 	"github.com/ufop/ufop/catalog"
+	"github.com/ufop/ufop/protocol"
 	"github.com/ufop/ufop/storage"
 )
 
@@ -141,12 +142,7 @@ func (g *Gateway) listBuckets(c echo.Context) error {
 }
 
 // BucketOptions is the body of PUT /v1/buckets/<name>.
-type BucketOptions struct {
-	Private           bool     `json:"private"`
-	Referers          []string `json:"referers,omitempty"`
-	AllowEmptyReferer bool     `json:"allowEmptyReferer,omitempty"`
-	Mirror            string   `json:"mirror,omitempty"`
-}
+type BucketOptions = protocol.BucketOptions
 
 func (g *Gateway) createBucket(c echo.Context) error {
 	name := c.Param("bucket")
@@ -299,15 +295,8 @@ func (g *Gateway) deleteObject(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// NewUser is the answer to POST /v1/users: the only time the secret key is
-// shown.
-type NewUser struct {
-	Name  string    `json:"name"`
-	AK    string    `json:"ak"`
-	SK    string    `json:"sk"`
-	Tier  ufop.Tier `json:"tier"`
-	Admin bool      `json:"admin"`
-}
+// NewUser is the answer to POST /v1/users.
+type NewUser = protocol.NewUser
 
 func (g *Gateway) addUser(c echo.Context) error {
 	if err := requireAdmin(c); err != nil {

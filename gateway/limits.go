@@ -18,16 +18,8 @@ import (
 )
 
 // TierLimits are the limits of a tier's users that no admin has set
-// otherwise. A zero field means no limit. The numbers are for the whole
-// cluster; each gateway enforces its share.
-type TierLimits struct {
-	RPS         float64 `json:"rps"`
-	Burst       int     `json:"burst"`
-	Concurrency int     `json:"concurrency"`
-	// Commands are per-command rates (fop or UFOP name → requests/s),
-	// with a burst of one second's worth.
-	Commands map[string]float64 `json:"commands,omitempty"`
-}
+// otherwise (protocol.TierLimits).
+type TierLimits = protocol.TierLimits
 
 // LimitsConfig configures per-user rate and concurrency limits and the
 // replay guard of the admin API.

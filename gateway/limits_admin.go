@@ -10,6 +10,7 @@ import (
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/fop"
+	"github.com/ufop/ufop/protocol"
 )
 
 // mountLimits adds the limit and key-rotation routes of the admin API.
@@ -22,15 +23,8 @@ func (g *Gateway) mountLimits(v1 *echo.Group) {
 	v1.DELETE("/users/:name/keys/:ak", g.removeKey)
 }
 
-// LimitRequest is the body of PUT /v1/limits/<user>: the fields given
-// change, the others keep their value; 0 returns a field to the tier
-// default. With Cmd, the rate is for that command alone.
-type LimitRequest struct {
-	RPS         *float64 `json:"rps,omitempty"`
-	Burst       *int     `json:"burst,omitempty"`
-	Concurrency *int     `json:"concurrency,omitempty"`
-	Cmd         string   `json:"cmd,omitempty"`
-}
+// LimitRequest is the body of PUT /v1/limits/<user>.
+type LimitRequest = protocol.LimitChange
 
 // Limits is the answer of GET /v1/limits: the rows admins set and the
 // tier defaults that apply where no row does.
@@ -111,13 +105,8 @@ func nonNilLimits(ls []catalog.Limit) []catalog.Limit {
 	return ls
 }
 
-// NewKey is the answer to POST /v1/users/<name>/keys: the only time the
-// new secret key is shown.
-type NewKey struct {
-	User string `json:"user"`
-	AK   string `json:"ak"`
-	SK   string `json:"sk"`
-}
+// NewKey is the answer to POST /v1/users/<name>/keys.
+type NewKey = protocol.NewKey
 
 // mayManageKeys lets admins manage any user's keys and users their own,
 // so that anyone can rotate a leaked key without waiting for an admin.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/auth"
+	"github.com/ufop/ufop/protocol"
 	"github.com/ufop/ufop/storage"
 )
 
@@ -58,22 +59,10 @@ func (e *APIError) Error() string {
 }
 
 // BucketOptions are the settable properties of a new bucket.
-type BucketOptions struct {
-	Private           bool     `json:"private"`
-	Referers          []string `json:"referers,omitempty"`
-	AllowEmptyReferer bool     `json:"allowEmptyReferer"`
-	Mirror            string   `json:"mirror,omitempty"`
-}
+type BucketOptions = protocol.BucketOptions
 
-// NewUser is a created user with its first key pair; the secret key is
-// only ever shown here.
-type NewUser struct {
-	Name  string    `json:"name"`
-	AK    string    `json:"ak"`
-	SK    string    `json:"sk"`
-	Tier  ufop.Tier `json:"tier"`
-	Admin bool      `json:"admin"`
-}
+// NewUser is a created user with its first key pair.
+type NewUser = protocol.NewUser
 
 // EscapeKey escapes an object key for a URL path: each '/'-separated
 // segment with url.PathEscape, keeping the separators ("a b/ü.jpg" →

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/protocol"
 )
 
 // Limit is one limit row an admin set: user-wide when Cmd is empty, else
@@ -25,12 +26,7 @@ type Limit struct {
 }
 
 // TierLimits are the defaults of a tier; zero is no limit.
-type TierLimits struct {
-	RPS         float64            `json:"rps"`
-	Burst       int                `json:"burst"`
-	Concurrency int                `json:"concurrency"`
-	Commands    map[string]float64 `json:"commands,omitempty"`
-}
+type TierLimits = protocol.TierLimits
 
 // Limits is the answer of GET /v1/limits.
 type Limits struct {
@@ -38,23 +34,11 @@ type Limits struct {
 	Defaults map[ufop.Tier]TierLimits `json:"defaults,omitempty"`
 }
 
-// LimitChange changes some fields of a limit; nil fields keep their value
-// and zero returns a field to the tier default. With Cmd, the rate and
-// burst are for that command (a fop or UFOP name) alone.
-type LimitChange struct {
-	RPS         *float64 `json:"rps,omitempty"`
-	Burst       *int     `json:"burst,omitempty"`
-	Concurrency *int     `json:"concurrency,omitempty"`
-	Cmd         string   `json:"cmd,omitempty"`
-}
+// LimitChange changes some fields of a limit (nil fields keep theirs).
+type LimitChange = protocol.LimitChange
 
-// NewKey is a new key pair of a user; the secret key is only ever shown
-// here.
-type NewKey struct {
-	User string `json:"user"`
-	AK   string `json:"ak"`
-	SK   string `json:"sk"`
-}
+// NewKey is a new key pair of a user.
+type NewKey = protocol.NewKey
 
 func limitPath(user string) string { return "/v1/limits/" + url.PathEscape(user) }
 

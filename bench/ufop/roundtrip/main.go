@@ -31,6 +31,7 @@ import (
 
 	"github.com/ufop/ufop/bench/ufop/rig"
 	"github.com/ufop/ufop/examples"
+	"github.com/ufop/ufop/protocol"
 	"github.com/ufop/ufop/ufopctl"
 )
 
@@ -189,9 +190,9 @@ func run(logger *slog.Logger, c config) error {
 			// to its concurrency of 1.
 			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, urls[w%len(urls)]+"/handler?cmd="+url.QueryEscape(cmd), bytes.NewReader(body))
 			req.Header.Set("Content-Type", "image/jpeg")
-			req.Header.Set("X-Ufop-Bucket", "pics")
-			req.Header.Set("X-Ufop-Key", payload)
-			req.Header.Set("X-Ufop-Reqid", "bench")
+			req.Header.Set(protocol.HeaderBucket, "pics")
+			req.Header.Set(protocol.HeaderKey, payload)
+			req.Header.Set(protocol.HeaderReqid, "bench")
 			return rig.Expect200(hc, req)
 		}},
 		"http":  gatewayTarget("http", "http://"+r.Direct.Addr(), payload, cmd),

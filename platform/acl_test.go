@@ -24,7 +24,7 @@ func TestUFOPGrant(t *testing.T) {
 	needImages(t)
 	testenv.RequireDocker(t)
 	docker := dockerClient(t)
-	const prot, priv = "acl-sepia", "acl-private"
+	prot, priv := uniqueName("acl-sepia"), uniqueName("acl-private")
 	t.Cleanup(func() {
 		for _, c := range containersOf(t, docker, prot) {
 			docker.ContainerRemove(context.Background(), c.ID, dcontainer.RemoveOptions{Force: true})

@@ -23,7 +23,7 @@ func TestUFOPInstanceCrash(t *testing.T) {
 	needImages(t)
 	testenv.RequireDocker(t)
 	docker := dockerClient(t)
-	const name = "test-crash"
+	name := uniqueName("test-crash")
 	t.Cleanup(func() {
 		cs, _ := docker.ContainerList(context.Background(), dcontainer.ListOptions{All: true,
 			Filters: filters.NewArgs(filters.Arg("label", container.LabelName+"="+name))})

@@ -58,7 +58,7 @@ func TestIsolation(t *testing.T) {
 	needImages(t)
 	testenv.RequireDocker(t)
 	docker := dockerClient(t)
-	const name = "test-hostile"
+	name := uniqueName("test-hostile")
 	t.Cleanup(func() {
 		for _, c := range containersOf(t, docker, name) {
 			docker.ContainerRemove(context.Background(), c.ID, dcontainer.RemoveOptions{Force: true})

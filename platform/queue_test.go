@@ -35,8 +35,8 @@ func TestQueueInstanceKilled(t *testing.T) {
 		t.Skip("2,000 requests through a slow UFOP: not in -short")
 	}
 	docker := dockerClient(t)
+	name := uniqueName("test-slowq")
 	const (
-		name     = "test-slowq"
 		requests = 2000
 		clients  = 16
 	)

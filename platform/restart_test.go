@@ -39,7 +39,7 @@ func restartableConfig(t *testing.T) platform.Config {
 func TestStateAfterRestart(t *testing.T) {
 	needImages(t)
 	testenv.RequireDocker(t)
-	const name = "test-restart"
+	name := uniqueName("test-restart")
 	cfg := restartableConfig(t)
 	// A report left under a lease nobody revoked would live this long.
 	cfg.Agent.Discovery.TTL = 10 * time.Second

@@ -32,7 +32,7 @@ func TestAutoscale(t *testing.T) {
 		t.Skip("a two-minute Docker test")
 	}
 	docker := dockerClient(t)
-	const name = "test-scale"
+	name := uniqueName("test-scale")
 	t.Cleanup(func() {
 		for _, c := range containersOf(t, docker, name) {
 			docker.ContainerRemove(context.Background(), c.ID, dcontainer.RemoveOptions{Force: true})

@@ -5,6 +5,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -148,6 +150,15 @@ func dockerClient(t *testing.T) *client.Client {
 	return cli
 }
 
+// uniqueName gives a test's UFOP a name of its own, so that test runs
+// sharing the Docker engine (two checkouts, a developer beside CI) never
+// count, or clean up, each other's containers by label.
+func uniqueName(base string) string {
+	var b [2]byte
+	rand.Read(b[:])
+	return base + "-" + hex.EncodeToString(b[:])
+}
+
 func containersOf(t *testing.T, cli *client.Client, name string) []dcontainer.Summary {
 	cs, err := cli.ContainerList(context.Background(), dcontainer.ListOptions{
 		Filters: filters.NewArgs(filters.Arg("label", container.LabelName+"="+name)),
@@ -165,7 +176,7 @@ func TestUFOPLifecycle(t *testing.T) {
 	needImages(t)
 	testenv.RequireDocker(t)
 	docker := dockerClient(t)
-	const name = "test-sepia"
+	name := uniqueName("test-sepia")
 	// Runs after the platform has stopped (cleanups run last-in first-out):
 	// whatever a failure left behind.
 	t.Cleanup(func() {

@@ -24,13 +24,7 @@ func TestUFOPInstanceCrash(t *testing.T) {
 	testenv.RequireDocker(t)
 	docker := dockerClient(t)
 	name := uniqueName("test-crash")
-	t.Cleanup(func() {
-		cs, _ := docker.ContainerList(context.Background(), dcontainer.ListOptions{All: true,
-			Filters: filters.NewArgs(filters.Arg("label", container.LabelName+"="+name))})
-		for _, c := range cs {
-			docker.ContainerRemove(context.Background(), c.ID, dcontainer.RemoveOptions{Force: true})
-		}
-	})
+	removeContainersLater(t, docker, name)
 	p, _ := startPlatform(t, t.TempDir())
 	a := newAPI(t, p)
 	setGenerousLimits(t, a, "admin")

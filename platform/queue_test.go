@@ -14,11 +14,8 @@ import (
 	"testing"
 	"time"
 
-	dcontainer "github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
 
 	"github.com/ufop/ufop"
-	"github.com/ufop/ufop/container"
 	"github.com/ufop/ufop/gateway"
 	"github.com/ufop/ufop/internal/testenv"
 	"github.com/ufop/ufop/platform"
@@ -42,13 +39,7 @@ func TestQueueInstanceKilled(t *testing.T) {
 	)
 	// Runs after the platform has stopped (cleanups run last-in first-out);
 	// the killed containers are gone from `docker ps` but not removed.
-	t.Cleanup(func() {
-		cs, _ := docker.ContainerList(context.Background(), dcontainer.ListOptions{All: true,
-			Filters: filters.NewArgs(filters.Arg("label", container.LabelName+"="+name))})
-		for _, c := range cs {
-			docker.ContainerRemove(context.Background(), c.ID, dcontainer.RemoveOptions{Force: true})
-		}
-	})
+	removeContainersLater(t, docker, name)
 	p, _ := startPlatform(t, t.TempDir())
 	a := newAPI(t, p)
 	// Tier defaults may rate-limit the admin's own bucket; this test is

@@ -159,6 +159,19 @@ func uniqueName(base string) string {
 	return base + "-" + hex.EncodeToString(b[:])
 }
 
+// removeContainersLater removes every container of UFOP name, exited ones
+// too, when the test ends. Register it before starting the platform: as
+// cleanups run last-in first-out, it then runs once the platform stopped.
+func removeContainersLater(t *testing.T, docker *client.Client, name string) {
+	t.Cleanup(func() {
+		cs, _ := docker.ContainerList(context.Background(), dcontainer.ListOptions{All: true,
+			Filters: filters.NewArgs(filters.Arg("label", container.LabelName+"="+name))})
+		for _, c := range cs {
+			docker.ContainerRemove(context.Background(), c.ID, dcontainer.RemoveOptions{Force: true})
+		}
+	})
+}
+
 func containersOf(t *testing.T, cli *client.Client, name string) []dcontainer.Summary {
 	cs, err := cli.ContainerList(context.Background(), dcontainer.ListOptions{
 		Filters: filters.NewArgs(filters.Arg("label", container.LabelName+"="+name)),

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/gateway"
 	"github.com/ufop/ufop/internal/testenv"

@@ -61,6 +61,7 @@ func TestUFOPInstanceCrash(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		took := time.Since(start)
+		t.Logf("%d instances: crash answered %s after %s", tt.instances, resp.Status, took.Round(time.Millisecond))
 		if resp.StatusCode != http.StatusBadGateway || took > bound {
 			t.Errorf("%d instances: crash answered %s after %s, want 502 Bad Gateway within %s: %.300s", tt.instances, resp.Status, took, bound, body)
 		}

@@ -17,19 +17,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ufop/ufop/embedded"
+	"github.com/ufop/ufop/internal/testenv"
 )
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 func etcdClient(t *testing.T, url, user, password string) *clientv3.Client {
 	t.Helper()
@@ -64,13 +55,13 @@ func TestEtcdAuth(t *testing.T) {
 	}
 	start := func(password, clientAddr string) (*embedded.Etcd, error) {
 		return embedded.StartEtcd(context.Background(), embedded.EtcdConfig{
-			Dir: dir, ClientAddr: clientAddr, PeerAddr: freeAddr(t), RootPassword: password,
+			Dir: dir, ClientAddr: clientAddr, PeerAddr: testenv.FreeAddr(t), RootPassword: password,
 		}, quiet())
 	}
 	for round := range 2 {
 		// A client without credentials knocks on the address all through
 		// the start: it must never get in, not even before auth is on.
-		addr := freeAddr(t)
+		addr := testenv.FreeAddr(t)
 		stop, got := make(chan struct{}), make(chan bool, 1)
 		go func() {
 			in := false
@@ -127,7 +118,7 @@ func TestEtcdAuth(t *testing.T) {
 		}
 		e.Close()
 	}
-	if e, err := start("another", freeAddr(t)); err == nil {
+	if e, err := start("another", testenv.FreeAddr(t)); err == nil {
 		e.Close()
 		t.Fatal("restart with another root password started")
 	}
@@ -186,12 +177,7 @@ func TestSecret(t *testing.T) {
 
 // TestPortTaken: a taken port fails the start at once, naming the address.
 func TestPortTaken(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	taken := l.Addr().String()
+	taken := testenv.TakenAddr(t)
 	_, port, _ := net.SplitHostPort(taken)
 	p, _ := strconv.Atoi(port)
 	tests := []struct {
@@ -199,14 +185,14 @@ func TestPortTaken(t *testing.T) {
 		start func() error
 	}{
 		{"etcd client", func() error {
-			e, err := embedded.StartEtcd(context.Background(), embedded.EtcdConfig{Dir: t.TempDir(), ClientAddr: taken, PeerAddr: freeAddr(t)}, quiet())
+			e, err := embedded.StartEtcd(context.Background(), embedded.EtcdConfig{Dir: t.TempDir(), ClientAddr: taken, PeerAddr: testenv.FreeAddr(t)}, quiet())
 			if err == nil {
 				e.Close()
 			}
 			return err
 		}},
 		{"etcd peer", func() error {
-			e, err := embedded.StartEtcd(context.Background(), embedded.EtcdConfig{Dir: t.TempDir(), ClientAddr: freeAddr(t), PeerAddr: taken}, quiet())
+			e, err := embedded.StartEtcd(context.Background(), embedded.EtcdConfig{Dir: t.TempDir(), ClientAddr: testenv.FreeAddr(t), PeerAddr: taken}, quiet())
 			if err == nil {
 				e.Close()
 			}

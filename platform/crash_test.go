@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -25,14 +24,7 @@ func TestUFOPInstanceCrash(t *testing.T) {
 	docker := dockerClient(t)
 	name := uniqueName("test-crash")
 	removeContainersLater(t, docker, name)
-	p, _ := startPlatform(t, t.TempDir())
-	a := newAPI(t, p)
-	setGenerousLimits(t, a, "admin")
-	a.do(http.MethodPut, "/v1/buckets/pics", nil, nil)
-	if _, err := a.cl.PutObject(context.Background(), "pics", "small.jpg", mustOpen(t, filepath.Join(images, "grayscale.jpg")), "", nil); err != nil {
-		t.Fatal(err)
-	}
-	deploy(t, a, name, "slow", 1)
+	_, a := slowPlatform(t, name, 1)
 
 	// A correctness bound far below the gateway's 30 s deadline, not a
 	// speed target.

@@ -24,6 +24,22 @@ import (
 // TestQueueInstanceKilled is issue 5's acceptance 2: instances of a slow
 // UFOP are killed while they hold jobs, and still every one of 2,000
 // requests gets exactly one 200: no job lost, none answered twice.
+// slowPlatform starts a platform with the slow example deployed as name
+// with n instances, and pics/small.jpg to run it on. The admin's limits are
+// lifted: these tests are about the UFOP path, not the limiter.
+func slowPlatform(t *testing.T, name string, n int) (*platform.Platform, *api) {
+	t.Helper()
+	p, _ := startPlatform(t, t.TempDir())
+	a := newAPI(t, p)
+	setGenerousLimits(t, a, "admin")
+	a.do(http.MethodPut, "/v1/buckets/pics", nil, nil)
+	if _, err := a.cl.PutObject(context.Background(), "pics", "small.jpg", mustOpen(t, filepath.Join(images, "grayscale.jpg")), "", nil); err != nil {
+		t.Fatal(err)
+	}
+	deploy(t, a, name, "slow", n)
+	return p, a
+}
+
 func TestQueueInstanceKilled(t *testing.T) {
 	needImages(t)
 	testenv.RequireDocker(t)
@@ -39,16 +55,7 @@ func TestQueueInstanceKilled(t *testing.T) {
 	// Runs after the platform has stopped (cleanups run last-in first-out);
 	// the killed containers are gone from `docker ps` but not removed.
 	removeContainersLater(t, docker, name)
-	p, _ := startPlatform(t, t.TempDir())
-	a := newAPI(t, p)
-	// Tier defaults may rate-limit the admin's own bucket; this test is
-	// about the queue, not the limiter.
-	setGenerousLimits(t, a, "admin")
-	a.do(http.MethodPut, "/v1/buckets/pics", nil, nil)
-	if _, err := a.cl.PutObject(context.Background(), "pics", "small.jpg", mustOpen(t, filepath.Join(images, "grayscale.jpg")), "", nil); err != nil {
-		t.Fatal(err)
-	}
-	deploy(t, a, name, "slow", 3)
+	p, a := slowPlatform(t, name, 3)
 
 	// Clients claim request numbers until all are sent; every answer is
 	// recorded by its X-Reqid.

@@ -110,12 +110,7 @@ func TestCredentials(t *testing.T) {
 // TestPortTaken: a listener address already taken makes Run return at once
 // with an error naming it, whichever role's it is.
 func TestPortTaken(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	taken := l.Addr().String()
+	taken := testenv.TakenAddr(t)
 	_, port, _ := net.SplitHostPort(taken)
 	tests := []struct {
 		role string

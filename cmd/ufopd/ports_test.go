@@ -21,12 +21,7 @@ func TestPortTaken(t *testing.T) {
 		t.Skip("multi-process test")
 	}
 	bin := buildUfopd(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	taken := l.Addr().String()
+	taken := testenv.TakenAddr(t)
 	_, port, _ := net.SplitHostPort(taken)
 	etcdURL, natsURL := testenv.Etcd(t), testenv.NATS(t)
 	cluster := []string{"--etcd", etcdURL, "--nats", natsURL}

@@ -38,6 +38,18 @@ func FreeAddr(t testing.TB) string {
 	return l.Addr().String()
 }
 
+// TakenAddr returns a loopback host:port that a listener holds until the
+// test ends: for tests of what a role does when its address is taken.
+func TakenAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l.Addr().String()
+}
+
 // Etcd starts an embedded etcd for the test and returns its client URL.
 func Etcd(t testing.TB) string {
 	t.Helper()

@@ -134,7 +134,7 @@ func (c Config) Validate() error {
 // Deps are the parts a gateway works with.
 type Deps struct {
 	Etcd   *clientv3.Client
-	Store  *storage.Store
+	Store  storage.Store
 	Logger *slog.Logger
 	// Queue, when set, carries pipelines with UFOP steps to the agents;
 	// without it they go over HTTP to an agent hosting the UFOPs.
@@ -152,7 +152,7 @@ type Gateway struct {
 	cfg     Config
 	deps    Deps
 	logger  *slog.Logger
-	store   *storage.Store
+	store   storage.Store
 	cat     *catalog.Catalog
 	reg     *discovery.Registry
 	metrics *metrics

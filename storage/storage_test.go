@@ -23,7 +23,7 @@ import (
 
 const imagesDir = "../../shared/testdata/images"
 
-func newStore(t testing.TB, cfg Config) *Store {
+func newStore(t testing.TB, cfg Config) *Disk {
 	t.Helper()
 	if cfg.Dir == "" {
 		cfg.Dir = t.TempDir()
@@ -36,7 +36,7 @@ func newStore(t testing.TB, cfg Config) *Store {
 	return s
 }
 
-func newBucket(t testing.TB, s *Store, bucket string) {
+func newBucket(t testing.TB, s *Disk, bucket string) {
 	t.Helper()
 	if err := s.CreateBucket(context.Background(), bucket); err != nil {
 		t.Fatalf("CreateBucket(%q): %v", bucket, err)
@@ -59,7 +59,7 @@ func wantKind(t *testing.T, err error, kind ufop.Kind) {
 }
 
 // tempFiles lists the temp files anywhere in the store.
-func tempFiles(t *testing.T, s *Store) []string {
+func tempFiles(t *testing.T, s *Disk) []string {
 	t.Helper()
 	m, err := filepath.Glob(filepath.Join(s.cfg.Dir, "*", "*", tempPrefix+"*"))
 	if err != nil {

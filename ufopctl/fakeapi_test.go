@@ -26,7 +26,7 @@ import (
 // verify what ufopctl sends and how it prints the answers.
 type fakeAPI struct {
 	srv   *httptest.Server
-	store *storage.Store
+	store storage.Store
 
 	mu      sync.Mutex
 	keys    map[string]string // AK → SK

@@ -249,6 +249,10 @@ func (f *Fetcher) tooLarge(src string, size int64) error {
 // failed turns a failure to get an answer or a body into the user's
 // error: a refused address is 403 (SPEC §10), anything else 502.
 func (f *Fetcher) failed(ctx context.Context, src string, err error) error {
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) && urlErr.URL != src {
+		src += " (redirected to " + urlErr.URL + ")"
+	}
 	var ue *ufop.Error
 	if errors.As(err, &ue) {
 		return &ufop.Error{Kind: ue.Kind, Err: err, Msg: fmt.Sprintf("mirror origin %s: %s", src, ue.Msg)}
@@ -260,6 +264,9 @@ func (f *Fetcher) failed(ctx context.Context, src string, err error) error {
 			Msg: fmt.Sprintf("mirror origin %s did not answer in full within %v", src, f.cfg.Timeout)}
 	case errors.As(err, &ne) && ne.Timeout():
 		return &ufop.Error{Kind: ufop.KindUpstream, Err: err, Msg: fmt.Sprintf("mirror origin %s timed out", src)}
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return &ufop.Error{Kind: ufop.KindUpstream, Err: err, Msg: fmt.Sprintf("mirror origin %s ended its answer early", src)}
 	}
 	var oe *net.OpError
 	if errors.As(err, &oe) && oe.Op == "dial" {

@@ -3,8 +3,8 @@ package egress
 import (
 	"context"
 	"errors"
-	"net"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -270,6 +271,19 @@ func TestMirror(t *testing.T) {
 		}
 		if resp, _ := c.get("/mir/ok/b.jpg"); resp.StatusCode != 200 || o.count("/ok/b.jpg") != 1 {
 			t.Fatalf("plain GET after the fop: %s, origin asked %d times", resp.Status, o.count("/ok/b.jpg"))
+		}
+	})
+
+	t.Run("watermark image from a mirror bucket", func(t *testing.T) {
+		c.mustAdmin(http.MethodPut, "/v1/buckets/base", nil)
+		c.mustAdmin(http.MethodPut, "/v1/objects/base/bg.jpg", testJPEG(t, 200, 200, color.White))
+		mark := base64.RawURLEncoding.EncodeToString([]byte("mir:ok/mark.jpg"))
+		resp, body := c.get("/base/bg.jpg?watermark/1/image/" + mark)
+		if resp.StatusCode != 200 || o.count("/ok/mark.jpg") != 1 {
+			t.Fatalf("%s %s; origin asked %d times", resp.Status, body, o.count("/ok/mark.jpg"))
+		}
+		if _, ok := c.stored("mir", "ok/mark.jpg"); !ok {
+			t.Fatal("the watermark image was not stored")
 		}
 	})
 

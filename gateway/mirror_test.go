@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/auth"
 	"github.com/ufop/ufop/egress"
 	"github.com/ufop/ufop/gateway"
 	"github.com/ufop/ufop/internal/testenv"
@@ -271,6 +272,20 @@ func TestMirror(t *testing.T) {
 		}
 		if resp, _ := c.get("/mir/ok/b.jpg"); resp.StatusCode != 200 || o.count("/ok/b.jpg") != 1 {
 			t.Fatalf("plain GET after the fop: %s, origin asked %d times", resp.Status, o.count("/ok/b.jpg"))
+		}
+	})
+
+	t.Run("private mirror bucket", func(t *testing.T) {
+		c.mustAdmin(http.MethodPut, "/v1/buckets/pmir", []byte(`{"private":true,"mirror":"`+o.URL+`/ok/"}`))
+		if resp, _ := c.get("/pmir/p.jpg?imageView2/2/w/10"); resp.StatusCode != 401 || o.count("/ok/p.jpg") != 0 {
+			t.Fatalf("unsigned: %s, origin asked %d times", resp.Status, o.count("/ok/p.jpg"))
+		}
+		signed, err := auth.SignURL(c.url+"/pmir/p.jpg", c.ak, c.sk, time.Now().Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp, body := c.get(strings.TrimPrefix(signed, c.url)); resp.StatusCode != 200 || !bytes.Equal(body, photo) || o.count("/ok/p.jpg") != 1 {
+			t.Fatalf("signed: %s, origin asked %d times", resp.Status, o.count("/ok/p.jpg"))
 		}
 	})
 

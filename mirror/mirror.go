@@ -148,8 +148,9 @@ func OriginURL(origin, key string) string {
 // it is not stored. Misses of one key share one fetch; a request that
 // joins it gets its result.
 func (f *Fetcher) Fill(ctx context.Context, b ufop.Bucket, key string) (ufop.Object, error) {
-	if b.Mirror == "" {
-		return f.store.Stat(ctx, b.Name, key)
+	obj, err := f.store.Stat(ctx, b.Name, key)
+	if b.Mirror == "" || ufop.KindOf(err) != ufop.KindNotFound {
+		return obj, err
 	}
 	return f.do(ctx, "fill", b, key, func(ctx context.Context) (ufop.Object, error) {
 		// A fetch that ended since the caller looked has stored it.

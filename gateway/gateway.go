@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -26,8 +27,10 @@ import (
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/discovery"
+	"github.com/ufop/ufop/egress"
 	"github.com/ufop/ufop/fop"
 	"github.com/ufop/ufop/internal/lifecycle"
+	"github.com/ufop/ufop/mirror"
 	"github.com/ufop/ufop/protocol"
 	"github.com/ufop/ufop/queue"
 	"github.com/ufop/ufop/storage"
@@ -75,6 +78,13 @@ type Config struct {
 	Limits LimitsConfig
 	Conns  ConnsConfig
 
+	// FetchAllow are the non-public address ranges URLs fetched on a
+	// user's behalf (mirror origins) may reach (--fetch-allow); every
+	// other non-public address is refused (package egress).
+	FetchAllow []netip.Prefix
+	// Mirror bounds fetches from mirror buckets' origins.
+	Mirror mirror.Config
+
 	Catalog   catalog.Config
 	Discovery discovery.Config
 }
@@ -100,6 +110,7 @@ func DefaultConfig() Config {
 		SchedulerPrefix:  protocol.SchedulerPrefix,
 		Limits:           DefaultLimitsConfig(),
 		Conns:            DefaultConnsConfig(),
+		Mirror:           mirror.DefaultConfig(),
 	}
 }
 
@@ -127,6 +138,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Conns.Validate(); err != nil {
 		return err
+	}
+	if err := c.Mirror.Validate(); err != nil {
+		return fmt.Errorf("gateway: %w", err)
 	}
 	return c.Discovery.Validate()
 }
@@ -161,6 +175,8 @@ type Gateway struct {
 	peers   *discovery.Registry // live gateways, for limit shares
 	limits  *limiter
 	replay  *replayGuard
+	egress  *egress.Policy  // every URL fetched on a user's behalf
+	mirror  *mirror.Fetcher // fills mirror buckets (mirror.go)
 
 	token    string // cluster token for agents
 	grantKey []byte // signs read grants (reads.go), derived from token
@@ -197,7 +213,12 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 		cfg.ID = discovery.RandomID()
 	}
 	m := newMetrics()
-	return &Gateway{cfg: cfg, deps: deps, logger: deps.Logger, store: deps.Store, cat: cat, reg: reg,
+	policy := egress.New(cfg.FetchAllow)
+	mf, err := mirror.New(cfg.Mirror, policy, deps.Store, deps.Logger)
+	if err != nil {
+		return nil, err
+	}
+	return &Gateway{egress: policy, mirror: mf, cfg: cfg, deps: deps, logger: deps.Logger, store: deps.Store, cat: cat, reg: reg,
 		metrics: m, results: newResultCache(cfg.ResultCacheBytes), ready: make(chan struct{}), peers: peers,
 		limits: newLimiter(cfg.Limits, cat, func() int { return max(1, len(peers.Agents())) }, m.limit),
 		replay: newReplayGuard(deps.Etcd, cfg.Limits.ReplayPrefix, cfg.MaxSkew, cfg.Limits.ReplayEntries),
@@ -256,6 +277,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	// (a taken port) would otherwise wait forever.
 	defer wg.Wait()
 	defer cancel()
+	defer g.mirror.Close()
 	wg.Add(4)
 	go func() { defer wg.Done(); g.cat.Run(ctx) }()
 	go func() { defer wg.Done(); g.reg.Run(ctx) }()

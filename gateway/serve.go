@@ -104,7 +104,10 @@ func (g *Gateway) serveObject(c echo.Context) error {
 		return err
 	}
 	obj, err := g.store.Stat(r.Context(), b.Name, key)
-	if err != nil {
+	// A mirror bucket's missing key is fetched once the request is
+	// admitted (mirror.go).
+	missing := b.Mirror != "" && ufop.KindOf(err) == ufop.KindNotFound
+	if err != nil && !missing {
 		return err
 	}
 	g.setCacheControl(c, b)
@@ -114,6 +117,11 @@ func (g *Gateway) serveObject(c echo.Context) error {
 			return err
 		}
 		defer release()
+		if missing {
+			if _, err := g.mirror.Fill(r.Context(), b, key); err != nil {
+				return err
+			}
+		}
 		return g.serveRaw(c, b, key)
 	}
 	fops, err = url.PathUnescape(fops)
@@ -140,6 +148,11 @@ func (g *Gateway) serveObject(c echo.Context) error {
 		return err
 	}
 	defer release()
+	if missing {
+		if obj, err = g.mirror.Fill(r.Context(), b, key); err != nil {
+			return err
+		}
+	}
 	etag := `"` + fop.ResultKey(obj.ETag, p) + `"`
 	h := c.Response().Header()
 	// A result is named by its source and pipeline only when every step is
@@ -558,6 +571,11 @@ func (g *Gateway) internalObject(c echo.Context) error {
 	b, err := g.cat.Bucket(bucket)
 	if err != nil {
 		return err
+	}
+	if b.Mirror != "" { // a watermark image in a mirror bucket
+		if _, err := g.mirror.Fill(r.Context(), b, key); err != nil {
+			return err
+		}
 	}
 	return g.serveRaw(c, b, key)
 }

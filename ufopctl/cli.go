@@ -59,6 +59,7 @@ func commands() []command {
 		{"get", "<bucket> <key> [file|-]", "download an object to a file (default: the key's base name) or stdout", runGet},
 		{"ls", "<bucket> [--prefix P] [--marker M] [--limit N]", "list objects", runLs},
 		{"rm", "<bucket> <key>", "delete an object", runRm},
+		{"prefetch", "<bucket> <key>...", "fetch keys from a mirror bucket's origin now, replacing what is stored", runPrefetch},
 		{"reg", "<name> -m 0|1|2 [-d DESC]", "register a UFOP: mode 0 public, 1 protected (granted users), 2 private", runReg},
 		{"unreg", "<name> [--force]", "remove a UFOP (refused while instances run, unless --force)", runUnreg},
 		{"list", "", "list the UFOPs you own or may use", runList},

@@ -3,6 +3,7 @@ package fop
 import (
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ufop/ufop"
 )
@@ -59,8 +60,10 @@ func ValidateStyleSep(seps string) error {
 // StyleNameClash returns the first separator of seps that name holds, or
 // "" when there is none: such a name could never be split off a key.
 func StyleNameClash(name, seps string) string {
-	if i := strings.IndexAny(name, seps); i >= 0 && seps != "" {
-		return name[i : i+1]
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c < utf8.RuneSelf && strings.IndexByte(seps, c) >= 0 {
+			return name[i : i+1]
+		}
 	}
 	return ""
 }
@@ -94,7 +97,14 @@ func SplitStyled(rawKey, seps string) (key, name string, ok bool) {
 	if seps == "" {
 		return "", "", false
 	}
-	i := strings.LastIndexAny(rawKey, seps)
+	// Bytes, not runes: separators are ASCII, and a stray byte of a
+	// malformed key must not match a malformed separator.
+	i := len(rawKey) - 1
+	for ; i >= 0; i-- {
+		if c := rawKey[i]; c < utf8.RuneSelf && strings.IndexByte(seps, c) >= 0 {
+			break
+		}
+	}
 	if i <= 0 {
 		return "", "", false
 	}

@@ -20,12 +20,12 @@ func TestSplitStyled(t *testing.T) {
 		{"a-b!c", "-!", "a-b", "c", true}, // the LAST separator of any kind
 		{"a!b-c", "-!", "a!b", "c", true},
 		{"photo.jpg/small", "/", "photo.jpg", "small", true},
-		{"a.jpg", "-", "", "", false},       // no separator
-		{"a.jpg-thumb", "", "", "", false},  // no separators set
-		{"-thumb", "-", "", "", false},      // no key before it
-		{"a.jpg-", "-", "", "", false},      // no name after it
-		{"a%2Dthumb", "-", "", "", false},   // an escaped separator is part of the key
-		{"a-th%75mb", "-", "", "", false},   // a name is never escaped
+		{"a.jpg", "-", "", "", false},      // no separator
+		{"a.jpg-thumb", "", "", "", false}, // no separators set
+		{"-thumb", "-", "", "", false},     // no key before it
+		{"a.jpg-", "-", "", "", false},     // no name after it
+		{"a%2Dthumb", "-", "", "", false},  // an escaped separator is part of the key
+		{"a-th%75mb", "-", "", "", false},  // a name is never escaped
 		{"a-" + strings.Repeat("x", 65), "-", "", "", false},
 		{"a-thumb@2x", "-", "a", "thumb@2x", false}, // '@' is no name character
 		{"a@thumb", "-@", "a", "thumb", true},

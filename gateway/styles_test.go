@@ -103,6 +103,7 @@ func TestStyleAdmin(t *testing.T) {
 		{"empty change", "alice", "PATCH", "/v1/buckets/alice-pics", `{}`, 400, "styleSep"},
 		{"separators", "alice", "PATCH", "/v1/buckets/alice-pics", `{"styleSep":"-!"}`, 200, ""},
 		{"a name holding a separator", "alice", "PUT", "/v1/buckets/alice-pics/styles/a-b", `{"fops":"imageInfo"}`, 400, "separator"},
+		{"no UFOP may be named style", "alice", "PUT", "/v1/ufops/style", `{"mode":0}`, 400, "style"},
 		{"separators no name holds", "alice", "PATCH", "/v1/buckets/alice-pics", `{"styleSep":"!~"}`, 200, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

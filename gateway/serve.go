@@ -124,6 +124,10 @@ func (g *Gateway) serveObject(c echo.Context) error {
 		defer release()
 		return g.serveRaw(c, b, key)
 	}
+	fops, err = url.PathUnescape(fops)
+	if err != nil {
+		return ufop.Errorf(ufop.KindInvalid, "the fop is not valid percent-encoding")
+	}
 	fops, styles, err := g.expandStyles(b, fops)
 	if err != nil {
 		return err

@@ -122,7 +122,7 @@ func (g *Gateway) deleteStyle(c echo.Context) error {
 // with c one of the bucket's separators and NAME one of its styles: the
 // style wins over a stored key spelled alike) and applies the bucket's
 // protection of originals. It returns the key to read and the pipeline,
-// percent-decoded, with the path's style as its first step.
+// still percent-encoded, with the path's style as its first step.
 func (g *Gateway) styledRequest(rq requester, b ufop.Bucket, key, rawKey, fops string) (string, string, error) {
 	if k, name, ok := fop.SplitStyled(rawKey, b.StyleSep); ok {
 		if dk, err := url.PathUnescape(k); err == nil && storage.ValidateKey(dk) == nil {
@@ -132,19 +132,22 @@ func (g *Gateway) styledRequest(rq requester, b ufop.Bucket, key, rawKey, fops s
 			}
 		}
 	}
-	fops, err := url.PathUnescape(fops)
-	if err != nil {
-		return "", "", ufop.Errorf(ufop.KindInvalid, "the fop is not valid percent-encoding")
-	}
-	if !b.ProtectOriginal {
-		return key, fops, nil
-	}
 	// Only a style alone is public: the owner chose what it shows.
-	if _, ok := fop.OnlyStyle(fops); ok {
+	if !b.ProtectOriginal || onlyStyle(fops) {
 		return key, fops, nil
 	}
 	return key, fops, ownerSigned(rq, b, fmt.Sprintf("bucket %q shows its objects only through its styles: use <key>%s<style>, ?style/<name> or a signed URL (ufopctl sign)",
 		b.Name, firstSep(b.StyleSep)))
+}
+
+// onlyStyle reports whether the raw query fops is one style step alone.
+func onlyStyle(fops string) bool {
+	dec, err := url.PathUnescape(fops)
+	if err != nil {
+		return false // refused as malformed later
+	}
+	_, ok := fop.OnlyStyle(dec)
+	return ok
 }
 
 func firstSep(seps string) string {
@@ -157,7 +160,7 @@ func firstSep(seps string) string {
 // protectCacheControl keeps what a protected bucket serves only to its
 // owner (originals, arbitrary fops) out of shared caches.
 func protectCacheControl(c echo.Context, b ufop.Bucket, fops string) {
-	if _, ok := fop.OnlyStyle(fops); b.ProtectOriginal && !ok {
+	if b.ProtectOriginal && !onlyStyle(fops) {
 		c.Response().Header().Set("Cache-Control", "private, no-cache")
 	}
 }

@@ -32,6 +32,7 @@ func (g *Gateway) mountAdmin(e *echo.Echo) {
 	v1.GET("/buckets/:bucket", g.getBucket)
 	v1.DELETE("/buckets/:bucket", g.deleteBucket)
 	v1.GET("/buckets/:bucket/objects", g.listObjects)
+	g.mountStyles(v1)
 
 	v1.PUT("/objects/*", g.putObject)
 	v1.GET("/objects/*", g.getObject)
@@ -44,7 +45,6 @@ func (g *Gateway) mountAdmin(e *echo.Echo) {
 	g.mountLimits(v1)
 
 	g.mountUFOPs(v1)
-	g.mountStyles(v1)
 }
 
 // authenticate checks the request's signature (SPEC §7). Uploads are

@@ -93,6 +93,15 @@ func (c *Catalog) Style(bucket, name string) (Style, error) {
 	return st, nil
 }
 
+// HasStyle reports whether bucket has style name, without decoding it:
+// the request path asks this of every key that may be styled.
+func (c *Catalog) HasStyle(bucket, name string) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	_, ok := c.rows[c.styleKey(bucket, name)]
+	return ok
+}
+
 // Styles lists the styles of bucket by name.
 func (c *Catalog) Styles(bucket string) []Style {
 	ss := scan[Style](c, tStyles+bucket+"/")

@@ -220,3 +220,33 @@ func FuzzExpandStyles(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkStyleResolve compares parsing a pipeline written out with
+// resolving a styled path to the same pipeline and parsing it: the cost
+// styles add to a request, lookups aside.
+func BenchmarkStyleResolve(b *testing.B) {
+	const def = "imageView2/1/w/200/h/200/q/80"
+	lookup := func(string) (string, error) { return def, nil }
+	b.Run("fops", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := Parse(def, 10); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("styled-path", func(b *testing.B) {
+		for b.Loop() {
+			_, name, ok := SplitStyled("photos/2026/portrait.jpg-thumb", "-!")
+			if !ok {
+				b.Fatal("no split")
+			}
+			q, _, err := ExpandStyles(StyleStep+"/"+name, lookup)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := Parse(q, 10); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

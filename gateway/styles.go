@@ -126,7 +126,7 @@ func (g *Gateway) deleteStyle(c echo.Context) error {
 func (g *Gateway) styledRequest(rq requester, b ufop.Bucket, key, rawKey, fops string) (string, string, error) {
 	if k, name, ok := fop.SplitStyled(rawKey, b.StyleSep); ok {
 		if dk, err := url.PathUnescape(k); err == nil && storage.ValidateKey(dk) == nil {
-			if _, err := g.cat.Style(b.Name, name); err == nil {
+			if g.cat.HasStyle(b.Name, name) {
 				key = dk
 				fops = strings.TrimSuffix(fop.StyleStep+"/"+name+"|"+fops, "|")
 			}

@@ -221,6 +221,32 @@ func FuzzExpandStyles(f *testing.F) {
 	})
 }
 
+// FuzzParseStyle checks a style definition (a user's admin request body):
+// never a panic, only invalid-input errors, and what it accepts neither
+// writes (saveas) nor names a style.
+func FuzzParseStyle(f *testing.F) {
+	for _, s := range []string{"imageView2/2/w/200", "imageInfo|saveas/YjprZXk", "style/x", "imageInfo%7Cstyle/x", "my-ufop/a|imageInfo", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, def string) {
+		p, err := ParseStyle(def, 10)
+		if err != nil {
+			if k := ufop.KindOf(err); k != ufop.KindInvalid {
+				t.Fatalf("error kind %s for %q: %v", k, def, err)
+			}
+			return
+		}
+		if p.SaveAs != nil || len(p.Steps) == 0 {
+			t.Fatalf("%q accepted as %q", def, p)
+		}
+		for _, s := range p.Steps {
+			if s.Name() == StyleStep {
+				t.Fatalf("%q accepted with a style step", def)
+			}
+		}
+	})
+}
+
 // BenchmarkStyleResolve compares parsing a pipeline written out with
 // resolving a styled path to the same pipeline and parsing it: the cost
 // styles add to a request, lookups aside.

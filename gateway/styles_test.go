@@ -13,6 +13,7 @@ import (
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/auth"
+	"github.com/ufop/ufop/gateway"
 	"github.com/ufop/ufop/internal/testenv"
 	"github.com/ufop/ufop/ufopctl"
 )
@@ -383,4 +384,36 @@ func TestStyleChangeEverywhere(t *testing.T) {
 	f.mustJSON(0, "alice", http.MethodDelete, "/v1/buckets/alice-pics/styles/s", "", nil)
 	testenv.Eventually(t, time.Second, func() bool { return widthOn(1, paths[0]) == -404 && widthOn(1, paths[1]) == -404 },
 		"gateway 1 forgets the removed style")
+}
+
+// TestStyledDomain: a bucket addressed by host name splits styles the
+// same way.
+func TestStyledDomain(t *testing.T) {
+	img := testImage(t, "grayscale.jpg")
+	c := newCluster(t, 1, func(cfg *gateway.Config, _ *gateway.Deps) { cfg.Domain = "img.test" })
+	c.mustAdmin(http.MethodPut, "/v1/buckets/pics", nil)
+	c.mustAdmin(http.MethodPut, "/v1/objects/pics/a-b.jpg", img)
+	c.mustAdmin(http.MethodPatch, "/v1/buckets/pics", []byte(`{"styleSep":"-"}`))
+	c.mustAdmin(http.MethodPut, "/v1/buckets/pics/styles/small", []byte(`{"fops":"imageView2/2/w/20|imageInfo"}`))
+	for _, tc := range []struct {
+		path  string
+		check func([]byte) bool
+	}{
+		{"/a-b.jpg-small", func(b []byte) bool { return infoWidth(b) == 20 }},
+		{"/a-b.jpg?style/small", func(b []byte) bool { return infoWidth(b) == 20 }},
+		{"/a-b.jpg", func(b []byte) bool { return bytes.Equal(b, img) }},
+	} {
+		req := mustGet(t, c.url+tc.path)
+		req.Host = "pics.img.test"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body bytes.Buffer
+		body.ReadFrom(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !tc.check(body.Bytes()) {
+			t.Fatalf("pics.img.test%s: %s %.100q", tc.path, resp.Status, body.Bytes())
+		}
+	}
 }

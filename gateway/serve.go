@@ -105,8 +105,9 @@ func (g *Gateway) serveObject(c echo.Context) error {
 	if err := mayRead(rq, b); err != nil {
 		return err
 	}
-	// KEY<c>NAME, and the originals of a bucket that protects them.
-	key, fops, err = g.styledRequest(rq, b, key, rawKey, fops)
+	// KEY<c>NAME, style steps, and the originals of a bucket that
+	// protects them.
+	key, fops, styles, err := g.styledRequest(rq, b, key, rawKey, fops)
 	if err != nil {
 		return err
 	}
@@ -115,7 +116,7 @@ func (g *Gateway) serveObject(c echo.Context) error {
 		return err
 	}
 	g.setCacheControl(c, b)
-	protectCacheControl(c, b, fops)
+	protectCacheControl(c, b, styles)
 	if fops == "" {
 		release, err := g.limits.admit(b.Owner, b.Name, nil)
 		if err != nil {
@@ -127,10 +128,6 @@ func (g *Gateway) serveObject(c echo.Context) error {
 	fops, err = url.PathUnescape(fops)
 	if err != nil {
 		return ufop.Errorf(ufop.KindInvalid, "the fop is not valid percent-encoding")
-	}
-	fops, styles, err := g.expandStyles(b, fops)
-	if err != nil {
-		return err
 	}
 	p, err := fop.Parse(fops, g.cfg.MaxPipeline)
 	if err != nil {
@@ -146,7 +143,7 @@ func (g *Gateway) serveObject(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := g.readRefOriginals(rq, b, refs, styles); err != nil {
+	if err := g.readRefOriginals(rq, b, refs, styles.defs); err != nil {
 		return err
 	}
 	// Charged to the bucket's owner (SPEC §7), every step to its command.

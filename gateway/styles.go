@@ -118,26 +118,47 @@ func (g *Gateway) deleteStyle(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
+// styleUse is what styles made of a download.
+type styleUse struct {
+	// only: the download is exactly one style, nothing added; what a
+	// bucket protecting its originals serves to anyone.
+	only bool
+	// defs are the styles used, by name, with their definitions.
+	defs map[string]string
+}
+
 // styledRequest reads the style a download names in its path (KEY<c>NAME,
 // with c one of the bucket's separators and NAME one of its styles: the
-// style wins over a stored key spelled alike) and applies the bucket's
-// protection of originals. It returns the key to read and the pipeline,
-// still percent-encoded, with the path's style as its first step.
-func (g *Gateway) styledRequest(rq requester, b ufop.Bucket, key, rawKey, fops string) (string, string, error) {
+// style wins over a stored key spelled alike), applies the bucket's
+// protection of originals, and expands every style step. It returns the
+// key to read and the query, still percent-encoded as serveObject takes
+// it, whose decoding is the pipeline with each style's definition in
+// place, exactly as the definition was checked when set.
+func (g *Gateway) styledRequest(rq requester, b ufop.Bucket, key, rawKey, fops string) (string, string, styleUse, error) {
 	if k, name, ok := fop.SplitStyled(rawKey, b.StyleSep); ok {
-		if dk, err := url.PathUnescape(k); err == nil && storage.ValidateKey(dk) == nil {
-			if g.cat.HasStyle(b.Name, name) {
-				key = dk
-				fops = strings.TrimSuffix(fop.StyleStep+"/"+name+"|"+fops, "|")
-			}
+		if dk, err := url.PathUnescape(k); err == nil && storage.ValidateKey(dk) == nil && g.cat.HasStyle(b.Name, name) {
+			key = dk
+			fops = strings.TrimSuffix(fop.StyleStep+"/"+name+"|"+fops, "|")
 		}
 	}
+	su := styleUse{only: onlyStyle(fops)}
 	// Only a style alone is public: the owner chose what it shows.
-	if !b.ProtectOriginal || onlyStyle(fops) {
-		return key, fops, nil
+	if b.ProtectOriginal && !su.only {
+		if err := ownerSigned(rq, b, fmt.Sprintf("bucket %q shows its objects only through its styles: use <key>%s<style>, ?style/<name> or a signed URL (ufopctl sign)",
+			b.Name, firstSep(b.StyleSep))); err != nil {
+			return "", "", su, err
+		}
 	}
-	return key, fops, ownerSigned(rq, b, fmt.Sprintf("bucket %q shows its objects only through its styles: use <key>%s<style>, ?style/<name> or a signed URL (ufopctl sign)",
-		b.Name, firstSep(b.StyleSep)))
+	dec, err := url.PathUnescape(fops)
+	if err != nil {
+		return key, fops, su, nil // serveObject refuses it as before
+	}
+	expanded, defs, err := g.expandStyles(b, dec)
+	if err != nil || defs == nil {
+		return key, fops, su, err
+	}
+	su.defs = defs
+	return key, url.PathEscape(expanded), su, nil
 }
 
 // onlyStyle reports whether the raw query fops is one style step alone.
@@ -159,8 +180,8 @@ func firstSep(seps string) string {
 
 // protectCacheControl keeps what a protected bucket serves only to its
 // owner (originals, arbitrary fops) out of shared caches.
-func protectCacheControl(c echo.Context, b ufop.Bucket, fops string) {
-	if b.ProtectOriginal && !onlyStyle(fops) {
+func protectCacheControl(c echo.Context, b ufop.Bucket, su styleUse) {
+	if b.ProtectOriginal && !su.only {
 		c.Response().Header().Set("Cache-Control", "private, no-cache")
 	}
 }

@@ -12,7 +12,7 @@ import (
 
 // BenchmarkStyledRequest is what styles cost a download, catalog look-ups
 // included: the path split, the style's look-up and expansion, then the
-// parse every processing request does. "fops" is the same pipeline written
+// decoding and parse every processing request does. "fops" is the same pipeline written
 // in the query of a bucket with separators (the split finds no style).
 func BenchmarkStyledRequest(b *testing.B) {
 	cat := benchCatalog(b)
@@ -42,15 +42,11 @@ func BenchmarkStyledRequest(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				key, _ := url.PathUnescape(tc.rawKey)
-				_, fops, err := g.styledRequest(requester{}, bk, key, tc.rawKey, tc.query)
+				_, fops, _, err := g.styledRequest(requester{}, bk, key, tc.rawKey, tc.query)
 				if err != nil {
 					b.Fatal(err)
 				}
 				if fops, err = url.PathUnescape(fops); err != nil {
-					b.Fatal(err)
-				}
-				fops, _, err = g.expandStyles(bk, fops)
-				if err != nil {
 					b.Fatal(err)
 				}
 				if _, err := fop.Parse(fops, 10); err != nil {

@@ -33,6 +33,7 @@ func (g *Gateway) mountAdmin(e *echo.Echo) {
 	v1.GET("/buckets/:bucket", g.getBucket)
 	v1.DELETE("/buckets/:bucket", g.deleteBucket)
 	v1.GET("/buckets/:bucket/objects", g.listObjects)
+	g.mountStyles(v1)
 
 	v1.PUT("/objects/*", g.putObject)
 	v1.GET("/objects/*", g.getObject)

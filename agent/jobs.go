@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -120,41 +121,62 @@ func (j *jobs) pull(ctx context.Context, name string) {
 		j.a.logger.Warn("job consumer", "ufop", name, "err", err)
 		time.Sleep(500 * time.Millisecond)
 	}
-	// One worker per unit of free concurrency: each takes one job at a
-	// time, so no more jobs are in flight than the instances can run.
-	var workers []context.CancelFunc
+	j.fetch(ctx, name, cons)
+}
+
+// prefetch is how many jobs per unit of concurrency an agent takes ahead
+// of a free slot: one waiting behind each running job keeps the instances
+// busy across the pull's round trip, where taking the next job only once a
+// slot frees leaves it idle for that round trip (issue 12).
+const prefetch = 1
+
+// fetchWait bounds one pull request: an agent with nothing to do asks
+// again this often.
+const fetchWait = time.Second
+
+// fetch pulls name's jobs while ctx lasts: never more taken and not yet
+// finished than the healthy instances' concurrency × (1 + prefetch), in
+// batches as large as the free room, each job run as it arrives (pick
+// holds a prefetched job until its instance has a free slot).
+func (j *jobs) fetch(ctx context.Context, name string, cons jetstream.Consumer) {
 	var running sync.WaitGroup
 	defer running.Wait()
+	var taken atomic.Int32          // received, not yet finished
+	freed := make(chan struct{}, 1) // a job finished
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	for {
-		want := j.u.capacity(name)
-		for len(workers) < want {
-			wctx, cancel := context.WithCancel(ctx)
-			workers = append(workers, cancel)
+	for ctx.Err() == nil {
+		room := j.u.capacity(name)*(1+prefetch) - int(taken.Load())
+		if room <= 0 {
+			// Full, or no healthy instance: wait for a job to finish or
+			// the instances to change.
+			select {
+			case <-ctx.Done():
+			case <-freed:
+			case <-tick.C:
+			}
+			continue
+		}
+		batch, err := cons.Fetch(room, jetstream.FetchMaxWait(fetchWait))
+		if err != nil {
+			select {
+			case <-ctx.Done():
+			case <-tick.C:
+			}
+			continue
+		}
+		for msg := range batch.Messages() {
+			taken.Add(1)
 			running.Add(1)
 			go func() {
 				defer running.Done()
-				for wctx.Err() == nil {
-					msg, err := cons.Next(jetstream.FetchMaxWait(time.Second))
-					if err != nil {
-						continue
-					}
-					j.handle(ctx, name, msg)
+				j.handle(ctx, name, msg)
+				taken.Add(-1)
+				select {
+				case freed <- struct{}{}:
+				default:
 				}
 			}()
-		}
-		for len(workers) > want {
-			workers[len(workers)-1]()
-			workers = workers[:len(workers)-1]
-		}
-		select {
-		case <-ctx.Done():
-			for _, cancel := range workers {
-				cancel()
-			}
-			return
-		case <-tick.C:
 		}
 	}
 }

@@ -429,7 +429,7 @@ func (g *Gateway) enqueue(ctx context.Context, custom []string, job ufop.Job) (*
 	defer w.Close()
 	job.Reply = w.Reply()
 	start := time.Now()
-	if err := g.deps.Queue.Publish(ctx, name, job); err != nil {
+	if err := w.Publish(ctx, name, job); err != nil {
 		return nil, err
 	}
 	res, err := w.Next(ctx)

@@ -74,10 +74,11 @@ func (c Config) Validate() error {
 
 // Queue is a connection to the job queue.
 type Queue struct {
-	cfg    Config
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	logger *slog.Logger
+	cfg     Config
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	logger  *slog.Logger
+	replies replies
 }
 
 // Connect connects to NATS at urls (comma-separated) and makes sure the
@@ -151,7 +152,7 @@ func consumerName(ufopName string) string { return protocol.ConsumerName(ufopNam
 
 // Publish enqueues a job for the UFOP name.
 func (q *Queue) Publish(ctx context.Context, name string, job ufop.Job) error {
-	b, err := json.Marshal(job)
+	b, err := marshalJob(job)
 	if err != nil {
 		return err
 	}
@@ -159,6 +160,14 @@ func (q *Queue) Publish(ctx context.Context, name string, job ufop.Job) error {
 		return &ufop.Error{Kind: ufop.KindUnavailable, RetryAfter: time.Second, Msg: "the job queue is not available", Err: err}
 	}
 	return nil
+}
+
+func marshalJob(job ufop.Job) ([]byte, error) {
+	b, err := json.Marshal(job)
+	if err != nil {
+		return nil, fmt.Errorf("queue: encode job %s: %w", job.ID, err)
+	}
+	return b, nil
 }
 
 // Consumer returns the shared consumer of a UFOP's jobs, creating it on
@@ -259,54 +268,6 @@ func (q *Queue) Reply(job ufop.Job, res Result) error {
 		m.Data = res.Body
 	}
 	return q.nc.PublishMsg(m)
-}
-
-// Waiter receives the result of one job.
-type Waiter struct {
-	q     *Queue
-	sub   *nats.Subscription
-	reply string
-}
-
-// Wait subscribes to a fresh reply subject; call it before Publish, and
-// Close the waiter after.
-func (q *Queue) Wait() (*Waiter, error) {
-	reply := q.nc.NewRespInbox()
-	sub, err := q.nc.SubscribeSync(reply)
-	if err != nil {
-		return nil, &ufop.Error{Kind: ufop.KindUnavailable, RetryAfter: time.Second, Msg: "the job queue is not available", Err: err}
-	}
-	return &Waiter{q: q, sub: sub, reply: reply}, nil
-}
-
-// Reply is the subject to put in the job.
-func (w *Waiter) Reply() string { return w.reply }
-
-// Close unsubscribes.
-func (w *Waiter) Close() { w.sub.Unsubscribe() }
-
-// Next waits for the result, until ctx ends.
-func (w *Waiter) Next(ctx context.Context) (Result, error) {
-	m, err := w.sub.NextMsgWithContext(ctx)
-	if err != nil {
-		return Result{}, err
-	}
-	res := Result{ContentType: m.Header.Get(hdrContentType), Fetch: m.Header.Get(hdrFetch), Header: map[string]string{}}
-	if kind := m.Header.Get(hdrKind); kind != "" {
-		e := &ufop.Error{Kind: ufop.ParseKind(kind), Msg: string(m.Data)}
-		if ra, err := strconv.Atoi(m.Header.Get(hdrRetry)); err == nil {
-			e.RetryAfter = time.Duration(ra) * time.Second
-		}
-		res.Err = e
-		return res, nil
-	}
-	for k := range m.Header {
-		if strings.HasPrefix(k, hdrPrefix) || k == protocol.HeaderTiming {
-			res.Header[k] = m.Header.Get(k)
-		}
-	}
-	res.Body = m.Data
-	return res, nil
 }
 
 // Cancel tells the agents that nobody waits for job id any more.

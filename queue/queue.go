@@ -35,6 +35,9 @@ type Config struct {
 	// Cancel is the subject on which gateways announce jobs whose client
 	// is gone.
 	Cancel string
+	// Wake is the subject on which gateways ask for an instance of a UFOP
+	// at zero.
+	Wake string
 	// MaxAge drops jobs nobody took.
 	MaxAge time.Duration
 	// AckWait is how long a job may run before JetStream gives it to
@@ -53,15 +56,15 @@ type Config struct {
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{Stream: protocol.JobStream, Subject: protocol.JobSubjectPrefix, Cancel: protocol.CancelSubject, MaxAge: 10 * time.Minute,
+	return Config{Stream: protocol.JobStream, Subject: protocol.JobSubjectPrefix, Cancel: protocol.CancelSubject, Wake: protocol.WakeSubject, MaxAge: 10 * time.Minute,
 		AckWait: 15 * time.Second, MaxDeliver: 3, InlineLimit: 768 << 10, Replicas: 1}
 }
 
 // Validate reports a config that cannot work.
 func (c Config) Validate() error {
 	switch {
-	case c.Stream == "" || c.Subject == "" || c.Cancel == "":
-		return errors.New("queue: stream, subject and cancel subject are required")
+	case c.Stream == "" || c.Subject == "" || c.Cancel == "" || c.Wake == "":
+		return errors.New("queue: stream, subject, cancel and wake subjects are required")
 	case c.MaxAge <= 0 || c.AckWait <= 0:
 		return errors.New("queue: max age and ack wait must be positive")
 	case c.MaxDeliver < 1:
@@ -272,6 +275,21 @@ func (q *Queue) Reply(job ufop.Job, res Result) error {
 
 // Cancel tells the agents that nobody waits for job id any more.
 func (q *Queue) Cancel(id string) { q.nc.Publish(q.cfg.Cancel, []byte(id)) }
+
+// Wake asks the scaler for an instance of name, a UFOP at zero that a job
+// was just published for. Best effort: the scaler's next pass sees the
+// job anyway.
+func (q *Queue) Wake(name string) { q.nc.Publish(q.cfg.Wake, []byte(name)) }
+
+// Wakes calls fn with the name of every UFOP a gateway asks an instance
+// of, until the returned function is called.
+func (q *Queue) Wakes(fn func(name string)) (stop func(), err error) {
+	sub, err := q.nc.Subscribe(q.cfg.Wake, func(m *nats.Msg) { fn(string(m.Data)) })
+	if err != nil {
+		return nil, fmt.Errorf("queue: subscribe %s: %w", q.cfg.Wake, err)
+	}
+	return func() { sub.Unsubscribe() }, nil
+}
 
 // Cancellations calls fn with the id of every canceled job until the
 // returned function is called.

@@ -27,9 +27,10 @@ type jobs struct {
 	u *ufops
 	q *queue.Queue
 
-	mu      sync.Mutex
-	pullers map[string]context.CancelFunc
-	wg      sync.WaitGroup
+	mu        sync.Mutex
+	pullers   map[string]context.CancelFunc
+	consumers map[string]jetstream.Consumer
+	wg        sync.WaitGroup
 
 	canceled sync.Map // job id → time canceled
 	// big holds results too large for a reply message until the gateway
@@ -43,7 +44,7 @@ type bigResult struct {
 }
 
 func newJobs(a *Agent, u *ufops, q *queue.Queue) *jobs {
-	return &jobs{a: a, u: u, q: q, pullers: map[string]context.CancelFunc{}}
+	return &jobs{a: a, u: u, q: q, pullers: map[string]context.CancelFunc{}, consumers: map[string]jetstream.Consumer{}}
 }
 
 // run follows cancellations and expires stored results until ctx ends;
@@ -108,20 +109,34 @@ func (j *jobs) sync(ctx context.Context, names []string) {
 }
 
 func (j *jobs) pull(ctx context.Context, name string) {
-	var cons jetstream.Consumer
-	for cons == nil {
-		c, err := j.q.Consumer(ctx, name)
-		if err == nil {
+	for ctx.Err() == nil {
+		// The consumer is kept across pullers: a UFOP started again
+		// from zero pulls without a consumer round trip first.
+		j.mu.Lock()
+		cons := j.consumers[name]
+		j.mu.Unlock()
+		if cons == nil {
+			c, err := j.q.Consumer(ctx, name)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				j.a.logger.Warn("job consumer", "ufop", name, "err", err)
+				time.Sleep(500 * time.Millisecond)
+				continue
+			}
 			cons = c
-			break
+			j.mu.Lock()
+			j.consumers[name] = c
+			j.mu.Unlock()
 		}
-		if ctx.Err() != nil {
-			return
+		if err := j.fetch(ctx, name, cons); err != nil {
+			j.a.logger.Warn("job consumer gone, creating it again", "ufop", name, "err", err)
+			j.mu.Lock()
+			delete(j.consumers, name)
+			j.mu.Unlock()
 		}
-		j.a.logger.Warn("job consumer", "ufop", name, "err", err)
-		time.Sleep(500 * time.Millisecond)
 	}
-	j.fetch(ctx, name, cons)
 }
 
 // prefetch is how many jobs per unit of concurrency an agent takes ahead
@@ -138,7 +153,8 @@ const fetchWait = time.Second
 // finished than the healthy instances' concurrency × (1 + prefetch), in
 // batches as large as the free room, each job run as it arrives (pick
 // holds a prefetched job until its instance has a free slot).
-func (j *jobs) fetch(ctx context.Context, name string, cons jetstream.Consumer) {
+// It returns an error when the consumer is gone.
+func (j *jobs) fetch(ctx context.Context, name string, cons jetstream.Consumer) error {
 	var running sync.WaitGroup
 	defer running.Wait()
 	var taken atomic.Int32          // received, not yet finished
@@ -158,6 +174,9 @@ func (j *jobs) fetch(ctx context.Context, name string, cons jetstream.Consumer) 
 			continue
 		}
 		batch, err := cons.Fetch(room, jetstream.FetchMaxWait(fetchWait))
+		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
+			return err
+		}
 		if err != nil {
 			select {
 			case <-ctx.Done():
@@ -178,7 +197,11 @@ func (j *jobs) fetch(ctx context.Context, name string, cons jetstream.Consumer) 
 				}
 			}()
 		}
+		if err := batch.Error(); errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return err
+		}
 	}
+	return nil
 }
 
 func (j *jobs) handle(ctx context.Context, name string, msg jetstream.Msg) {

@@ -524,6 +524,18 @@ func (u *ufops) report(ctx context.Context, ann publisher) {
 				seen[s.UFOP] = true
 				names = append(names, s.UFOP)
 			}
+		}
+		slices.Sort(names)
+		if !slices.Equal(names, announced) {
+			// Jobs first: a UFOP started from zero has jobs waiting for
+			// this instance, and the etcd writes below take round trips.
+			if u.jobs != nil {
+				u.jobs.sync(ctx, names)
+			}
+			ann.Publish(func(ag *ufop.Agent) { ag.UFOPs = names })
+			announced = names
+		}
+		for _, s := range snaps {
 			b, _ := json.Marshal(s)
 			if published[s.ID] != string(b) {
 				if _, err := u.a.etcd.Put(ctx, protocol.InstanceKey(u.prefix, s.ID), string(b), clientv3.WithLease(u.sess.Lease())); err == nil {
@@ -536,14 +548,6 @@ func (u *ufops) report(ctx context.Context, ann publisher) {
 				if _, err := u.a.etcd.Delete(ctx, protocol.InstanceKey(u.prefix, id)); err == nil {
 					delete(published, id)
 				}
-			}
-		}
-		slices.Sort(names)
-		if !slices.Equal(names, announced) {
-			ann.Publish(func(ag *ufop.Agent) { ag.UFOPs = names })
-			announced = names
-			if u.jobs != nil {
-				u.jobs.sync(ctx, names)
 			}
 		}
 		select {

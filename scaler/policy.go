@@ -216,8 +216,11 @@ func Decide(p ufop.ScalePolicy, w Windows, h *History, o Observation) Decision {
 		// needs to agree first (scale from zero, issue 12).
 		target, dir, reason = max(1, panicWant, stableWant), DirUp, ReasonWake
 		if h.panicking {
-			reason = ReasonPanic
+			reason = ReasonPanic // a burst from zero, as before
 		}
+	case cur == 0:
+		// At zero with nothing waiting: the windows' memory of earlier
+		// jobs (a resize to zero right after them) starts nothing.
 	case h.panicking:
 		if want := max(panicWant, stableWant); want > cur {
 			target, dir, reason = want, DirUp, ReasonPanic

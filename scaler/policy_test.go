@@ -169,6 +169,27 @@ func TestDecide(t *testing.T) {
 	}
 }
 
+// TestDecideStaysAtZero: a UFOP resized to zero by hand right after a
+// load stays there with an empty queue, though the windows remember the
+// load: at zero, only a waiting job starts an instance.
+func TestDecideStaysAtZero(t *testing.T) {
+	w := Windows{Stable: 30 * time.Second, Panic: 3 * time.Second, PanicThreshold: 2}
+	p := ufop.ScalePolicy{Min: 0, Max: 5, Threshold: 2, Cooldown: 10 * time.Second, Idle: time.Minute}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var h History
+	for s := range 10 {
+		Decide(p, w, &h, Observation{At: t0.Add(time.Duration(s) * time.Second), Waiting: 6, Current: 3})
+	}
+	d := Decide(p, w, &h, Observation{At: t0.Add(10 * time.Second), Current: 0})
+	if d.Changed() || d.Desired != 0 {
+		t.Fatalf("at zero with an empty queue: %+v, want a hold at 0", d)
+	}
+	d = Decide(p, w, &h, Observation{At: t0.Add(11 * time.Second), Waiting: 1, Current: 0})
+	if d.Desired < 1 || !d.Changed() {
+		t.Fatalf("at zero with a job waiting: %+v, want at least one instance", d)
+	}
+}
+
 // TestDecideBounds checks, over many random-looking load series, what must
 // hold whatever the load (checkBounds).
 func TestDecideBounds(t *testing.T) {

@@ -173,11 +173,17 @@ func (j *jobs) fetch(ctx context.Context, name string, cons jetstream.Consumer) 
 			}
 			continue
 		}
-		batch, err := cons.Fetch(room, jetstream.FetchMaxWait(fetchWait))
+		// The pull request ends with the puller: a UFOP that lost its
+		// last healthy instance here takes no job it cannot run (each
+		// would count as a delivery).
+		fctx, cancel := context.WithTimeout(ctx, fetchWait)
+		batch, err := cons.Fetch(room, jetstream.FetchContext(fctx))
 		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
+			cancel()
 			return err
 		}
 		if err != nil {
+			cancel()
 			select {
 			case <-ctx.Done():
 			case <-tick.C:
@@ -197,6 +203,7 @@ func (j *jobs) fetch(ctx context.Context, name string, cons jetstream.Consumer) 
 				}
 			}()
 		}
+		cancel()
 		if err := batch.Error(); errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
 			return err
 		}

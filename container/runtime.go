@@ -279,6 +279,7 @@ func (r *Runtime) Start(ctx context.Context, spec Spec) (*Instance, error) {
 	id := newID()
 	name := r.cfg.NetworkName + "-" + spec.Name + "-" + id
 	cfg, host, netcfg := r.containerConfig(spec, id)
+	inspected := time.Now()
 	created, err := r.docker.ContainerCreate(ctx, cfg, host, netcfg, nil, name)
 	if err != nil {
 		return nil, fmt.Errorf("container: start %s: create %s: %w", spec.Name, name, err)
@@ -299,9 +300,11 @@ func (r *Runtime) Start(ctx context.Context, spec Spec) (*Instance, error) {
 		r.remove(ctx, inst)
 		return nil, err
 	}
+	createdAt := time.Now()
 	if err := r.docker.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
 		return fail(fmt.Errorf("container: start %s: start %s: %w", spec.Name, name, err))
 	}
+	startedAt := time.Now()
 	info, err := r.docker.ContainerInspect(ctx, created.ID)
 	if err != nil {
 		return fail(fmt.Errorf("container: start %s: inspect %s: %w", spec.Name, name, err))
@@ -327,7 +330,8 @@ func (r *Runtime) Start(ctx context.Context, spec Spec) (*Instance, error) {
 	r.mu.Lock()
 	t.starting = false
 	r.mu.Unlock()
-	r.log.Info("instance started", "instance", id, "ufop", spec.Name, "version", spec.Version, "addr", inst.Addr, "took", time.Since(begin))
+	r.log.Info("instance started", "instance", id, "ufop", spec.Name, "version", spec.Version, "addr", inst.Addr, "took", time.Since(begin),
+		"inspect", inspected.Sub(begin), "create", createdAt.Sub(inspected), "start", startedAt.Sub(createdAt), "health", time.Since(startedAt))
 	cp := *inst
 	return &cp, nil
 }

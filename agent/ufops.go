@@ -405,6 +405,7 @@ func (u *ufops) apply(ctx context.Context, act action, in *instance) {
 			}
 			u.markDirty()
 			u.logger.Info("instance stopped", "instance", in.p.ID, "ufop", in.p.UFOP, "why", act.Why)
+			u.prepareSpare(ctx, in.p)
 		}()
 	case actRestart, actFail:
 		in.mu.Lock()
@@ -443,10 +444,7 @@ func (u *ufops) apply(ctx context.Context, act action, in *instance) {
 
 // launch starts (or restarts) the container of in and waits for health.
 func (u *ufops) launch(ctx context.Context, in *instance) {
-	s := in.p.Spec
-	ci, err := u.rt.Start(ctx, container.Spec{Name: in.p.UFOP, Version: in.p.Version, Image: s.Image, Env: s.Env,
-		CPU: s.CPU, Memory: s.Memory, Pids: s.Pids, HealthPath: s.HealthPath, HealthTimeout: s.HealthTimeout,
-		Concurrency: s.Concurrency})
+	ci, err := u.rt.Start(ctx, containerSpec(in.p))
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	defer u.markDirty()

@@ -34,14 +34,15 @@ func (r *replies) start(nc *nats.Conn) error {
 		r.waiters = map[string]chan *nats.Msg{}
 		var sub *nats.Subscription
 		sub, r.err = nc.Subscribe(r.prefix+"*", func(m *nats.Msg) {
+			// One answer per waiter: the first wins, a second (a job
+			// answered twice after a redelivery) finds no waiter.
+			token := m.Subject[len(r.prefix):]
 			r.mu.Lock()
-			ch := r.waiters[m.Subject[len(r.prefix):]]
+			ch := r.waiters[token]
+			delete(r.waiters, token)
 			r.mu.Unlock()
 			if ch != nil {
-				select {
-				case ch <- m:
-				default: // a second answer (a redelivered job): the first won
-				}
+				ch <- m // buffered for one
 			}
 		})
 		if r.err == nil {

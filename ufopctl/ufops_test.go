@@ -395,6 +395,12 @@ func TestUFOPVerbs(t *testing.T) {
 			stdout: "sepia: autoscaling 1 to 5 instances at 2.5 pending per instance, cooldown 30s, 2 at a time\n",
 		},
 		{
+			name: "scale to zero", setup: withSepia,
+			args:   []string{"scale", "sepia", "--min", "0", "--max", "2", "--threshold", "1", "--idle", "90s"},
+			method: "PUT", uri: "/v1/ufops/sepia/scale", body: `{"min":0,"max":2,"threshold":1,"cooldown":60000000000,"idle":90000000000}`,
+			stdout: "sepia: autoscaling 0 to 2 instances at 1 pending per instance, cooldown 1m0s, to zero after 1m30s idle\n",
+		},
+		{
 			name: "scale json, defaults", setup: withSepia,
 			args:   []string{"scale", "sepia", "--max", "3", "--threshold", "4", "-o", "json"},
 			method: "PUT", uri: "/v1/ufops/sepia/scale", body: `{"min":0,"max":3,"threshold":4,"cooldown":60000000000}`,

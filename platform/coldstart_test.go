@@ -2,6 +2,7 @@ package platform_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,10 @@ import (
 	"testing"
 	"time"
 
+	dcontainer "github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+
+	"github.com/ufop/ufop/container"
 	"github.com/ufop/ufop/internal/testenv"
 )
 
@@ -46,6 +51,13 @@ func TestScaleFromZero(t *testing.T) {
 	began := time.Now()
 	testenv.Eventually(t, 2*time.Minute, atZero, "%s at zero instances", name)
 	t.Logf("idle → 0 instances after %v", time.Since(began).Round(100*time.Millisecond))
+	// The agent readies a spare container (created, not started) for the
+	// next start, as it would on an idle node before the next request.
+	testenv.Eventually(t, time.Minute, func() bool {
+		cs, err := docker.ContainerList(context.Background(), dcontainer.ListOptions{All: true, Filters: filters.NewArgs(
+			filters.Arg("label", container.LabelName+"="+name), filters.Arg("status", "created"))})
+		return err == nil && len(cs) == 1
+	}, "a spare container of %s", name)
 
 	const clients = 8
 	var (

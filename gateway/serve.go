@@ -435,9 +435,10 @@ func (g *Gateway) process(ctx context.Context, b ufop.Bucket, obj ufop.Object, p
 // first UFOP and waits for the answer.
 func (g *Gateway) enqueue(ctx context.Context, custom []string, job ufop.Job) (*result, error) {
 	name := custom[0]
+	u, uerr := g.cat.UFOP(name)
 	// Nothing to wait for when no instance runs and none will: a UFOP
 	// without an autoscaling policy that could start one.
-	if u, err := g.cat.UFOP(name); err == nil && (u.Scale == nil || u.Scale.Max == 0) {
+	if uerr == nil && (u.Scale == nil || u.Scale.Max == 0) {
 		hosted := false
 		for _, a := range g.reg.Agents() {
 			hosted = hosted || hasAll(a, custom)
@@ -454,8 +455,13 @@ func (g *Gateway) enqueue(ctx context.Context, custom []string, job ufop.Job) (*
 	defer w.Close()
 	job.Reply = w.Reply()
 	start := time.Now()
-	if err := g.deps.Queue.Publish(ctx, name, job); err != nil {
+	if err := w.Publish(ctx, name, job); err != nil {
 		return nil, err
+	}
+	if uerr == nil && u.Instances == 0 && u.Scale != nil {
+		// Scaled to zero: the job waits in the queue while the scaler
+		// starts an instance now rather than at its next pass.
+		g.deps.Queue.Wake(name)
 	}
 	res, err := w.Next(ctx)
 	g.metrics.queueWait(name, time.Since(start))

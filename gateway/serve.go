@@ -84,6 +84,11 @@ func (g *Gateway) serveObject(c echo.Context) error {
 		return err
 	}
 	fops, signed := splitQuery(r.URL.RawQuery)
+	if fops == "" {
+		noteUsage(c, b, "get")
+	} else {
+		noteUsage(c, b, usageCmdInvalid) // until the pipeline parses
+	}
 	var caller *ufop.User
 	if signed {
 		ak, err := auth.VerifyURLWithin(auth.FullURL(r), func(ak string) (string, error) {
@@ -125,6 +130,7 @@ func (g *Gateway) serveObject(c echo.Context) error {
 		return err
 	}
 	c.Set(ctxFop, fopLabel(p))
+	noteUsage(c, b, g.usageCmd(p))
 	custom, err := g.ufopSteps(p, b.Owner)
 	if err != nil {
 		return err

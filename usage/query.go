@@ -63,7 +63,7 @@ func ParsePeriod(s string) (Period, error) {
 // then owner, bucket and command.
 func Rollup(rows []Row, by Period) []Row {
 	type key struct {
-		t                    int64
+		t                  int64
 		owner, bucket, cmd string
 	}
 	sums := map[key]int{}

@@ -50,7 +50,7 @@ type Recorder struct {
 	writer  string
 	drained func(Batch)
 
-	mu      sync.Mutex // one flush at a time
+	mu      sync.Mutex            // one flush at a time
 	store   atomic.Pointer[Store] // set once opened; read by queries without mu
 	seq     uint64
 	pending Batch // applied in part or not at all, as flush seq

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/auth"
 	"github.com/ufop/ufop/fop"
 	"github.com/ufop/ufop/protocol"
 	"github.com/ufop/ufop/usage"
@@ -196,7 +198,14 @@ func (g *Gateway) mountUsage(v1 *echo.Group) {
 }
 
 func (g *Gateway) getUsage(c echo.Context) error {
-	f, err := usage.ParseFilter(c.QueryParams(), time.Now())
+	q := url.Values{}
+	for k, v := range c.QueryParams() {
+		// The signature's own parameters are not the filter's.
+		if k != auth.TimestampParam && k != auth.NonceParam {
+			q[k] = v
+		}
+	}
+	f, err := usage.ParseFilter(q, time.Now())
 	if err != nil {
 		return err
 	}

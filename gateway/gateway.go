@@ -453,7 +453,7 @@ func newReqid() string {
 func (g *Gateway) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
-		note := startUsage(c)
+		note := g.usage.start(c)
 		id := newReqid()
 		c.Set(ctxReqid, id)
 		c.Response().Header().Set("X-Reqid", id)

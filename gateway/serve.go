@@ -86,8 +86,6 @@ func (g *Gateway) serveObject(c echo.Context) error {
 	fops, signed := splitQuery(r.URL.RawQuery)
 	if fops == "" {
 		noteUsage(c, b, "get")
-	} else {
-		noteUsage(c, b, usageCmdInvalid) // until the pipeline parses
 	}
 	var caller *ufop.User
 	if signed {
@@ -123,14 +121,15 @@ func (g *Gateway) serveObject(c echo.Context) error {
 	}
 	fops, err = url.PathUnescape(fops)
 	if err != nil {
+		noteUsage(c, b, usageCmdInvalid)
 		return ufop.Errorf(ufop.KindInvalid, "the fop is not valid percent-encoding")
 	}
+	noteUsage(c, b, g.usageCmd(fops))
 	p, err := fop.Parse(fops, g.cfg.MaxPipeline)
 	if err != nil {
 		return err
 	}
 	c.Set(ctxFop, fopLabel(p))
-	noteUsage(c, b, g.usageCmd(p))
 	custom, err := g.ufopSteps(p, b.Owner)
 	if err != nil {
 		return err

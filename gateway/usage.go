@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -64,13 +65,13 @@ type usageNote struct {
 	owner, bucket, cmd string
 }
 
-var usageNotes = sync.Pool{New: func() any { return new(usageNote) }}
-
 // usageMeter counts the public requests of each bucket owner and flushes
 // them to the usage store on NATS.
 type usageMeter struct {
-	cfg UsageConfig
-	rec *usage.Recorder
+	cfg      UsageConfig
+	rec      *usage.Recorder
+	notes    sync.Pool
+	builtins map[string]bool
 
 	// Per-owner series on /metrics, fed from each flush's batch, so the
 	// request path never touches them.
@@ -83,7 +84,8 @@ type usageMeter struct {
 }
 
 func newUsageMeter(cfg UsageConfig, deps Deps, reg prometheus.Registerer) (*usageMeter, error) {
-	u := &usageMeter{cfg: cfg, owners: map[string]bool{},
+	u := &usageMeter{cfg: cfg, owners: map[string]bool{}, builtins: map[string]bool{},
+		notes: sync.Pool{New: func() any { return new(usageNote) }},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ufop_usage_requests_total", Help: "Public requests by bucket owner (past the owner bound: _other), as flushed to the usage store.",
 		}, []string{"owner"}),
@@ -96,6 +98,9 @@ func newUsageMeter(cfg UsageConfig, deps Deps, reg prometheus.Registerer) (*usag
 		seconds: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ufop_usage_process_seconds_total", Help: "Time the gateway spent on public requests, by bucket owner.",
 		}, []string{"owner"}),
+	}
+	for _, n := range fop.Builtins() {
+		u.builtins[n] = true
 	}
 	if err := reg.Register(u.requests); err != nil {
 		return nil, err
@@ -139,9 +144,9 @@ func (u *usageMeter) observe(b usage.Batch) {
 	}
 }
 
-// startUsage gives the request a usage note, for serveObject to fill.
-func startUsage(c echo.Context) *usageNote {
-	n := usageNotes.Get().(*usageNote)
+// start gives the request a usage note, for serveObject to fill.
+func (u *usageMeter) start(c echo.Context) *usageNote {
+	n := u.notes.Get().(*usageNote)
 	*n = usageNote{}
 	c.Set(ctxUsage, n)
 	return n
@@ -160,17 +165,18 @@ func noteUsage(c echo.Context, b ufop.Bucket, cmd string) {
 // anyone add rows to a bucket owner's usage.
 const usageCmdInvalid = "invalid"
 
-// usageCmd is the command of a parsed pipeline: its first step's name,
-// when that is a built-in or a registered UFOP.
-func (g *Gateway) usageCmd(p fop.Pipeline) string {
-	if len(p.Steps) == 0 {
-		return usageCmdInvalid
+// usageCmd is the command of a pipeline: its first step's name, when that
+// is a built-in or a registered UFOP, even if a parameter is wrong (a 400
+// of imageView2 counts as imageView2).
+func (g *Gateway) usageCmd(fops string) string {
+	name := fops
+	if i := strings.IndexAny(name, "/|"); i >= 0 {
+		name = name[:i]
 	}
-	s := p.Steps[0]
-	if s.Builtin() {
-		return s.Name()
+	if g.usage.builtins[name] {
+		return name
 	}
-	if u, err := g.cat.UFOP(s.Name()); err == nil {
+	if u, err := g.cat.UFOP(name); err == nil {
 		return u.Name
 	}
 	return usageCmdInvalid
@@ -186,7 +192,7 @@ func (u *usageMeter) finish(n *usageNote, now time.Time, status int, bytes int64
 		}
 		u.rec.Meter().Add(usage.Key{Minute: usage.MinuteOf(now), Owner: n.owner, Bucket: n.bucket, Cmd: n.cmd}, c)
 	}
-	usageNotes.Put(n)
+	u.notes.Put(n)
 }
 
 func (u *usageMeter) run(ctx context.Context) { u.rec.Run(ctx) }

@@ -84,8 +84,11 @@ func (g *Gateway) serveObject(c echo.Context) error {
 		return err
 	}
 	fops, signed := splitQuery(r.URL.RawQuery)
+	// Counted for the bucket's owner from here on, refusals included.
 	if fops == "" {
 		noteUsage(c, b, "get")
+	} else {
+		noteUsage(c, b, g.usageCmd(fops))
 	}
 	var caller *ufop.User
 	if signed {

@@ -225,13 +225,15 @@ var usageRequests = []struct {
 }{
 	{"GET", "/alice-pics/g.jpg", usageSeries{"alice", "alice-pics", "get"}},
 	{"GET", "/alice-pics/g.jpg?imageInfo", usageSeries{"alice", "alice-pics", "imageInfo"}},
-	{"GET", "/alice-pics/missing.jpg", usageSeries{"alice", "alice-pics", "get"}},                        // 404
-	{"GET", "/alice-pics/g.jpg?imageView2/2/w/0", usageSeries{"alice", "alice-pics", "imageView2"}},      // 400
-	{"GET", "/bob-pics/g.jpg?imageView2/2/w/20|imageInfo", usageSeries{"bob", "bob-pics", "imageView2"}}, // first fop
-	{"GET", "/bob-pics/g.jpg?nosuchfop/1", usageSeries{"bob", "bob-pics", "invalid"}},                    // 400, unknown
-	{"GET", "/bob-pics/g.jpg?bob-sepia", usageSeries{"bob", "bob-pics", "bob-sepia"}},                    // 503, no instance
-	{"HEAD", "/bob-pics/g.jpg", usageSeries{"bob", "bob-pics", "get"}},                                   // no body
-	{"GET", "/nosuchbucket/g.jpg", usageSeries{}},                                                        // nobody's
+	{"GET", "/alice-pics/missing.jpg", usageSeries{"alice", "alice-pics", "get"}},                                  // 404
+	{"GET", "/alice-pics/g.jpg?imageView2/2/w/0", usageSeries{"alice", "alice-pics", "imageView2"}},                // 400
+	{"GET", "/bob-pics/g.jpg?imageView2/2/w/20|imageInfo", usageSeries{"bob", "bob-pics", "imageView2"}},           // first fop
+	{"GET", "/bob-pics/g.jpg?nosuchfop/1", usageSeries{"bob", "bob-pics", "invalid"}},                              // 400, unknown
+	{"GET", "/bob-pics/g.jpg?bob-sepia", usageSeries{"bob", "bob-pics", "bob-sepia"}},                              // 503, no instance
+	{"HEAD", "/bob-pics/g.jpg", usageSeries{"bob", "bob-pics", "get"}},                                             // no body
+	{"GET", "/alice-pics/missing.jpg?imageInfo", usageSeries{"alice", "alice-pics", "imageInfo"}},                  // 404 before the fop
+	{"GET", "/alice-pics/g.jpg?imageView2/2/w/20&e=1&token=x:y", usageSeries{"alice", "alice-pics", "imageView2"}}, // 401, bad token
+	{"GET", "/nosuchbucket/g.jpg", usageSeries{}},                                                                  // nobody's
 }
 
 // load sends rounds of usageRequests to gateway i from workers clients

@@ -122,12 +122,15 @@ func (g *Gateway) serveObject(c echo.Context) error {
 		defer release()
 		return g.serveRaw(c, b, key)
 	}
+	raw := fops
 	fops, err = url.PathUnescape(fops)
 	if err != nil {
 		noteUsage(c, b, usageCmdInvalid)
 		return ufop.Errorf(ufop.KindInvalid, "the fop is not valid percent-encoding")
 	}
-	noteUsage(c, b, g.usageCmd(fops))
+	if fops != raw {
+		noteUsage(c, b, g.usageCmd(fops))
+	}
 	p, err := fop.Parse(fops, g.cfg.MaxPipeline)
 	if err != nil {
 		return err

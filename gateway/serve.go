@@ -86,6 +86,12 @@ func (g *Gateway) serveObject(c echo.Context) error {
 		return err
 	}
 	fops, signed := splitQuery(r.URL.RawQuery)
+	// Counted for the bucket's owner from here on, refusals included.
+	if fops == "" {
+		noteUsage(c, b, "get")
+	} else {
+		noteUsage(c, b, g.usageCmd(fops))
+	}
 	var caller *ufop.User
 	if signed {
 		ak, err := auth.VerifyURLWithin(auth.FullURL(r), func(ak string) (string, error) {
@@ -133,9 +139,14 @@ func (g *Gateway) serveObject(c echo.Context) error {
 		}
 		return g.serveRaw(c, b, key)
 	}
+	raw := fops
 	fops, err = url.PathUnescape(fops)
 	if err != nil {
+		noteUsage(c, b, usageCmdInvalid)
 		return ufop.Errorf(ufop.KindInvalid, "the fop is not valid percent-encoding")
+	}
+	if fops != raw {
+		noteUsage(c, b, g.usageCmd(fops))
 	}
 	p, err := fop.Parse(fops, g.cfg.MaxPipeline)
 	if err != nil {

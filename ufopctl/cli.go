@@ -87,6 +87,7 @@ func commands() []command {
 		{"limit ls", "[<user>]", "list the limits admins set and the tier defaults", runLimitLs},
 		{"limit rm", "<user> [--cmd NAME]", "remove a user's limits: tier defaults apply again (admin)", runLimitRm},
 		{"sign", "<url|bucket/key[?fop]> [--expires 1h]", "make a private download URL", runSign},
+		{"usage", "[--user U] [--bucket B] [--from T] [--to T] [--by minute|hour|day]", "requests, errors, bytes out and processing time per bucket and command", runUsage},
 		{"help", "[command]", "show help", runHelp},
 	}
 }

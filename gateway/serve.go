@@ -117,6 +117,12 @@ func (g *Gateway) serveObject(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if len(styles.defs) > 0 {
+		// A style counts as the first step of its definition.
+		if d, err := url.PathUnescape(fops); err == nil {
+			noteUsage(c, b, g.usageCmd(d))
+		}
+	}
 	obj, err := g.store.Stat(r.Context(), b.Name, key)
 	// A mirror bucket's missing key is fetched once the request is
 	// admitted (mirror.go).

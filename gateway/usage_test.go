@@ -457,3 +457,34 @@ func TestUsageExactAcrossGateways(t *testing.T) {
 		t.Errorf("after gateway 1 stopped: %v, want %v", g, want)
 	}
 }
+
+// A styled download, in the path or the query, counts as the first step of
+// the style's definition, not as a plain get or an unknown command.
+func TestUsageCountsStyles(t *testing.T) {
+	testneed.Integration(t, "embedded etcd and NATS, a gateway")
+	f := newUsageFleet(t, time.Second)
+	start := time.Now()
+	f.mustJSON(0, "alice", http.MethodPatch, "/v1/buckets/alice-pics", `{"styleSep":"-"}`, nil)
+	f.mustJSON(0, "alice", http.MethodPut, "/v1/buckets/alice-pics/styles/thumb", `{"fops":"imageView2/2/w/30"}`, nil)
+	for _, path := range []string{"/alice-pics/g.jpg-thumb", "/alice-pics/g.jpg?style/thumb"} {
+		resp, err := http.Get(f.urls[0] + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s", path, resp.Status)
+		}
+	}
+	from := url.QueryEscape(start.Add(-time.Minute).UTC().Format(time.RFC3339))
+	var got usageTally
+	testenv.Eventually(t, 15*time.Second, func() bool {
+		got = sum(f.usage(0, "alice", "by=day&from="+from))
+		return got[usageSeries{"alice", "alice-pics", "imageView2"}].Requests >= 2
+	}, "both styled downloads are counted as imageView2: %v", &got)
+	for s := range got {
+		if s.cmd != "imageView2" {
+			t.Errorf("a styled download was counted as %q: %v", s.cmd, got)
+		}
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/discovery"
+	"github.com/ufop/ufop/egress"
 	"github.com/ufop/ufop/fop"
 	"github.com/ufop/ufop/internal/lifecycle"
 	"github.com/ufop/ufop/protocol"
@@ -74,6 +75,8 @@ type Config struct {
 	// the per-listener connection cap and timeouts (docs/limits.md).
 	Limits LimitsConfig
 	Conns  ConnsConfig
+	// Pfop configures persistent processing (pfop.go).
+	Pfop PfopConfig
 
 	Catalog   catalog.Config
 	Discovery discovery.Config
@@ -100,6 +103,7 @@ func DefaultConfig() Config {
 		SchedulerPrefix:  protocol.SchedulerPrefix,
 		Limits:           DefaultLimitsConfig(),
 		Conns:            DefaultConnsConfig(),
+		Pfop:             DefaultPfopConfig(),
 	}
 }
 
@@ -128,6 +132,9 @@ func (c Config) Validate() error {
 	if err := c.Conns.Validate(); err != nil {
 		return err
 	}
+	if err := c.Pfop.Validate(); err != nil {
+		return err
+	}
 	return c.Discovery.Validate()
 }
 
@@ -145,6 +152,9 @@ type Deps struct {
 	// Metrics, when set, are served on /metrics beside the gateway's own
 	// series (the one-process platform adds the scaler's there).
 	Metrics []prometheus.Gatherer
+	// Egress is the address policy of URLs fetched on a user's behalf
+	// (pfop notify URLs); nil refuses every non-public address.
+	Egress *egress.Policy
 }
 
 // Gateway is one front-end process.
@@ -161,6 +171,9 @@ type Gateway struct {
 	peers   *discovery.Registry // live gateways, for limit shares
 	limits  *limiter
 	replay  *replayGuard
+
+	pfop         *queue.Pfop  // nil without a queue
+	notifyClient *http.Client // pfop notifications, through deps.Egress
 
 	token    string // cluster token for agents
 	grantKey []byte // signs read grants (reads.go), derived from token
@@ -197,10 +210,14 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 		cfg.ID = discovery.RandomID()
 	}
 	m := newMetrics()
+	if deps.Egress == nil {
+		deps.Egress = egress.New(nil)
+	}
 	return &Gateway{cfg: cfg, deps: deps, logger: deps.Logger, store: deps.Store, cat: cat, reg: reg,
 		metrics: m, results: newResultCache(cfg.ResultCacheBytes), ready: make(chan struct{}), peers: peers,
-		limits: newLimiter(cfg.Limits, cat, func() int { return max(1, len(peers.Agents())) }, m.limit),
-		replay: newReplayGuard(deps.Etcd, cfg.Limits.ReplayPrefix, cfg.MaxSkew, cfg.Limits.ReplayEntries),
+		limits:       newLimiter(cfg.Limits, cat, func() int { return max(1, len(peers.Agents())) }, m.limit),
+		replay:       newReplayGuard(deps.Etcd, cfg.Limits.ReplayPrefix, cfg.MaxSkew, cfg.Limits.ReplayEntries),
+		notifyClient: deps.Egress.Client(egress.ClientConfig{}),
 		client: &http.Client{Transport: &http.Transport{
 			MaxIdleConnsPerHost: 256,
 			IdleConnTimeout:     90 * time.Second,
@@ -267,6 +284,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 		return fmt.Errorf("gateway: %w", err)
 	}
 	g.token, g.grantKey = tok, grantKey(tok)
+	if g.deps.Queue != nil {
+		if g.pfop, err = g.deps.Queue.Pfop(ctx, g.cfg.Pfop.Queue); err != nil {
+			return fmt.Errorf("gateway: %w", err)
+		}
+	}
 	for _, ch := range []<-chan struct{}{g.cat.Ready(), g.reg.Ready()} {
 		select {
 		case <-ch:
@@ -317,6 +339,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 				errc <- err
 			}
 		}(s, listeners[i])
+	}
+	if g.pfop != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); g.servePfop(ctx) }()
 	}
 	close(g.ready)
 	g.logger.Info("gateway serving", "addr", g.Addr(), "admin", g.AdminAddr())

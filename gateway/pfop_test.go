@@ -16,6 +16,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,7 @@ import (
 	"github.com/ufop/ufop/internal/testenv"
 	"github.com/ufop/ufop/queue"
 	"github.com/ufop/ufop/storage"
+	"github.com/ufop/ufop/ufopctl"
 )
 
 // countingStore counts the Puts that reached the store, per bucket/key.
@@ -645,5 +647,56 @@ func TestPfopDefaults(t *testing.T) {
 	bad.NotifyMaxDelay = cfg.NotifyFirstDelay / 2
 	if bad.Validate() == nil {
 		t.Error("max delay under the first delay accepted")
+	}
+}
+
+// TestPfopCtl: ufopctl pfop submits (-o json prints {"persistentId"}),
+// --wait prints the final status, pfop status shows it; a failed job makes
+// --wait exit non-zero.
+func TestPfopCtl(t *testing.T) {
+	e := newPfopEnv(t, nil)
+	e.mustJSON(e.admin, "alice", http.MethodPut, "/v1/objects/alice-pics/c.png", string(testPNG(t, 30, 20)), nil)
+	k := e.keys["alice"]
+	cfgPath := filepath.Join(t.TempDir(), "ufopctl.json")
+	if err := ufopctl.SaveConfig(cfgPath, ufopctl.Config{Endpoint: e.admin.url, AK: k[0], SK: k[1]}); err != nil {
+		t.Fatal(err)
+	}
+	ctl := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		code := ufopctl.Main(context.Background(), append([]string{"--config", cfgPath}, args...), ufopctl.Env{Stdout: &out, Stderr: &errOut})
+		return code, out.String(), errOut.String()
+	}
+	code, out, errOut := ctl("pfop", "alice-pics", "c.png", "imageView2/2/w/15|saveas/"+b64("alice-pics:c-small.png"), "-o", "json")
+	var sub struct {
+		PersistentID string `json:"persistentId"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &sub) != nil || sub.PersistentID == "" {
+		t.Fatalf("pfop -o json: exit %d, %q %q", code, out, errOut)
+	}
+	e.waitDone(e.admin, sub.PersistentID, 20*time.Second)
+	code, out, _ = ctl("pfop", "status", sub.PersistentID, "-o", "json")
+	var s pfopStatus
+	if code != 0 || json.Unmarshal([]byte(out), &s) != nil || s.Code != 0 || s.Items[0].Key != "c-small.png" {
+		t.Fatalf("pfop status -o json: exit %d, %s", code, out)
+	}
+	code, out, _ = ctl("pfop", "alice-pics", "c.png", "imageInfo", "--wait", "-o", "json")
+	if code != 0 || json.Unmarshal([]byte(out), &s) != nil || s.Code != 0 || len(s.Items) != 1 {
+		t.Fatalf("pfop --wait -o json: exit %d, %s", code, out)
+	}
+	code, out, _ = ctl("pfop", "status", s.ID)
+	if code != 0 || !strings.Contains(out, s.ID) || !strings.Contains(out, "pfop/"+s.ID+"/0") {
+		t.Errorf("pfop status text: exit %d\n%s", code, out)
+	}
+	code, _, errOut = ctl("pfop", "alice-pics", "c.png", "exif", "--wait")
+	if code == 0 || !strings.Contains(errOut, "failed") {
+		t.Errorf("failing job --wait: exit %d, %q", code, errOut)
+	}
+	code, _, errOut = ctl("pfop", "alice-pics", "c.png", "imageView2/9")
+	if code == 0 || !strings.Contains(errOut, "imageView2") {
+		t.Errorf("bad fop: exit %d, %q", code, errOut)
+	}
+	code, _, errOut = ctl("pfop", "status", "z0.nosuch")
+	if code == 0 || !strings.Contains(errOut, "no such") {
+		t.Errorf("unknown id: exit %d, %q", code, errOut)
 	}
 }

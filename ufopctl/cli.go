@@ -82,6 +82,8 @@ func commands() []command {
 		{"limit ls", "[<user>]", "list the limits admins set and the tier defaults", runLimitLs},
 		{"limit rm", "<user> [--cmd NAME]", "remove a user's limits: tier defaults apply again (admin)", runLimitRm},
 		{"sign", "<url|bucket/key[?fop]> [--expires 1h]", "make a private download URL", runSign},
+		{"pfop", "<bucket> <key> <fops> [--notify URL] [--wait]", "run fops on an object in the background, results stored (persistent processing)", runPfop},
+		{"pfop status", "<id>", "show a persistent-processing job's status", runPfopStatus},
 		{"help", "[command]", "show help", runHelp},
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,6 +26,7 @@ import (
 	"github.com/ufop/ufop/builder"
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/container"
+	"github.com/ufop/ufop/egress"
 	"github.com/ufop/ufop/embedded"
 	"github.com/ufop/ufop/gateway"
 	"github.com/ufop/ufop/internal/lifecycle"
@@ -47,6 +49,9 @@ type Config struct {
 	// BaseImages are the images builds may start from besides scratch and
 	// the user's own UFOP images (builder.Config.BaseImages).
 	BaseImages []string
+	// FetchAllow are the non-public ranges URLs fetched for users may
+	// reach (--fetch-allow; egress.Policy).
+	FetchAllow []netip.Prefix
 
 	Gateway gateway.Config
 	Agent   agent.Config
@@ -227,6 +232,7 @@ func (p *Platform) Run(ctx context.Context) error {
 	}
 	var roles roleSet
 	gw, err := gateway.New(gcfg, gateway.Deps{Etcd: cli, Store: store, Queue: q, Logger: p.logger.With("role", "gateway"), Health: roles.health,
+		Egress:  egress.New(p.cfg.FetchAllow),
 		Metrics: []prometheus.Gatherer{scal.Gatherer()}})
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 	"github.com/ufop/ufop/builder"
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/container"
+	"github.com/ufop/ufop/egress"
 	"github.com/ufop/ufop/embedded"
 	"github.com/ufop/ufop/gateway"
 	"github.com/ufop/ufop/internal/version"
@@ -120,6 +122,8 @@ func up(args []string, logger *slog.Logger) error {
 	fs.StringVar(&cfg.Agent.Listen, "agent-addr", "127.0.0.1:0", "agent listen address")
 	fs.IntVar(&cfg.Agent.Workers, "workers", cfg.Agent.Workers, "built-in jobs run at once")
 	fs.Func("base-images", baseImagesHelp, listFlag(&cfg.BaseImages))
+	fs.IntVar(&cfg.Gateway.Pfop.Workers, "pfop-workers", cfg.Gateway.Pfop.Workers, "persistent-processing jobs this gateway runs at once")
+	fs.Func("fetch-allow", fetchAllowHelp, allowFlag(&cfg.FetchAllow))
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -131,6 +135,16 @@ func up(args []string, logger *slog.Logger) error {
 		return err
 	}
 	return serve(p)
+}
+
+const fetchAllowHelp = "comma-separated CIDRs that URLs fetched for users (pfop notify URLs) may reach although they are not public, e.g. 127.0.0.1/32"
+
+// allowFlag sets *list from --fetch-allow.
+func allowFlag(list *[]netip.Prefix) func(string) error {
+	return func(v string) (err error) {
+		*list, err = egress.ParseAllow(v)
+		return err
+	}
 }
 
 const baseImagesHelp = "comma-separated images, e.g. busybox:latest, that ufop.yaml may name as its base besides scratch and the user's own UFOP images (default: none)"
@@ -248,6 +262,9 @@ func runGateway(args []string, logger *slog.Logger) error {
 	fs.IntVar(&cfg.Conns.MaxHeaderBytes, "max-header-bytes", cfg.Conns.MaxHeaderBytes, "largest request header accepted; past it a 431")
 	fs.DurationVar(&cfg.Conns.ReadHeaderTimeout, "read-header-timeout", cfg.Conns.ReadHeaderTimeout, "cut clients that take longer to send a request header")
 	fs.DurationVar(&cfg.Conns.IdleTimeout, "idle-timeout", cfg.Conns.IdleTimeout, "close keep-alive connections idle this long")
+	fs.IntVar(&cfg.Pfop.Workers, "pfop-workers", cfg.Pfop.Workers, "persistent-processing jobs this gateway runs at once")
+	var fetchAllow []netip.Prefix
+	fs.Func("fetch-allow", fetchAllowHelp, allowFlag(&fetchAllow))
 	tierLimits := fs.String("tier-limits", "", `JSON file of default limits by tier, e.g. {"free":{"rps":50,"burst":100,"concurrency":20,"commands":{"facecrop":5}}} (docs/limits.md)`)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -288,7 +305,7 @@ func runGateway(args []string, logger *slog.Logger) error {
 		return err
 	}
 	defer q.Close()
-	gw, err := gateway.New(cfg, gateway.Deps{Etcd: cli, Store: store, Queue: q, Logger: logger})
+	gw, err := gateway.New(cfg, gateway.Deps{Etcd: cli, Store: store, Queue: q, Logger: logger, Egress: egress.New(fetchAllow)})
 	if err != nil {
 		return err
 	}

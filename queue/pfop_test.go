@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ufop/ufop"
+	"github.com/ufop/ufop/embedded"
 	"github.com/ufop/ufop/internal/testenv"
 	"github.com/ufop/ufop/queue"
 )
@@ -97,7 +101,6 @@ func publish(t *testing.T, p *queue.Pfop, tier ufop.Tier, owner, id string) {
 // owner's single job, which finishes within the first few completions
 // after it is queued.
 func TestPfopFairness(t *testing.T) {
-	testenvIntegration(t)
 	q := connect(t, nil)
 	p := openPfop(t, q, nil)
 	const many, workers = 10000, 4
@@ -118,13 +121,6 @@ func TestPfopFairness(t *testing.T) {
 	t.Logf("bob's job finished after %d more of alice's (%d done before it was queued, %d queued)", waited, before, many)
 	if waited > 4*workers {
 		t.Fatalf("bob's job waited behind %d of alice's jobs, want at most %d", waited, 4*workers)
-	}
-}
-
-// testenvIntegration skips the long queue tests under -short.
-func testenvIntegration(t *testing.T) {
-	if testing.Short() {
-		t.Skip("pfop queue load test: skipped under -short")
 	}
 }
 
@@ -223,4 +219,40 @@ func TestPfopRedelivery(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("job not redelivered")
 	}
+}
+
+// TestPfopSurvivesServerRestart: a queued job and its state outlive the
+// NATS server (file storage), and are there when it comes back.
+func TestPfopSurvivesServerRestart(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "js")
+	start := func(port int) *embedded.NATS {
+		n, err := embedded.StartNATS(embedded.NATSConfig{Dir: dir, Port: port}, testenv.Logger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	n := start(-1)
+	url := n.ClientURL()
+	q := connectTo(t, url, queue.DefaultConfig())
+	p := openPfop(t, q, nil)
+	ctx := context.Background()
+	if err := p.CreateState(ctx, "z0.kept", []byte("state")); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, p, ufop.TierPaid, "dora", "z0.kept")
+	q.Close()
+	n.Close()
+
+	_, portText, _ := strings.Cut(strings.TrimPrefix(url, "nats://"), ":")
+	port, _ := strconv.Atoi(portText)
+	n = start(port)
+	t.Cleanup(n.Close)
+	q = connectTo(t, n.ClientURL(), queue.DefaultConfig())
+	p = openPfop(t, q, nil)
+	if v, _, err := p.State(ctx, "z0.kept"); err != nil || string(v) != "state" {
+		t.Fatalf("state after restart: %q, %v", v, err)
+	}
+	done := serveOrder(t, p, 1, 0)
+	testenv.Eventually(t, 10*time.Second, func() bool { return indexOf(done(), "z0.kept") >= 0 }, "the queued job delivered after the restart")
 }

@@ -17,6 +17,7 @@ import (
 	"net/netip"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -698,5 +699,52 @@ func TestPfopCtl(t *testing.T) {
 	code, _, errOut = ctl("pfop", "status", "z0.nosuch")
 	if code == 0 || !strings.Contains(errOut, "no such") {
 		t.Errorf("unknown id: exit %d, %q", code, errOut)
+	}
+}
+
+// TestPfopFairShare, end to end: alice queues 300 jobs, then bob one; bob's
+// job ends within the first few completions after it was queued (the order
+// of the jobs' notifications), not behind alice's backlog.
+func TestPfopFairShare(t *testing.T) {
+	var mu sync.Mutex
+	var order []string // "alice"/"bob" per notification, in arrival order
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		order = append(order, strings.TrimPrefix(r.URL.Path, "/"))
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	const workers = 2
+	e := newPfopEnv(t, func(c *gateway.Config, d *gateway.Deps) {
+		d.Egress = egress.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")})
+		c.Pfop.Workers = 0 // the backlog builds up first
+		// Submissions as fast as the test sends them.
+		free := c.Limits.Tiers[ufop.TierFree]
+		free.RPS, free.Burst, free.Concurrency = 0, 0, 0
+		c.Limits.Tiers[ufop.TierFree] = free
+	})
+	e.mustJSON(e.admin, "alice", http.MethodPut, "/v1/objects/alice-pics/f.png", string(testPNG(t, 8, 8)), nil)
+	e.mustJSON(e.admin, "bob", http.MethodPut, "/v1/objects/bob-pics/f.png", string(testPNG(t, 8, 8)), nil)
+	const many = 300
+	for range many {
+		e.submit(e.admin, "alice", map[string]string{"bucket": "alice-pics", "key": "f.png", "fops": "imageInfo", "notifyURL": srv.URL + "/alice"})
+	}
+	e.startGateway(func(c *gateway.Config, _ *gateway.Deps) { c.Pfop.Workers = workers })
+	testenv.Eventually(t, 30*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(order) >= 5 }, "alice's backlog under way")
+	mu.Lock()
+	before := len(order)
+	mu.Unlock()
+	e.submit(e.admin, "bob", map[string]string{"bucket": "bob-pics", "key": "f.png", "fops": "imageInfo", "notifyURL": srv.URL + "/bob"})
+	pos := -1
+	testenv.Eventually(t, 60*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		pos = slices.Index(order, "bob")
+		return pos >= 0
+	}, "bob's job notified")
+	waited := pos - before
+	t.Logf("bob's job ended after %d more of alice's (%d done before it was queued, %d queued)", waited, before, many)
+	if waited > 4*workers {
+		t.Errorf("bob's job waited behind %d of alice's jobs, want at most %d", waited, 4*workers)
 	}
 }

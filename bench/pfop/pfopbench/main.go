@@ -132,7 +132,7 @@ func (b *bench) runSync(cfg config) (result, error) {
 					return
 				}
 				t := time.Now()
-				resp, err := b.client.Get(b.base + "/bench/sync.jpg?" + fops(i/3)[i%3])
+				resp, err := b.client.Get(b.base + "/bench/sync.jpg?" + fops(i / 3)[i%3])
 				if err == nil {
 					_, err = io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()

@@ -55,7 +55,7 @@ type PfopConfig struct {
 func DefaultPfopConfig() PfopConfig {
 	return PfopConfig{Stream: protocol.PfopStream, Subject: protocol.PfopSubjectPrefix, Wake: protocol.PfopWakeSubject,
 		StateBucket: protocol.PfopStateBucket, Retention: 7 * 24 * time.Hour, AckWait: 30 * time.Second, PaidShare: 4,
-		Poll: 200 * time.Millisecond, IdleConsumer: time.Hour, Replicas: 1}
+		Poll: time.Second, IdleConsumer: time.Hour, Replicas: 1}
 }
 
 // Validate reports a config that cannot work.

@@ -48,6 +48,7 @@ func (g *Gateway) mountAdmin(e *echo.Echo) {
 	g.mountUsage(v1)
 
 	g.mountUFOPs(v1)
+	g.mountPfop(e, v1)
 }
 
 // authenticate checks the request's signature (SPEC §7). Uploads are

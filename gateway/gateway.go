@@ -81,11 +81,14 @@ type Config struct {
 	Usage UsageConfig
 
 	// FetchAllow are the non-public address ranges URLs fetched on a
-	// user's behalf (mirror origins) may reach (--fetch-allow); every
-	// other non-public address is refused (package egress).
+	// user's behalf (mirror origins, pfop notify URLs) may reach
+	// (--fetch-allow); every other non-public address is refused
+	// (package egress).
 	FetchAllow []netip.Prefix
 	// Mirror bounds fetches from mirror buckets' origins.
 	Mirror mirror.Config
+	// Pfop configures persistent processing (pfop.go).
+	Pfop PfopConfig
 
 	Catalog   catalog.Config
 	Discovery discovery.Config
@@ -114,6 +117,7 @@ func DefaultConfig() Config {
 		Conns:            DefaultConnsConfig(),
 		Mirror:           mirror.DefaultConfig(),
 		Usage:            DefaultUsageConfig(),
+		Pfop:             DefaultPfopConfig(),
 	}
 }
 
@@ -144,6 +148,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Mirror.Validate(); err != nil {
 		return fmt.Errorf("gateway: %w", err)
+	}
+	if err := c.Pfop.Validate(); err != nil {
+		return err
 	}
 	if err := c.Usage.Validate(); err != nil {
 		return err
@@ -184,6 +191,9 @@ type Gateway struct {
 	egress  *egress.Policy  // every URL fetched on a user's behalf
 	mirror  *mirror.Fetcher // fills mirror buckets (mirror.go)
 	usage   *usageMeter
+
+	pfop         *queue.Pfop  // nil without a queue
+	notifyClient *http.Client // pfop notifications, through g.egress
 
 	token    string // cluster token for agents
 	grantKey []byte // signs read grants (reads.go), derived from token
@@ -231,8 +241,9 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 	}
 	return &Gateway{egress: policy, mirror: mf, usage: um, cfg: cfg, deps: deps, logger: deps.Logger, store: deps.Store, cat: cat, reg: reg,
 		metrics: m, results: newResultCache(cfg.ResultCacheBytes), ready: make(chan struct{}), peers: peers,
-		limits: newLimiter(cfg.Limits, cat, func() int { return max(1, len(peers.Agents())) }, m.limit),
-		replay: newReplayGuard(deps.Etcd, cfg.Limits.ReplayPrefix, cfg.MaxSkew, cfg.Limits.ReplayEntries),
+		limits:       newLimiter(cfg.Limits, cat, func() int { return max(1, len(peers.Agents())) }, m.limit),
+		replay:       newReplayGuard(deps.Etcd, cfg.Limits.ReplayPrefix, cfg.MaxSkew, cfg.Limits.ReplayEntries),
+		notifyClient: policy.Client(egress.ClientConfig{}),
 		client: &http.Client{Transport: &http.Transport{
 			MaxIdleConnsPerHost: 256,
 			IdleConnTimeout:     90 * time.Second,
@@ -306,6 +317,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 		return fmt.Errorf("gateway: %w", err)
 	}
 	g.token, g.grantKey = tok, grantKey(tok)
+	if g.deps.Queue != nil {
+		if g.pfop, err = g.deps.Queue.Pfop(ctx, g.cfg.Pfop.Queue); err != nil {
+			return fmt.Errorf("gateway: %w", err)
+		}
+	}
 	for _, ch := range []<-chan struct{}{g.cat.Ready(), g.reg.Ready()} {
 		select {
 		case <-ch:
@@ -356,6 +372,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 				errc <- err
 			}
 		}(s, listeners[i])
+	}
+	if g.pfop != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); g.servePfop(ctx) }()
 	}
 	close(g.ready)
 	g.logger.Info("gateway serving", "addr", g.Addr(), "admin", g.AdminAddr())

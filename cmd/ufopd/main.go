@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 	"github.com/ufop/ufop/builder"
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/container"
+	"github.com/ufop/ufop/egress"
 	"github.com/ufop/ufop/embedded"
 	"github.com/ufop/ufop/gateway"
 	"github.com/ufop/ufop/internal/version"
@@ -121,6 +123,7 @@ func up(args []string, logger *slog.Logger) error {
 	fs.IntVar(&cfg.Agent.Workers, "workers", cfg.Agent.Workers, "built-in jobs run at once")
 	fs.Func("base-images", baseImagesHelp, listFlag(&cfg.BaseImages))
 	fetchAllowFlag(fs, &cfg.Gateway.FetchAllow)
+	fs.IntVar(&cfg.Gateway.Pfop.Workers, "pfop-workers", cfg.Gateway.Pfop.Workers, "persistent-processing jobs this gateway runs at once")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -132,6 +135,16 @@ func up(args []string, logger *slog.Logger) error {
 		return err
 	}
 	return serve(p)
+}
+
+const fetchAllowHelp = "comma-separated CIDRs that URLs fetched for users (pfop notify URLs) may reach although they are not public, e.g. 127.0.0.1/32"
+
+// allowFlag sets *list from --fetch-allow.
+func allowFlag(list *[]netip.Prefix) func(string) error {
+	return func(v string) (err error) {
+		*list, err = egress.ParseAllow(v)
+		return err
+	}
 }
 
 const baseImagesHelp = "comma-separated images, e.g. busybox:latest, that ufop.yaml may name as its base besides scratch and the user's own UFOP images (default: none)"
@@ -250,6 +263,7 @@ func runGateway(args []string, logger *slog.Logger) error {
 	fs.DurationVar(&cfg.Conns.ReadHeaderTimeout, "read-header-timeout", cfg.Conns.ReadHeaderTimeout, "cut clients that take longer to send a request header")
 	fs.DurationVar(&cfg.Conns.IdleTimeout, "idle-timeout", cfg.Conns.IdleTimeout, "close keep-alive connections idle this long")
 	fetchAllowFlag(fs, &cfg.FetchAllow)
+	fs.IntVar(&cfg.Pfop.Workers, "pfop-workers", cfg.Pfop.Workers, "persistent-processing jobs this gateway runs at once")
 
 	fs.DurationVar(&cfg.Usage.Recorder.Interval, "usage-interval", cfg.Usage.Recorder.Interval, "flush usage counts to NATS this often (at most 10s): a killed gateway loses at most this much")
 	tierLimits := fs.String("tier-limits", "", `JSON file of default limits by tier, e.g. {"free":{"rps":50,"burst":100,"concurrency":20,"commands":{"facecrop":5}}} (docs/limits.md)`)

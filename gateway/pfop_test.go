@@ -27,7 +27,6 @@ import (
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/agent"
 	"github.com/ufop/ufop/auth"
-	"github.com/ufop/ufop/egress"
 	"github.com/ufop/ufop/gateway"
 	"github.com/ufop/ufop/internal/testenv"
 	"github.com/ufop/ufop/queue"

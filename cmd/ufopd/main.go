@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -135,16 +134,6 @@ func up(args []string, logger *slog.Logger) error {
 		return err
 	}
 	return serve(p)
-}
-
-const fetchAllowHelp = "comma-separated CIDRs that URLs fetched for users (pfop notify URLs) may reach although they are not public, e.g. 127.0.0.1/32"
-
-// allowFlag sets *list from --fetch-allow.
-func allowFlag(list *[]netip.Prefix) func(string) error {
-	return func(v string) (err error) {
-		*list, err = egress.ParseAllow(v)
-		return err
-	}
 }
 
 const baseImagesHelp = "comma-separated images, e.g. busybox:latest, that ufop.yaml may name as its base besides scratch and the user's own UFOP images (default: none)"

@@ -26,7 +26,6 @@ import (
 	"github.com/ufop/ufop/builder"
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/container"
-	"github.com/ufop/ufop/egress"
 	"github.com/ufop/ufop/embedded"
 	"github.com/ufop/ufop/gateway"
 	"github.com/ufop/ufop/internal/version"

@@ -51,6 +51,10 @@ type Config struct {
 	Gateway gateway.Config
 	Agent   agent.Config
 	Storage storage.Config
+	// StorageURL, when set, names the object store instead of
+	// Storage.Dir: file://DIR or s3://BUCKET[/PREFIX]?endpoint=URL
+	// (storage.Open). Storage.MaxObjectBytes still applies.
+	StorageURL string
 	Scaler  scaler.Config
 }
 
@@ -168,7 +172,12 @@ func (p *Platform) Run(ctx context.Context) error {
 	if scfg.Dir == "" {
 		scfg.Dir = filepath.Join(dir, "objects")
 	}
-	store, err := storage.New(scfg, p.logger)
+	var store storage.Store
+	if p.cfg.StorageURL != "" {
+		store, err = storage.Open(ctx, p.cfg.StorageURL, storage.OpenOptions{Logger: p.logger, MaxObjectBytes: scfg.MaxObjectBytes})
+	} else {
+		store, err = storage.New(scfg, p.logger)
+	}
 	if err != nil {
 		return err
 	}

@@ -55,7 +55,7 @@ type Config struct {
 	// Storage.Dir: file://DIR or s3://BUCKET[/PREFIX]?endpoint=URL
 	// (storage.Open). Storage.MaxObjectBytes still applies.
 	StorageURL string
-	Scaler  scaler.Config
+	Scaler     scaler.Config
 }
 
 // DefaultConfig returns the defaults; DataDir must still be set.

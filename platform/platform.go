@@ -186,7 +186,6 @@ func (p *Platform) Run(ctx context.Context) error {
 	}
 	defer cli.Close()
 
-
 	gcfg := p.cfg.Gateway
 	gcfg.Catalog.MasterKey = key
 	acfg := p.cfg.Agent

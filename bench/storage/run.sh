@@ -47,8 +47,9 @@ PIDS+=($!)
 S3=http://127.0.0.1:$S3PORT
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$S3PORT") 2>/dev/null && break; sleep 0.1; done
 REMOTE=":s3,provider=Other,endpoint=\"$S3\",access_key_id=$AK,secret_access_key=$SK:"
-rclone mkdir "${REMOTE}ufop" -q
-rclone mkdir "${REMOTE}direct" -q
+# rclone's transport cannot take a custom CA bundle; loopback http needs none.
+env -u AWS_CA_BUNDLE rclone mkdir "${REMOTE}ufop" -q
+env -u AWS_CA_BUNDLE rclone mkdir "${REMOTE}direct" -q
 
 # start NAME STORAGE_URL: one `ufopd up` with its own ports and data dir.
 GWFLAGS=()

@@ -51,7 +51,11 @@ type Config struct {
 	Gateway gateway.Config
 	Agent   agent.Config
 	Storage storage.Config
-	Scaler  scaler.Config
+	// StorageURL, when set, names the object store instead of
+	// Storage.Dir: file://DIR or s3://BUCKET[/PREFIX]?endpoint=URL
+	// (storage.Open). Storage.MaxObjectBytes still applies.
+	StorageURL string
+	Scaler     scaler.Config
 }
 
 // DefaultConfig returns the defaults; DataDir must still be set.
@@ -131,6 +135,24 @@ func (p *Platform) Run(ctx context.Context) error {
 	if err := CheckListeners(p.listeners()...); err != nil {
 		return err
 	}
+	scfg := p.cfg.Storage
+	if scfg.Dir == "" {
+		scfg.Dir = filepath.Join(dir, "objects")
+	}
+	// The object store first: a wrong --storage fails before anything
+	// else starts.
+	var store storage.Store
+	var err error
+	if p.cfg.StorageURL != "" {
+		store, err = storage.Open(ctx, p.cfg.StorageURL, storage.OpenOptions{Logger: p.logger, MaxObjectBytes: scfg.MaxObjectBytes})
+	} else {
+		store, err = storage.New(scfg, p.logger)
+	}
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
 	key, err := catalog.LoadMasterKey(filepath.Join(dir, "master.key"))
 	if err != nil {
 		return err
@@ -163,16 +185,6 @@ func (p *Platform) Run(ctx context.Context) error {
 		return fmt.Errorf("platform: etcd client: %w", err)
 	}
 	defer cli.Close()
-
-	scfg := p.cfg.Storage
-	if scfg.Dir == "" {
-		scfg.Dir = filepath.Join(dir, "objects")
-	}
-	store, err := storage.New(scfg, p.logger)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
 
 	gcfg := p.cfg.Gateway
 	gcfg.Catalog.MasterKey = key

@@ -52,6 +52,40 @@ if [ ! -d ../shared/testdata/images ]; then
 	exit 1
 fi
 
+# --- S3: one versitygw on loopback for the whole run (storage and gateway
+# tests use it through UFOP_TEST_S3_*; see internal/testenv/s3.go) ---
+export PATH="$PATH:$(go env GOPATH)/bin"
+if ! command -v versitygw >/dev/null; then
+	echo "test.sh: installing versitygw"
+	go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+fi
+s3dir=$(mktemp -d)
+s3pid=
+stop_s3() {
+	if [ -n "$s3pid" ]; then kill "$s3pid" 2>/dev/null || true; wait "$s3pid" 2>/dev/null || true; fi
+	rm -rf "$s3dir" "$s3dir.log"
+}
+trap stop_s3 EXIT
+export UFOP_TEST_S3_ACCESS_KEY=ufoptest UFOP_TEST_S3_SECRET_KEY=ufoptestsecret
+for try in 1 2 3 4 5; do
+	s3port=$((20000 + RANDOM % 20000))
+	versitygw --access "$UFOP_TEST_S3_ACCESS_KEY" --secret "$UFOP_TEST_S3_SECRET_KEY" \
+		--port "127.0.0.1:$s3port" --keep-alive --quiet posix "$s3dir" >"$s3dir.log" 2>&1 &
+	s3pid=$!
+	for _ in $(seq 50); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$s3port") 2>/dev/null; then break 2; fi
+		kill -0 "$s3pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill "$s3pid" 2>/dev/null || true; wait "$s3pid" 2>/dev/null || true; s3pid=
+done
+if [ -z "$s3pid" ]; then
+	echo "test.sh: versitygw did not start:" >&2; cat "$s3dir.log" >&2; exit 1
+fi
+export UFOP_TEST_S3_ENDPOINT="http://127.0.0.1:$s3port"
+echo "test.sh: versitygw on $UFOP_TEST_S3_ENDPOINT"
+# --- end S3 ---
+
 echo "== go vet"
 go vet ./...
 

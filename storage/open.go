@@ -26,9 +26,9 @@ func (l Location) String() string {
 	if l.Scheme == "file" {
 		return "file://" + l.Dir
 	}
-	u := "s3://" + l.Bucket
+	u := url.URL{Scheme: "s3", Host: l.Bucket}
 	if l.Prefix != "" {
-		u += "/" + l.Prefix
+		u.Path = "/" + l.Prefix
 	}
 	q := url.Values{}
 	if l.Endpoint != "" {
@@ -37,10 +37,8 @@ func (l Location) String() string {
 	if l.Region != "" {
 		q.Set("region", l.Region)
 	}
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	return u
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // maxStorageURL bounds a --storage URL.

@@ -41,6 +41,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ufop/ufop"
@@ -187,9 +188,6 @@ func NewS3(ctx context.Context, cfg S3Config, logger *slog.Logger) (*S3, error) 
 		loadOpts = append(loadOpts, awsconfig.WithCredentialsProvider(
 			credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken)))
 	}
-	if cfg.HTTPClient != nil {
-		loadOpts = append(loadOpts, awsconfig.WithHTTPClient(cfg.HTTPClient))
-	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
 		return nil, ufop.Errorf(ufop.KindInvalid, "s3 storage: load the AWS configuration: %w", err)
@@ -198,6 +196,9 @@ func NewS3(ctx context.Context, cfg S3Config, logger *slog.Logger) (*S3, error) 
 		awsCfg.Region = "us-east-1"
 	}
 	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		if cfg.HTTPClient != nil {
+			o.HTTPClient = cfg.HTTPClient
+		}
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 			o.UsePathStyle = true
@@ -237,12 +238,16 @@ func (s *S3) probe(ctx context.Context) error {
 		switch ae.ErrorCode() {
 		case "NoSuchBucket", "NotFound":
 			return ufop.Errorf(ufop.KindNotFound, "s3 storage: bucket %q does not exist at %s: create it first", s.cfg.Bucket, where)
-		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "InvalidClientTokenId":
+		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "InvalidClientTokenId", "XAdminUserNotFound":
 			return ufop.Errorf(ufop.KindUnauthenticated, "s3 storage: %s rejected the credentials (%s): check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", where, ae.ErrorCode())
 		case "AccessDenied", "AllAccessDisabled":
 			return ufop.Errorf(ufop.KindPermission, "s3 storage: the credentials may not list bucket %q at %s (%s)", s.cfg.Bucket, where, ae.ErrorCode())
 		case "PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException":
 			return ufop.Errorf(ufop.KindInvalid, "s3 storage: bucket %q at %s is in another region (%s): set region=", s.cfg.Bucket, where, ae.ErrorCode())
+		}
+		var re *smithyhttp.ResponseError
+		if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusForbidden {
+			return ufop.Errorf(ufop.KindUnauthenticated, "s3 storage: %s rejected the credentials (%s: %s): check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", where, ae.ErrorCode(), ae.ErrorMessage())
 		}
 		return ufop.Errorf(ufop.KindUnavailable, "s3 storage: bucket %q at %s: %s: %s", s.cfg.Bucket, where, ae.ErrorCode(), ae.ErrorMessage())
 	}

@@ -122,6 +122,8 @@ func up(args []string, logger *slog.Logger) error {
 	fs.Func("base-images", baseImagesHelp, listFlag(&cfg.BaseImages))
 	fetchAllowFlag(fs, &cfg.Gateway.FetchAllow)
 	fs.IntVar(&cfg.Gateway.Pfop.Workers, "pfop-workers", cfg.Gateway.Pfop.Workers, "persistent-processing jobs this gateway runs at once")
+
+	fs.StringVar(&cfg.StorageURL, "storage", "", storageHelp)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -134,6 +136,8 @@ func up(args []string, logger *slog.Logger) error {
 	}
 	return serve(p)
 }
+
+const storageHelp = "object store: file://DIR or s3://BUCKET[/PREFIX]?endpoint=http://HOST:PORT[&region=R], credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the AWS config (default file://DATA/objects)"
 
 const baseImagesHelp = "comma-separated images, e.g. busybox:latest, that ufop.yaml may name as its base besides scratch and the user's own UFOP images (default: none)"
 
@@ -238,6 +242,7 @@ func runGateway(args []string, logger *slog.Logger) error {
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	cl.register(fs)
 	fs.StringVar(&data, "data", "./data", "object storage directory")
+	storageURL := fs.String("storage", "", storageHelp)
 	fs.StringVar(&keyFile, "master-key", "", "file holding the 32-byte master key shared by all gateways (default DATA/master.key, created if missing)")
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "public listen address")
 	fs.StringVar(&cfg.AdminAddr, "admin-addr", "", "separate listen address for the admin API and uploads")
@@ -284,7 +289,12 @@ func runGateway(args []string, logger *slog.Logger) error {
 		return err
 	}
 	defer cli.Close()
-	store, err := storage.New(storage.Config{Dir: filepath.Join(data, "objects")}, logger)
+	if *storageURL == "" {
+		*storageURL = "file://" + filepath.Join(data, "objects")
+	}
+	octx, ocancel := context.WithTimeout(context.Background(), time.Minute)
+	store, err := storage.Open(octx, *storageURL, storage.OpenOptions{Logger: logger})
+	ocancel()
 	if err != nil {
 		return err
 	}

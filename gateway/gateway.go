@@ -393,10 +393,16 @@ func (g *Gateway) metricsHandler(open bool) echo.HandlerFunc {
 	if open {
 		return h
 	}
+	return g.tokenGuard("/metrics", h)
+}
+
+// tokenGuard lets through only requests with the cluster token as a
+// bearer token; what names the guarded endpoint in the refusal.
+func (g *Gateway) tokenGuard(what string, h echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		got := c.Request().Header.Get("Authorization")
 		if g.token == "" || subtle.ConstantTimeCompare([]byte(got), []byte("Bearer "+g.token)) != 1 {
-			return ufop.Errorf(ufop.KindUnauthenticated, "/metrics on this listener needs the cluster token (Authorization: Bearer <token>); or scrape the admin listener (--admin-addr)")
+			return ufop.Errorf(ufop.KindUnauthenticated, "%s on this listener needs the cluster token (Authorization: Bearer <token>); or use the admin listener (--admin-addr)", what)
 		}
 		return h(c)
 	}
@@ -410,6 +416,7 @@ func (g *Gateway) publicRoutes(admin bool) *echo.Echo {
 	if admin {
 		g.mountAdmin(e)
 		e.GET("/metrics", g.metricsHandler(false))
+		g.mountPprof(e, false)
 	}
 	e.GET("/*", g.serveObject)
 	e.HEAD("/*", g.serveObject)
@@ -420,6 +427,7 @@ func (g *Gateway) adminRoutes() *echo.Echo {
 	e := g.newEcho()
 	g.mountAdmin(e)
 	e.GET("/metrics", g.metricsHandler(true))
+	g.mountPprof(e, true)
 	return e
 }
 
@@ -521,6 +529,8 @@ func routeOf(c echo.Context) string {
 		return "health"
 	case p == "/metrics":
 		return "metrics"
+	case strings.HasPrefix(p, "/debug/pprof/"):
+		return "pprof"
 	case p == protocol.InternalObjectsPath+"*":
 		return "internal"
 	case len(p) >= 4 && p[:4] == "/v1/":

@@ -171,6 +171,7 @@ type Gateway struct {
 	reg     *discovery.Registry
 	metrics *metrics
 	results *resultCache
+	fast    *fastPath // fastpath.go; nil without a result cache
 	client  *http.Client
 	peers   *discovery.Registry // live gateways, for limit shares
 	limits  *limiter
@@ -218,7 +219,11 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Gateway{egress: policy, mirror: mf, cfg: cfg, deps: deps, logger: deps.Logger, store: deps.Store, cat: cat, reg: reg,
+	var fast *fastPath
+	if cfg.ResultCacheBytes > 0 {
+		fast = newFastPath(max(64<<10, cfg.ResultCacheBytes/16))
+	}
+	return &Gateway{fast: fast, egress: policy, mirror: mf, cfg: cfg, deps: deps, logger: deps.Logger, store: deps.Store, cat: cat, reg: reg,
 		metrics: m, results: newResultCache(cfg.ResultCacheBytes), ready: make(chan struct{}), peers: peers,
 		limits: newLimiter(cfg.Limits, cat, func() int { return max(1, len(peers.Agents())) }, m.limit),
 		replay: newReplayGuard(deps.Etcd, cfg.Limits.ReplayPrefix, cfg.MaxSkew, cfg.Limits.ReplayEntries),
@@ -320,9 +325,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 		g.adminAddr = aln.Addr().String()
 		g.mu.Unlock()
 		listeners = append(listeners, g.limitConns(aln))
-		servers = append(servers, g.server(g.publicRoutes(false), listeners[0]), g.server(g.adminRoutes(), listeners[1]))
+		servers = append(servers, g.server(g.publicHandler(false), listeners[0]), g.server(g.adminRoutes(), listeners[1]))
 	} else {
-		servers = append(servers, g.server(g.publicRoutes(true), listeners[0]))
+		servers = append(servers, g.server(g.publicHandler(true), listeners[0]))
 	}
 	if err := g.announce(ctx, &wg, ln.Addr().String()); err != nil {
 		for _, l := range listeners {

@@ -98,7 +98,7 @@ func (w *discardWriter) reset()                      { clear(w.h); w.status, w.n
 // that what each costs can be read off (docs/benchmarks.md).
 func BenchmarkHitPath(b *testing.B) {
 	g := hitGateway(b)
-	handler := g.publicHandler()
+	handler := g.publicHandler(false)
 	serve := func(b *testing.B, h http.Handler) {
 		req := httptest.NewRequest(http.MethodGet, hitTarget, nil)
 		req.RemoteAddr = "127.0.0.1:40000"

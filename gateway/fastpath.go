@@ -4,7 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-		"sync"
+	"sync"
 	"sync/atomic"
 	"time"
 

@@ -28,8 +28,8 @@ import (
 //   - the result is still in the memory cache.
 //
 // Anything else, and every request the fast path does not know, goes the
-// full way (serveObject), which answers it and its errors; a refused
-// limit is refused again there, as a refusal consumes nothing. Only
+// full way (serveObject), which answers it and its errors; a limiter
+// refusal is answered as the full path answers it. Only
 // unsigned GETs of built-in pipelines without styles, refs, mirror or
 // conditional headers are remembered (fastRemember).
 
@@ -89,45 +89,55 @@ func (g *Gateway) publicHandler(admin bool) http.Handler {
 		return e
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !g.serveFast(w, r) {
+		served, refused := g.serveFast(w, r)
+		switch {
+		case refused != nil:
+			// The limiter's refusal, answered (and logged and counted)
+			// as the full path would, without charging it twice.
+			c := e.AcquireContext()
+			c.Reset(r, w)
+			g.observe(func(echo.Context) error { return refused })(c)
+			e.ReleaseContext(c)
+		case !served:
 			e.ServeHTTP(w, r)
 		}
 	})
 }
 
 // serveFast answers r and returns true when the fast path may; false
-// leaves r untouched for the full path.
-func (g *Gateway) serveFast(w http.ResponseWriter, r *http.Request) bool {
+// leaves r untouched for the full path, or, with an error, for its
+// limiter's refusal to be answered.
+func (g *Gateway) serveFast(w http.ResponseWriter, r *http.Request) (bool, error) {
 	if r.Method != http.MethodGet || r.URL.RawQuery == "" || r.Header.Get("If-None-Match") != "" {
-		return false
+		return false, nil
 	}
 	k := fastKey{host: r.Host, uri: r.RequestURI}
 	e := g.fast.get(k)
 	if e == nil {
-		return false
+		return false, nil
 	}
 	if g.cat.BucketRevision(e.bucket.Name) != e.rev {
 		g.fast.forget(k)
-		return false
+		return false, nil
 	}
 	if mayRead(requester{referer: r.Header.Get("Referer"), host: r.Host}, e.bucket) != nil {
-		return false
+		return false, nil
 	}
 	res, ok := g.results.get(e.etag)
 	if !ok {
 		g.fast.forget(k)
-		return false
+		return false, nil
 	}
 	start := time.Now()
 	release, err := g.limits.admit(e.bucket.Owner, e.bucket.Name, e.steps)
 	if err != nil {
-		return false
+		return false, err
 	}
 	defer release()
 	obj, err := g.store.Stat(r.Context(), e.bucket.Name, e.key)
 	if err != nil || obj.ETag != e.srcETag || !obj.Modified.Equal(e.modified) {
 		g.fast.forget(k)
-		return false
+		return false, nil
 	}
 	h := w.Header()
 	for _, hv := range e.hdr {
@@ -146,7 +156,7 @@ func (g *Gateway) serveFast(w http.ResponseWriter, r *http.Request) bool {
 	if ctx := r.Context(); g.logger.Enabled(ctx, slog.LevelInfo) {
 		g.logFast(ctx, r, e, id, n, d)
 	}
-	return true
+	return true, nil
 }
 
 func (g *Gateway) logFast(ctx context.Context, r *http.Request, e *fastEntry, id string, n int, d time.Duration) {

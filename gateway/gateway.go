@@ -184,6 +184,7 @@ type Gateway struct {
 	reg     *discovery.Registry
 	metrics *metrics
 	results *resultCache
+	fast    *fastPath // fastpath.go; nil without a result cache
 	client  *http.Client
 	peers   *discovery.Registry // live gateways, for limit shares
 	limits  *limiter
@@ -239,7 +240,11 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Gateway{egress: policy, mirror: mf, usage: um, cfg: cfg, deps: deps, logger: deps.Logger, store: deps.Store, cat: cat, reg: reg,
+	var fast *fastPath
+	if cfg.ResultCacheBytes > 0 {
+		fast = newFastPath(max(64<<10, cfg.ResultCacheBytes/16))
+	}
+	return &Gateway{fast: fast, egress: policy, mirror: mf, usage: um, cfg: cfg, deps: deps, logger: deps.Logger, store: deps.Store, cat: cat, reg: reg,
 		metrics: m, results: newResultCache(cfg.ResultCacheBytes), ready: make(chan struct{}), peers: peers,
 		limits:       newLimiter(cfg.Limits, cat, func() int { return max(1, len(peers.Agents())) }, m.limit),
 		replay:       newReplayGuard(deps.Etcd, cfg.Limits.ReplayPrefix, cfg.MaxSkew, cfg.Limits.ReplayEntries),
@@ -353,9 +358,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 		g.adminAddr = aln.Addr().String()
 		g.mu.Unlock()
 		listeners = append(listeners, g.limitConns(aln))
-		servers = append(servers, g.server(g.publicRoutes(false), listeners[0]), g.server(g.adminRoutes(), listeners[1]))
+		servers = append(servers, g.server(g.publicHandler(false), listeners[0]), g.server(g.adminRoutes(), listeners[1]))
 	} else {
-		servers = append(servers, g.server(g.publicRoutes(true), listeners[0]))
+		servers = append(servers, g.server(g.publicHandler(true), listeners[0]))
 	}
 	if err := g.announce(ctx, &wg, ln.Addr().String()); err != nil {
 		for _, l := range listeners {
@@ -430,10 +435,16 @@ func (g *Gateway) metricsHandler(open bool) echo.HandlerFunc {
 	if open {
 		return h
 	}
+	return g.tokenGuard("/metrics", h)
+}
+
+// tokenGuard lets through only requests with the cluster token as a
+// bearer token; what names the guarded endpoint in the refusal.
+func (g *Gateway) tokenGuard(what string, h echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		got := c.Request().Header.Get("Authorization")
 		if g.token == "" || subtle.ConstantTimeCompare([]byte(got), []byte("Bearer "+g.token)) != 1 {
-			return ufop.Errorf(ufop.KindUnauthenticated, "/metrics on this listener needs the cluster token (Authorization: Bearer <token>); or scrape the admin listener (--admin-addr)")
+			return ufop.Errorf(ufop.KindUnauthenticated, "%s on this listener needs the cluster token (Authorization: Bearer <token>); or use the admin listener (--admin-addr)", what)
 		}
 		return h(c)
 	}
@@ -447,6 +458,7 @@ func (g *Gateway) publicRoutes(admin bool) *echo.Echo {
 	if admin {
 		g.mountAdmin(e)
 		e.GET("/metrics", g.metricsHandler(false))
+		g.mountPprof(e, false)
 	}
 	e.GET("/*", g.serveObject)
 	e.HEAD("/*", g.serveObject)
@@ -457,6 +469,7 @@ func (g *Gateway) adminRoutes() *echo.Echo {
 	e := g.newEcho()
 	g.mountAdmin(e)
 	e.GET("/metrics", g.metricsHandler(true))
+	g.mountPprof(e, true)
 	return e
 }
 
@@ -561,6 +574,8 @@ func routeOf(c echo.Context) string {
 		return "health"
 	case p == "/metrics":
 		return "metrics"
+	case strings.HasPrefix(p, "/debug/pprof/"):
+		return "pprof"
 	case p == protocol.InternalObjectsPath+"*":
 		return "internal"
 	case len(p) >= 4 && p[:4] == "/v1/":

@@ -81,6 +81,7 @@ func (g *Gateway) serveObject(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	rev := g.cat.BucketRevision(bucketName) // before b: the fast path's memo (fastpath.go)
 	b, err := g.cat.Bucket(bucketName)
 	if err != nil {
 		return err
@@ -231,6 +232,9 @@ func (g *Gateway) serveObject(c echo.Context) error {
 	h.Set("Content-Length", strconv.Itoa(len(res.body)))
 	if r.Method == http.MethodHead {
 		return c.NoContent(http.StatusOK)
+	}
+	if hit && !signed && !missing && styles.defs == nil && len(refs) == 0 {
+		g.fastRemember(c, b, rev, key, p, obj, etag, res)
 	}
 	return c.Blob(http.StatusOK, res.contentType, res.body)
 }

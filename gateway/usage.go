@@ -186,13 +186,18 @@ func (g *Gateway) usageCmd(fops string) string {
 // pool. Requests that named no bucket of anyone count for no one.
 func (u *usageMeter) finish(n *usageNote, now time.Time, status int, bytes int64, d time.Duration) {
 	if n.owner != "" {
-		c := usage.Counts{Requests: 1, BytesOut: bytes, ProcessMicros: d.Microseconds()}
-		if status >= 400 {
-			c.Errors = 1
-		}
-		u.rec.Meter().Add(usage.Key{Minute: usage.MinuteOf(now), Owner: n.owner, Bucket: n.bucket, Cmd: n.cmd}, c)
+		u.count(n.owner, n.bucket, n.cmd, now, status, bytes, d)
 	}
 	u.notes.Put(n)
+}
+
+// count counts one request of owner's bucket under cmd.
+func (u *usageMeter) count(owner, bucket, cmd string, now time.Time, status int, bytes int64, d time.Duration) {
+	c := usage.Counts{Requests: 1, BytesOut: bytes, ProcessMicros: d.Microseconds()}
+	if status >= 400 {
+		c.Errors = 1
+	}
+	u.rec.Meter().Add(usage.Key{Minute: usage.MinuteOf(now), Owner: owner, Bucket: bucket, Cmd: cmd}, c)
 }
 
 func (u *usageMeter) run(ctx context.Context) { u.rec.Run(ctx) }

@@ -488,3 +488,32 @@ func TestUsageCountsStyles(t *testing.T) {
 		}
 	}
 }
+
+// Repeated GETs of one cached result are answered by the fast path in
+// front of the router; each is counted all the same.
+func TestUsageCountsFastPathHits(t *testing.T) {
+	testneed.Integration(t, "embedded etcd and NATS, a gateway")
+	f := newUsageFleet(t, time.Second)
+	start := time.Now()
+	const n = 20
+	for range n {
+		resp, err := http.Get(f.urls[0] + "/alice-pics/g.jpg?imageView2/2/w/40")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET: %s", resp.Status)
+		}
+	}
+	from := url.QueryEscape(start.Add(-time.Minute).UTC().Format(time.RFC3339))
+	var got usageTally
+	s := usageSeries{"alice", "alice-pics", "imageView2"}
+	testenv.Eventually(t, 15*time.Second, func() bool {
+		got = sum(f.usage(0, "alice", "by=day&from="+from))
+		return got[s].Requests >= n
+	}, "%d requests counted: %v", n, &got)
+	if got[s].Requests != n {
+		t.Errorf("counted %d requests, want %d", got[s].Requests, n)
+	}
+}

@@ -109,6 +109,8 @@ type Disk struct {
 	// DeleteBucket holds it exclusively while it checks the bucket is empty
 	// and removes it, so a put never lands in a bucket being deleted.
 	mu sync.RWMutex
+	// memo serves Stat from a stat(2) of unchanged files (diskstat.go).
+	memo statMemo
 }
 
 // New opens (creating if needed) the store under cfg.Dir and removes stale
@@ -510,16 +512,6 @@ func (s *Disk) Copy(ctx context.Context, src, dst ufop.ObjectRef) (ufop.Object, 
 	}
 	defer rd.Close()
 	return s.Put(ctx, dst.Bucket, dst.Key, rd, PutOptions{ContentType: rd.ContentType})
-}
-
-// Stat returns an object's metadata.
-func (s *Disk) Stat(ctx context.Context, bucket, key string) (ufop.Object, error) {
-	f, m, err := s.open(bucket, key)
-	if err != nil {
-		return ufop.Object{}, err
-	}
-	f.Close()
-	return m.object(bucket), nil
 }
 
 // Delete removes bucket/key. Readers that have it open keep reading.

@@ -4,6 +4,7 @@
 #
 #   portrait.jpg (800x533) -> 200x200 fill: requests/s vs vipsthumbnail's images/s
 #   9643x10328.jpg (100 MP) -> 500x500 fit: wall time, whole-process peak RSS
+#   quality at q80: PSNR and SSIM against a Lanczos reference, output bytes
 #   16 concurrent 100 MP requests (ufopd unpinned, default GOMAXPROCS): none
 #   may fail, whole-process peak RSS
 #
@@ -75,7 +76,8 @@ wait_http() {
 echo "== build" >&2
 (cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$WORK/ufopd" ./cmd/ufopd &&
 	CGO_ENABLED=0 go build -trimpath -o "$WORK/ufopctl" ./cmd/ufopctl &&
-	CGO_ENABLED=0 go build -trimpath -o "$WORK/httpload" ./bench/images/httpload)
+	CGO_ENABLED=0 go build -trimpath -o "$WORK/httpload" ./bench/images/httpload &&
+	CGO_ENABLED=0 go build -trimpath -o "$WORK/quality" ./bench/images/quality)
 {
 	date -u +%FT%TZ
 	git -C "$ROOT" rev-parse --short HEAD
@@ -142,8 +144,18 @@ for r in $(seq "$ROUNDS"); do
 done
 cp "$WORK/vout/p$(seq -w "$VIPS_FILES" | head -n1).jpg" "$OUT/vips-portrait.jpg"
 cp "$WORK/vout/9643x10328.jpg" "$OUT/vips-huge.jpg"
+
+# --- quality at q80 against a Lanczos reference from the full decode --------
+echo "== quality at q80" >&2
+load -key p -copies 10 -n 1 -fop imageView2/1/w/200/h/200/q/80 -out "$OUT/q80-ufop-portrait.jpg" >/dev/null
+load -key h -copies $((HUGE_N * ROUNDS + 1)) -first $((HUGE_N * ROUNDS)) -n 1 -fop imageView2/2/w/500/h/500/q/80 \
+	-out "$OUT/q80-ufop-huge.jpg" >/dev/null
+VIPS_CONCURRENCY=1 vipsthumbnail -s 200x200 -m centre -o "$OUT/q80-vips-portrait.jpg[Q=80,strip]" "$PORTRAIT"
+VIPS_CONCURRENCY=1 vipsthumbnail -s 500x500 -o "$OUT/q80-vips-huge.jpg[Q=80,strip]" "$HUGE"
 stop "$UFOPD_PID"
 UFOPD_PID=
+"$WORK/quality" -mode fill "$PORTRAIT" "$OUT/q80-ufop-portrait.jpg" "$OUT/q80-vips-portrait.jpg" >"$OUT/quality.jsonl"
+"$WORK/quality" -mode fit "$HUGE" "$OUT/q80-ufop-huge.jpg" "$OUT/q80-vips-huge.jpg" >>"$OUT/quality.jsonl"
 
 # --- concurrency: CONC 100 MP requests at once, default GOMAXPROCS ----------
 echo "== ufopd up (all CPUs): $CONC concurrent 100 MP requests" >&2

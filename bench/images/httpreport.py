@@ -39,3 +39,13 @@ if hr:
 for c in by.get("ufop-huge-concurrent", []):
     r = c["r"]
     print(f"\n{r['n']} concurrent 100 MP requests (c={r['c']}): all 200, wall {r['wall_s']:.2f} s, max latency {r['max_ms']:.0f} ms, whole-process peak RSS {r['peak_rss_mb']:.0f} MB (reset before: {r['peak_reset']})")
+
+try:
+    q = [json.loads(l) for l in open(f"{out}/quality.jsonl")]
+except FileNotFoundError:
+    q = []
+if q:
+    print("\n| q80 thumbnail | size | bytes | PSNR dB | SSIM |")
+    print("|---|---|---:|---:|---:|")
+    for s in q:
+        print(f"| {s['file'].rsplit('/', 1)[-1]} | {s['w']}x{s['h']} | {s['bytes']} | {s['psnr_db']:.2f} | {s['ssim']:.4f} |")

@@ -73,6 +73,10 @@ func run(args []string, stdout io.Writer) error {
 	return nil
 }
 
+// identicalPSNR stands for identical images (infinite PSNR), which JSON
+// cannot carry.
+const identicalPSNR = 99
+
 // psnr over the R, G and B samples of two images of the same size.
 func psnr(a, b *image.NRGBA) float64 {
 	var se float64
@@ -85,7 +89,7 @@ func psnr(a, b *image.NRGBA) float64 {
 		}
 	}
 	if se == 0 {
-		return math.Inf(1)
+		return identicalPSNR
 	}
 	return 10 * math.Log10(255*255/(se/float64(n)))
 }

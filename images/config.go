@@ -35,11 +35,22 @@ type Config struct {
 	// MaxDecodes bounds concurrent Runs holding decoded pixels, so memory
 	// stays proportional to it rather than to the request rate.
 	MaxDecodes int
+	// MaxDecodeBytes is the pixel budget shared by the Runs holding
+	// decoded pixels: each reserves its estimate (decodeEstimate, from the
+	// source header and the decode scale) before decoding and waits while
+	// the others' reservations leave too little. An estimate over the
+	// budget reserves all of it, so such a Run decodes alone.
+	MaxDecodeBytes int64
 	// DefaultQuality is the JPEG quality when a step names none.
 	DefaultQuality int
 	// FontDirs are searched for fonts named by text watermarks.
 	FontDirs []string
 }
+
+// DefaultMaxDecodeBytes is the default pixel budget: with the rest of
+// `ufopd up` (about 100 MB) it keeps the process under 1 GiB whatever the
+// request mix.
+const DefaultMaxDecodeBytes = 640 << 20
 
 // DefaultConfig returns the defaults of SPEC §1.
 func DefaultConfig() Config {
@@ -51,6 +62,7 @@ func DefaultConfig() Config {
 		MaxPipeline:     fop.DefaultMaxSteps,
 		Deadline:        30 * time.Second,
 		MaxDecodes:      runtime.GOMAXPROCS(0),
+		MaxDecodeBytes:  DefaultMaxDecodeBytes,
 		DefaultQuality:  specQuality,
 		FontDirs:        []string{"/usr/share/fonts"},
 	}
@@ -73,6 +85,8 @@ func (c Config) Validate() error {
 		return ufop.Errorf(ufop.KindInvalid, "images: Deadline must be positive, got %s", c.Deadline)
 	case c.MaxDecodes <= 0:
 		return ufop.Errorf(ufop.KindInvalid, "images: MaxDecodes must be positive, got %d", c.MaxDecodes)
+	case c.MaxDecodeBytes <= 0:
+		return ufop.Errorf(ufop.KindInvalid, "images: MaxDecodeBytes must be positive, got %d", c.MaxDecodeBytes)
 	case c.DefaultQuality < 1 || c.DefaultQuality > 100:
 		return ufop.Errorf(ufop.KindInvalid, "images: DefaultQuality must be 1-100, got %d", c.DefaultQuality)
 	}

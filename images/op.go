@@ -76,9 +76,9 @@ type frame struct {
 	// such a step must be the last built-in step.
 	body        []byte
 	contentType string
-	// holding is set while the frame holds one of the Processor's decode
-	// slots.
-	holding bool
+	// holding is the bytes of the Processor's decode budget the frame
+	// holds with its decode slot (0: none).
+	holding int64
 }
 
 // size is the width and height the frame's image stands for.

@@ -392,7 +392,7 @@ func TestRunRejectsUFOPSteps(t *testing.T) {
 // give up with KindTimeout when their deadline passes first.
 func TestDecodeSlots(t *testing.T) {
 	p := newTestProcessor(t, nil, func(c *Config) { c.MaxDecodes = 1 })
-	p.sem <- struct{}{} // occupy the only slot
+	p.budget.slots <- struct{}{} // occupy the only slot
 	ctx, cancel := context.WithTimeout(context.Background(), 50e6)
 	defer cancel()
 	pl, _ := fop.Parse("imageView2/2/w/10", 0)
@@ -400,12 +400,12 @@ func TestDecodeSlots(t *testing.T) {
 	if err == nil || kindOf(t, err) != ufop.KindTimeout {
 		t.Fatalf("err %v, want KindTimeout", err)
 	}
-	<-p.sem
+	<-p.budget.slots
 	if _, err := p.Run(context.Background(), synth(t, 20, 20, formatPNG), pl.Steps); err != nil {
 		t.Fatalf("with a free slot: %v", err)
 	}
-	if len(p.sem) != 0 {
-		t.Fatalf("slot not returned: %d held", len(p.sem))
+	if len(p.budget.slots) != 0 {
+		t.Fatalf("slot not returned: %d held", len(p.budget.slots))
 	}
 }
 
@@ -418,6 +418,7 @@ func TestConfigValidate(t *testing.T) {
 		"pixels":   func(c *Config) { c.MaxSourcePixels = -1 },
 		"side":     func(c *Config) { c.MaxOutputSide = 0 },
 		"pipeline": func(c *Config) { c.MaxPipeline = 0 },
+		"budget":   func(c *Config) { c.MaxDecodeBytes = 0 },
 		"deadline": func(c *Config) { c.Deadline = 0 },
 		"decodes":  func(c *Config) { c.MaxDecodes = 0 },
 		"quality":  func(c *Config) { c.DefaultQuality = 101 },
@@ -486,8 +487,8 @@ func TestConcurrentRuns(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if len(p.sem) != 0 {
-		t.Fatalf("%d decode slots still held", len(p.sem))
+	if len(p.budget.slots) != 0 {
+		t.Fatalf("%d decode slots still held", len(p.budget.slots))
 	}
 }
 

@@ -32,13 +32,14 @@ type Result struct {
 }
 
 // Processor runs built-in steps. It is safe for concurrent use; at most
-// Config.MaxDecodes Runs hold decoded pixels at once.
+// Config.MaxDecodes Runs, and Config.MaxDecodeBytes of estimated pixels,
+// are held decoded at once.
 type Processor struct {
 	cfg    Config
 	loader Loader
 	log    *slog.Logger
-	// sem holds one token per Run that holds pixels.
-	sem chan struct{}
+	// budget admits Runs to hold decoded pixels.
+	budget *decodeBudget
 	// faces is facecrop's detector and fonts watermark's font index, both
 	// built on first use and shared by all Runs.
 	faces faceDetector
@@ -54,7 +55,7 @@ func New(cfg Config, loader Loader, logger *slog.Logger) (*Processor, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Processor{cfg: cfg, loader: loader, log: logger, sem: make(chan struct{}, cfg.MaxDecodes)}, nil
+	return &Processor{cfg: cfg, loader: loader, log: logger, budget: newDecodeBudget(cfg)}, nil
 }
 
 // Run applies consecutive built-in steps to src (encoded bytes) and returns
@@ -225,16 +226,6 @@ func (p *Processor) checkPixels(h header) error {
 	return nil
 }
 
-// acquire takes a decode slot, waiting at most until ctx ends.
-func (p *Processor) acquire(ctx context.Context) error {
-	select {
-	case p.sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ufop.Errorf(ufop.KindTimeout, "the processing deadline passed while waiting for a free decoder")
-	}
-}
-
 // decode decodes the frame's source for its first pixel step o, taking a
 // decode slot that release returns.
 func (f *frame) decode(ctx context.Context, o op, keepFrames bool) error {
@@ -242,11 +233,24 @@ func (f *frame) decode(ctx context.Context, o op, keepFrames bool) error {
 	if err := f.p.checkPixels(h); err != nil {
 		return err
 	}
-	if err := f.p.acquire(ctx); err != nil {
+	f.orient = f.srcOrient
+	minW, minH := 0, 0
+	if s, ok := o.(shrinker); ok && h.format == formatJPEG {
+		minW, minH = s.need(h.width, h.height, f.orient)
+		if minW >= h.width && minH >= h.height {
+			minW, minH = 0, 0
+		}
+	}
+	frames := 1
+	if keepFrames {
+		frames = animatedFrames(f.src, h, f.p.cfg.MaxSourcePixels)
+	}
+	est := decodeEstimate(h, minW, minH, frames, h.format == formatJPEG && jpegProgressive(f.src))
+	n, err := f.p.budget.acquire(ctx, est)
+	if err != nil {
 		return err
 	}
-	f.holding = true
-	f.orient = f.srcOrient
+	f.holding = n
 	if keepFrames {
 		a, err := decodeGIFAll(f.src, h, f.p.cfg.MaxSourcePixels)
 		if err != nil {
@@ -256,13 +260,6 @@ func (f *frame) decode(ctx context.Context, o op, keepFrames bool) error {
 			f.anim = a
 			f.img = a.frames[0]
 			return nil
-		}
-	}
-	minW, minH := 0, 0
-	if s, ok := o.(shrinker); ok && h.format == formatJPEG {
-		minW, minH = s.need(h.width, h.height, f.orient)
-		if minW >= h.width && minH >= h.height {
-			minW, minH = 0, 0
 		}
 	}
 	img, err := decodePixels(f.src, h, minW, minH)
@@ -278,9 +275,9 @@ func (f *frame) decode(ctx context.Context, o op, keepFrames bool) error {
 
 // release returns the frame's decode slot, if it holds one.
 func (f *frame) release() {
-	if f.holding {
-		f.holding = false
-		<-f.p.sem
+	if f.holding > 0 {
+		f.p.budget.release(f.holding)
+		f.holding = 0
 	}
 }
 

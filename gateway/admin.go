@@ -44,6 +44,7 @@ func (g *Gateway) mountAdmin(e *echo.Echo) {
 	g.mountLimits(v1)
 
 	g.mountUFOPs(v1)
+	g.mountConsole(e, v1)
 }
 
 // authenticate checks the request's signature (SPEC §7). Uploads are
@@ -52,6 +53,12 @@ func (g *Gateway) mountAdmin(e *echo.Echo) {
 func (g *Gateway) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
+		if ok, err := g.consoleAuth(c); ok || err != nil {
+			if err != nil {
+				return err
+			}
+			return next(c)
+		}
 		cred, err := auth.ParseAuthorization(r.Header.Get("Authorization"))
 		if err != nil {
 			return err
@@ -76,12 +83,9 @@ func (g *Gateway) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			c.Set(ctxVerify, verify)
 		} else {
-			body, err := io.ReadAll(io.LimitReader(r.Body, g.cfg.MaxAdminBody+1))
+			body, err := g.readAdminBody(r)
 			if err != nil {
-				return ufop.Errorf(ufop.KindInvalid, "reading the request body: %v", err)
-			}
-			if int64(len(body)) > g.cfg.MaxAdminBody {
-				return ufop.Errorf(ufop.KindTooLarge, "request body over %s", ufop.FormatBytes(g.cfg.MaxAdminBody))
+				return err
 			}
 			if err := verify(auth.BodyHash(body)); err != nil {
 				return err

@@ -25,6 +25,7 @@ import (
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/catalog"
+	"github.com/ufop/ufop/console"
 	"github.com/ufop/ufop/discovery"
 	"github.com/ufop/ufop/fop"
 	"github.com/ufop/ufop/internal/lifecycle"
@@ -77,6 +78,8 @@ type Config struct {
 
 	Catalog   catalog.Config
 	Discovery discovery.Config
+	// Console configures the web console (SPEC §15, console.go).
+	Console console.Config
 }
 
 // DefaultMaxURLLifetime is the default bound of a signed URL's lifetime: a
@@ -100,6 +103,7 @@ func DefaultConfig() Config {
 		SchedulerPrefix:  protocol.SchedulerPrefix,
 		Limits:           DefaultLimitsConfig(),
 		Conns:            DefaultConnsConfig(),
+		Console:          console.DefaultConfig(),
 	}
 }
 
@@ -126,6 +130,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Conns.Validate(); err != nil {
+		return err
+	}
+	if err := c.Console.Validate(); err != nil {
 		return err
 	}
 	return c.Discovery.Validate()
@@ -161,6 +168,7 @@ type Gateway struct {
 	peers   *discovery.Registry // live gateways, for limit shares
 	limits  *limiter
 	replay  *replayGuard
+	ui      *consoleParts
 
 	token    string // cluster token for agents
 	grantKey []byte // signs read grants (reads.go), derived from token
@@ -196,8 +204,12 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 	if cfg.ID == "" {
 		cfg.ID = discovery.RandomID()
 	}
+	ui, err := newConsoleParts(cfg.Console, deps.Etcd, cat, deps.Logger)
+	if err != nil {
+		return nil, err
+	}
 	m := newMetrics()
-	return &Gateway{cfg: cfg, deps: deps, logger: deps.Logger, store: deps.Store, cat: cat, reg: reg,
+	return &Gateway{ui: ui, cfg: cfg, deps: deps, logger: deps.Logger, store: deps.Store, cat: cat, reg: reg,
 		metrics: m, results: newResultCache(cfg.ResultCacheBytes), ready: make(chan struct{}), peers: peers,
 		limits: newLimiter(cfg.Limits, cat, func() int { return max(1, len(peers.Agents())) }, m.limit),
 		replay: newReplayGuard(deps.Etcd, cfg.Limits.ReplayPrefix, cfg.MaxSkew, cfg.Limits.ReplayEntries),
@@ -261,6 +273,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); g.reg.Run(ctx) }()
 	go func() { defer wg.Done(); g.peers.Run(ctx) }()
 	go func() { defer wg.Done(); g.limits.run(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); g.sampleUFOPs(ctx) }()
 
 	tok, err := catalog.ClusterToken(ctx, g.deps.Etcd, g.cfg.Catalog.Prefix)
 	if err != nil {

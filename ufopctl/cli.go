@@ -82,6 +82,7 @@ func commands() []command {
 		{"limit ls", "[<user>]", "list the limits admins set and the tier defaults", runLimitLs},
 		{"limit rm", "<user> [--cmd NAME]", "remove a user's limits: tier defaults apply again (admin)", runLimitRm},
 		{"sign", "<url|bucket/key[?fop]> [--expires 1h]", "make a private download URL", runSign},
+		{"console", "", "print a one-time sign-in URL of the web console (valid 5 minutes)", runConsole},
 		{"help", "[command]", "show help", runHelp},
 	}
 }

@@ -59,7 +59,7 @@ function table(headers, rows, caption) {
   return el("div", { class: "table-wrap" }, el("table", {},
     caption ? el("caption", { class: "muted", hidden: true }, caption) : null,
     el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col" }, h)))),
-    el("tbody", {}, rows.map((r) => el("tr", {}, r.map((c) => el("td", {}, c)))))));
+    el("tbody", {}, rows.map((r) => el("tr", {}, r.map((c, i) => el("td", { "data-label": headers[i] }, c)))))));
 }
 
 function put(id, node) {
@@ -309,10 +309,13 @@ pages.ufops = () => {
 // chart draws queue depth, desired and healthy instances over the last
 // hour as SVG.
 function chart(node, samples, every) {
-  const W = 640, H = 240, L = 40, R = 10, T = 10, B = 28;
-  const now = Date.now(), span = 3600 * 1000, from = now - span;
+  const W = 960, H = 280, L = 40, R = 10, T = 10, B = 28;
+  // The last hour, or less while there is less: at least 5 minutes.
+  const now = Date.now(), hour = 3600 * 1000;
   const pts = samples.map((s) => ({ t: Date.parse(s.time), queue: s.queue, desired: s.desired, healthy: s.healthy }))
-    .filter((p) => p.t >= from);
+    .filter((p) => p.t >= now - hour);
+  const first = pts.length ? pts[0].t : now;
+  const span = Math.min(hour, Math.max(5 * 60000, now - first)), from = now - span;
   const top = Math.max(1, ...pts.map((p) => Math.max(p.queue, p.desired, p.healthy)));
   const x = (t) => L + ((t - from) / span) * (W - L - R);
   const y = (v) => T + (1 - v / top) * (H - T - B);
@@ -334,8 +337,11 @@ function chart(node, samples, every) {
     add("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, v);
   }
   add("line", { class: "axis", x1: L, x2: W - R, y1: H - B, y2: H - B });
-  for (const [m, label] of [[60, "−60 min"], [45, "−45"], [30, "−30"], [15, "−15"], [0, "now"]]) {
-    add("text", { x: x(now - m * 60000), y: H - 8, "text-anchor": m === 60 ? "start" : m === 0 ? "end" : "middle" }, label);
+  const mins = Math.round(span / 60000);
+  for (let i = 4; i >= 0; i--) {
+    const m = (mins * i) / 4;
+    const label = i === 0 ? "now" : `−${Number.isInteger(m) ? m : m.toFixed(1)}` + (i === 4 ? " min" : "");
+    add("text", { x: x(now - m * 60000), y: H - 8, "text-anchor": i === 4 ? "start" : i === 0 ? "end" : "middle" }, label);
   }
   for (const k of ["queue", "desired", "healthy"]) {
     // Step lines: a value holds until the next sample.

@@ -365,7 +365,9 @@ function chart(node, samples, every) {
 pages.ufop = () => {
   const name = PARAM;
   const base = "/v1/ufops/" + encodeURIComponent(name);
-  let filled = false;
+  // A form follows the stored values until the user edits it.
+  const dirty = { scale: false, resize: false };
+  for (const id of Object.keys(dirty)) document.getElementById(id).addEventListener("input", () => { dirty[id] = true; });
   let current = null;
   const refresh = async () => {
     try {
@@ -379,16 +381,13 @@ pages.ufop = () => {
         ["Scale policy", u.scale ? `min ${u.scale.min}, max ${u.scale.max}, threshold ${u.scale.threshold}, cool-down ${u.scale.cooldown / 1e9} s` : "none (fixed count)"],
         ["Queue", `${st.queue} (${st.waiting} waiting, ${st.inflight} in flight)`], ["Description", u.desc || "—"]];
       dl.replaceChildren(...kv.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, String(v))]));
-      if (!filled) {
-        filled = true;
-        if (u.scale) {
+      if (!dirty.scale && u.scale) {
           document.getElementById("sc-min").value = u.scale.min;
           document.getElementById("sc-max").value = u.scale.max;
           document.getElementById("sc-threshold").value = u.scale.threshold;
           document.getElementById("sc-cooldown").value = u.scale.cooldown / 1e9;
-        }
-        document.getElementById("rs-n").value = u.instances;
       }
+      if (!dirty.resize) document.getElementById("rs-n").value = u.instances;
       put("versions", table(["Version", "State", "Image", "Size", "Built", "Build log", ""], vs.versions.map((v) => [
         v.version + (v.version === vs.current ? " (chosen)" : ""), v.state, v.image || "—", v.size ? bytes(v.size) : "—", when(v.finished),
         v.log ? el("details", {}, el("summary", {}, "Show"), el("pre", { class: "log" }, v.log)) : "—",
@@ -419,11 +418,11 @@ pages.ufop = () => {
     const p = { min: Number(f.min.value), max: Number(f.max.value), threshold: Number(f.threshold.value),
       cooldown: Math.round(Number(f.cooldown.value) * 1e9) };
     if (current && current.scale && current.scale.maxStep) p.maxStep = current.scale.maxStep;
-    try { await api("PUT", base + "/scale", p); say("Saved the scale policy.", "ok"); refresh(); } catch (e) { fail(e); }
+    try { await api("PUT", base + "/scale", p); dirty.scale = false; say("Saved the scale policy.", "ok"); refresh(); } catch (e) { fail(e); }
   });
   document.getElementById("resize").addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    try { await api("PUT", base + "/instances", { instances: Number(ev.target.n.value) }); say("Resized.", "ok"); refresh(); } catch (e) { fail(e); }
+    try { await api("PUT", base + "/instances", { instances: Number(ev.target.n.value) }); dirty.resize = false; say("Resized.", "ok"); refresh(); } catch (e) { fail(e); }
   });
   document.getElementById("upgrade").addEventListener("submit", async (ev) => {
     ev.preventDefault();

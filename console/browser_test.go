@@ -372,6 +372,15 @@ func TestConsoleInBrowser(t *testing.T) {
 	if n := eval[int](t, b, `document.querySelectorAll("#chart path").length`); n != 3 {
 		t.Errorf("the chart draws %d lines, want 3", n)
 	}
+	// The version's build log and the instance's log tail.
+	if got := eval[string](t, b, `(document.querySelector("#versions details pre")||{}).textContent||""`); !strings.Contains(got, "package: ") {
+		t.Errorf("build log shown: %q", got)
+	}
+	do(t, b, "log tail", until(`document.getElementById("log-inst").options.length === 1`),
+		chromedp.Click(chromedp.ID("log-load")), until(`document.getElementById("logs").textContent !== "—"`))
+	if got := eval[string](t, b, `document.getElementById("logs").textContent`); strings.HasPrefix(got, "4") || strings.HasPrefix(got, "5") {
+		t.Errorf("log tail: %q", got)
+	}
 	shoot(t, b, "ufop")
 	if os.Getenv("UFOP_UPDATE_SCREENSHOTS") == "1" {
 		do(t, b, "ufops list", chromedp.Navigate(base+"/console/ufops"), chromedp.WaitVisible(chromedp.CSS("#ufops table")))

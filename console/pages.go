@@ -36,6 +36,9 @@ var pageList = []page{
 	{"ufops", "UFOPs", false},
 	{"ufop", "UFOP", false},
 	{"users", "Users, keys and limits", true},
+	{"styles", "Styles of", false},
+	{"usage", "Usage", false},
+	{"migrations", "Migrations", false},
 }
 
 // navItem is a link of the navigation bar.
@@ -46,6 +49,8 @@ var nav = []navItem{
 	{"/console/buckets", "Buckets", "buckets"},
 	{"/console/playground", "Playground", "playground"},
 	{"/console/ufops", "UFOPs", "ufops"},
+	{"/console/usage", "Usage", "usage"},
+	{"/console/migrations", "Migrations", "migrations"},
 	{"/console/users", "Users", "users"},
 }
 
@@ -75,6 +80,8 @@ func newPages() (*pages, error) {
 // parameter of the path (a bucket or UFOP name). Data comes from the API.
 type view struct {
 	Title, Page, Param string
+	// Section is the navigation entry the page belongs to.
+	Section string
 	User               ufop.User
 	CSRF               string
 	Nav                []navItem
@@ -90,7 +97,10 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("GET /console/{$}", c.page("overview"))
 	mux.HandleFunc("GET /console/buckets", c.page("buckets"))
 	mux.HandleFunc("GET /console/buckets/{name}", c.page("objects"))
+	mux.HandleFunc("GET /console/buckets/{name}/styles", c.page("styles"))
 	mux.HandleFunc("GET /console/playground", c.page("playground"))
+	mux.HandleFunc("GET /console/usage", c.page("usage"))
+	mux.HandleFunc("GET /console/migrations", c.page("migrations"))
 	mux.HandleFunc("GET /console/ufops", c.page("ufops"))
 	mux.HandleFunc("GET /console/ufops/{name}", c.page("ufop"))
 	mux.HandleFunc("GET /console/users", c.page("users"))
@@ -146,7 +156,13 @@ func (c *Console) page(name string) http.HandlerFunc {
 			c.render(w, http.StatusUnauthorized, "signin", view{Title: "Sign in", Message: "The session's user no longer exists."})
 			return
 		}
-		v := view{Title: pg.title, Page: name, Param: r.PathValue("name"), User: u, CSRF: s.CSRF}
+		v := view{Title: pg.title, Page: name, Section: name, Param: r.PathValue("name"), User: u, CSRF: s.CSRF}
+		switch name {
+		case "objects", "styles":
+			v.Section = "buckets"
+		case "ufop":
+			v.Section = "ufops"
+		}
 		for _, n := range nav {
 			if n.Page != "users" || u.Admin {
 				v.Nav = append(v.Nav, n)

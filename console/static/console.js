@@ -306,17 +306,12 @@ pages.ufops = () => {
   load();
 };
 
-// chart draws queue depth, desired and healthy instances over the last
-// hour as SVG.
-function chart(node, samples, every) {
-  const W = 960, H = 280, L = 40, R = 10, T = 10, B = 28;
-  // The last hour, or less while there is less: at least 5 minutes.
-  const now = Date.now(), hour = 3600 * 1000;
-  const pts = samples.map((s) => ({ t: Date.parse(s.time), queue: s.queue, desired: s.desired, healthy: s.healthy }))
-    .filter((p) => p.t >= now - hour);
-  const first = pts.length ? pts[0].t : now;
-  const span = Math.min(hour, Math.max(5 * 60000, now - first)), from = now - span;
-  const top = Math.max(1, ...pts.map((p) => Math.max(p.queue, p.desired, p.healthy)));
+// svgChart draws step lines of keys over [from, to] (ms) as SVG into node;
+// pts are {t, <key>: value} sorted by t.
+function svgChart(node, pts, keys, from, to) {
+  const W = 960, H = 280, L = 56, R = 10, T = 10, B = 28;
+  const span = Math.max(1, to - from);
+  const top = Math.max(1, ...pts.flatMap((p) => keys.map((k) => p[k] || 0)));
   const x = (t) => L + ((t - from) / span) * (W - L - R);
   const y = (v) => T + (1 - v / top) * (H - T - B);
   const ns = "http://www.w3.org/2000/svg";
@@ -334,25 +329,42 @@ function chart(node, samples, every) {
   for (let i = 0; i <= ticks; i++) {
     const v = Math.round((top * i) / ticks);
     add("line", { class: "grid-line", x1: L, x2: W - R, y1: y(v), y2: y(v) });
-    add("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, v);
+    add("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, v >= 1e6 ? (v / 1e6).toFixed(1) + "M" : v >= 1e4 ? Math.round(v / 1e3) + "k" : v);
   }
   add("line", { class: "axis", x1: L, x2: W - R, y1: H - B, y2: H - B });
-  const mins = Math.round(span / 60000);
+  // Time labels: minutes back from the end for an hour or less, else dates.
   for (let i = 4; i >= 0; i--) {
-    const m = (mins * i) / 4;
-    const label = i === 0 ? "now" : `−${Number.isInteger(m) ? m : m.toFixed(1)}` + (i === 4 ? " min" : "");
-    add("text", { x: x(now - m * 60000), y: H - 8, "text-anchor": i === 4 ? "start" : i === 0 ? "end" : "middle" }, label);
+    const t = to - (span * i) / 4;
+    let label;
+    if (span <= 3600 * 1000) {
+      const m = span * i / 4 / 60000;
+      label = i === 0 ? "now" : `−${Number.isInteger(m) ? m : m.toFixed(1)}` + (i === 4 ? " min" : "");
+    } else {
+      label = new Date(t).toISOString().slice(span > 3 * 86400 * 1000 ? 5 : 11, 16).replace("T", " ");
+    }
+    add("text", { x: x(t), y: H - 8, "text-anchor": i === 4 ? "start" : i === 0 ? "end" : "middle" }, label);
   }
-  for (const k of ["queue", "desired", "healthy"]) {
+  for (const k of keys) {
     // Step lines: a value holds until the next sample.
     let d = "";
     pts.forEach((p, i) => {
-      d += i === 0 ? `M${x(p.t).toFixed(1)},${y(p[k]).toFixed(1)}` : `H${x(p.t).toFixed(1)}V${y(p[k]).toFixed(1)}`;
+      d += i === 0 ? `M${x(p.t).toFixed(1)},${y(p[k] || 0).toFixed(1)}` : `H${x(p.t).toFixed(1)}V${y(p[k] || 0).toFixed(1)}`;
     });
     if (pts.length) add("path", { class: k, d, "data-series": k });
   }
   node.replaceChildren(svg);
-  const last = pts[pts.length - 1] || {};
+  return pts[pts.length - 1] || {};
+}
+
+// chart draws queue depth, desired and healthy instances over the last
+// hour (or less while there is less: at least 5 minutes).
+function chart(node, samples, every) {
+  const now = Date.now(), hour = 3600 * 1000;
+  const pts = samples.map((s) => ({ t: Date.parse(s.time), queue: s.queue, desired: s.desired, healthy: s.healthy }))
+    .filter((p) => p.t >= now - hour);
+  const first = pts.length ? pts[0].t : now;
+  const span = Math.min(hour, Math.max(5 * 60000, now - first));
+  const last = svgChart(node, pts, ["queue", "desired", "healthy"], now - span, now);
   node.dataset.samples = pts.length;
   node.dataset.lastQueue = last.queue ?? "";
   node.dataset.lastDesired = last.desired ?? "";
@@ -496,6 +508,127 @@ pages.users = () => {
     try { await api("PUT", "/v1/limits/" + encodeURIComponent(f.user.value.trim()), ch); say("Saved the limit.", "ok"); load(); } catch (e) { fail(e); }
   });
   load();
+};
+
+
+// --- pages of the other admin APIs: styles (§12), usage (§14), migrations (§11)
+
+pages.styles = () => {
+  const bucket = PARAM;
+  const base = "/v1/buckets/" + encodeURIComponent(bucket);
+  const load = async () => {
+    try {
+      const [b, { styles }] = await Promise.all([api("GET", base), api("GET", base + "/styles")]);
+      const f = document.getElementById("bucket-set");
+      if (!f.dataset.dirty) {
+        f.elements.sep.value = b.styleSep || "";
+        f.elements.protect.checked = !!b.protectOriginal;
+      }
+      const sep = (b.styleSep || "")[0];
+      put("styles", table(["Style", "Fops", "Example", "Updated", ""], styles.map((st) => [
+        st.name, el("code", { class: "break" }, st.fops),
+        el("code", { class: "break" }, sep ? `/${bucket}/KEY${sep}${st.name}` : `/${bucket}/KEY?style/${st.name}`),
+        when(st.updated),
+        el("button", { type: "button", class: "danger", "aria-label": `Delete style ${st.name}`,
+          on: { click: confirmDo(`Delete style ${st.name}?`, async () => {
+            try { await api("DELETE", `${base}/styles/${encodeURIComponent(st.name)}`); say(`Deleted style ${st.name}.`, "ok"); load(); } catch (e) { fail(e); }
+          }) } }, "Delete")]), "styles"));
+    } catch (e) { fail(e); }
+  };
+  document.getElementById("style-set").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    const name = f.elements.name.value.trim();
+    try {
+      await api("PUT", `${base}/styles/${encodeURIComponent(name)}`, { fops: f.fops.value.trim() });
+      say(`Saved style ${name}.`, "ok");
+      f.reset();
+      load();
+    } catch (e) { fail(e); }
+  });
+  const bs = document.getElementById("bucket-set");
+  bs.addEventListener("input", () => { bs.dataset.dirty = "1"; });
+  bs.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      await api("PATCH", base, { styleSep: bs.elements.sep.value, protectOriginal: bs.elements.protect.checked });
+      delete bs.dataset.dirty;
+      say("Saved the bucket's settings.", "ok");
+      load();
+    } catch (e) { fail(e); }
+  });
+  load();
+};
+
+pages.usage = () => {
+  const f = document.getElementById("usage-filter");
+  if (body.dataset.admin !== "true") f.elements.user.closest("label").hidden = true;
+  const spans = { minute: 3600e3, hour: 86400e3, day: 30 * 86400e3 };
+  const load = async () => {
+    const by = f.elements.by.value;
+    const to = Date.now(), from = to - spans[by];
+    const q = new URLSearchParams({ by, from: new Date(from).toISOString().slice(0, 19) + "Z", to: new Date(to).toISOString().slice(0, 19) + "Z" });
+    if (f.elements.bucket.value.trim()) q.set("bucket", f.elements.bucket.value.trim());
+    if (f.elements.user.value.trim()) q.set("user", f.elements.user.value.trim());
+    try {
+      const rows = await api("GET", "/v1/usage?" + q);
+      // One point per period: the sums over buckets and commands.
+      const per = new Map();
+      for (const r of rows) {
+        const t = Date.parse(r.time);
+        const p = per.get(t) || { t, requests: 0, errors: 0, bytes: 0, ms: 0 };
+        p.requests += r.requests; p.errors += r.errors; p.bytes += r.bytes_out; p.ms += r.process_ms;
+        per.set(t, p);
+      }
+      const pts = [...per.values()].sort((a, b) => a.t - b.t);
+      svgChart(document.getElementById("usage-requests"), pts, ["requests", "errors"], from, to);
+      svgChart(document.getElementById("usage-bytes"), pts.map((p) => ({ t: p.t, bytes: p.bytes })), ["bytes"], from, to);
+      const tot = pts.reduce((a, p) => ({ requests: a.requests + p.requests, errors: a.errors + p.errors, bytes: a.bytes + p.bytes, ms: a.ms + p.ms }),
+        { requests: 0, errors: 0, bytes: 0, ms: 0 });
+      document.getElementById("usage-total").textContent =
+        `${tot.requests} requests, ${tot.errors} errors, ${bytes(tot.bytes)} out, ${(tot.ms / 1000).toFixed(1)} s processing`;
+      document.getElementById("usage-requests").setAttribute("aria-label", `Requests and errors per ${by}: ${tot.requests} requests, ${tot.errors} errors`);
+      put("usage-rows", table(["Time", "User", "Bucket", "Command", "Requests", "Errors", "Bytes out", "Processing"],
+        rows.slice(-200).reverse().map((r) => [when(r.time), r.user, r.bucket, r.cmd, r.requests, r.errors, bytes(r.bytes_out), `${r.process_ms} ms`]), "usage"));
+    } catch (e) { fail(e); }
+  };
+  f.addEventListener("submit", (ev) => { ev.preventDefault(); load(); });
+  every(15000, load);
+};
+
+pages.migrations = () => {
+  const load = async () => {
+    try {
+      const { migrations } = await api("GET", "/v1/migrations");
+      put("migrations", table(["Migration", "From → to", "State", "Progress", ""], migrations.map((m) => {
+        const done = m.copied + m.skipped + m.failed;
+        const total = Math.max(m.listed, done, 1);
+        const path = "/v1/migrations/" + encodeURIComponent(m.name);
+        const act = (label, method, suffix, cls) => el("button", { type: "button", class: cls || "secondary", "aria-label": `${label} ${m.name}`,
+          on: { click: async () => { try { await api(method, path + suffix); say(`${label}: ${m.name}.`, "ok"); load(); } catch (e) { fail(e); } } } }, label);
+        return [m.name, `${m.from} → ${m.to}`, m.state + (m.error ? `: ${m.error}` : ""),
+          el("span", { class: "progress-row" }, el("progress", { max: total, value: done, "aria-label": `Progress of ${m.name}` }),
+            ` ${done} of ${m.listed}${m.listing_done ? "" : "+"} (${m.copied} copied, ${m.skipped} skipped, ${m.failed} failed, ${bytes(m.bytes)})`),
+          el("span", {}, m.state === "running" ? act("Pause", "POST", "/pause") : null, m.state === "paused" ? act("Resume", "POST", "/resume") : null, " ",
+            el("button", { type: "button", class: "secondary", "aria-label": `Verify ${m.name}`, on: { click: async () => {
+              try {
+                const v = await api("GET", path + "/verify");
+                say(`${m.name}: ${v.missing.length} missing, ${v.different.length} different of ${v.checked} checked.`, v.missing.length + v.different.length ? "error" : "ok");
+              } catch (e) { fail(e); }
+            } } }, "Verify"), " ",
+            m.state === "running" ? null : act("Remove", "DELETE", "", "danger"))];
+      }), "migrations"));
+    } catch (e) { fail(e); }
+  };
+  document.getElementById("migrate-start").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    const name = f.elements.name.value.trim();
+    const req = { from: f.from.value.trim(), to: f.to.value.trim() };
+    if (f.workers.value) req.workers = Number(f.workers.value);
+    try { await api("PUT", "/v1/migrations/" + encodeURIComponent(name), req); say(`Started ${name}.`, "ok"); load(); } catch (e) { fail(e); }
+  });
+  every(2000, load);
 };
 
 // --- every page ------------------------------------------------------------

@@ -153,6 +153,9 @@ func (g *Gateway) createBucket(c echo.Context) error {
 	if err := storage.ValidateBucketName(name); err != nil {
 		return err
 	}
+	if err := consoleReserved(name); err != nil {
+		return err
+	}
 	var opts BucketOptions
 	if err := decodeJSON(c, &opts); err != nil {
 		return err

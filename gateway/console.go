@@ -91,6 +91,15 @@ func (g *Gateway) readAdminBody(r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
+// consoleReserved refuses the bucket name the console's paths take: its
+// objects could not be downloaded where the console shares the listener.
+func consoleReserved(bucket string) error {
+	if "/"+bucket+"/" == protocol.ConsolePath {
+		return ufop.Errorf(ufop.KindInvalid, "bucket name %q is reserved for the web console (%s): choose another", bucket, protocol.ConsolePath)
+	}
+	return nil
+}
+
 func viaConsole(c echo.Context) bool { v, _ := c.Get(ctxViaConsole).(bool); return v }
 
 // consoleSignIn mints a one-time sign-in URL for the signed caller

@@ -210,6 +210,11 @@ func TestConsoleSessionIsTheSameAPI(t *testing.T) {
 	}, "samples of root-ufop")
 	root.must(http.MethodPut, "/v1/ufops/root-ufop/scale", []byte(`{"min":0,"max":3,"threshold":2,"cooldown":1000000000}`), 200)
 
+	// The console's path is no bucket name.
+	if resp := c.admin(http.MethodPut, "/v1/buckets/console", nil, c.ak, c.sk); resp.StatusCode != 400 {
+		t.Errorf("bucket console: %s", resp.Status)
+	}
+
 	// A session cannot mint sign-in links; a signature can.
 	as.must(http.MethodPost, protocol.ConsoleSignInAPI, nil, 403)
 

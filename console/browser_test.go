@@ -382,12 +382,19 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("log tail: %q", got)
 	}
 	shoot(t, b, "ufop")
-	if os.Getenv("UFOP_UPDATE_SCREENSHOTS") == "1" {
-		do(t, b, "ufops list", chromedp.Navigate(base+"/console/ufops"), chromedp.WaitVisible(chromedp.CSS("#ufops table")))
-		shoot(t, b, "ufops")
-		do(t, b, "users", chromedp.Navigate(base+"/console/users"), chromedp.WaitVisible(chromedp.CSS("#limits table")))
-		shoot(t, b, "users")
+	do(t, b, "ufops list", chromedp.Navigate(base+"/console/ufops"), chromedp.WaitVisible(chromedp.CSS(`#ufops a[href="/console/ufops/`+ufopName+`"]`)))
+	shoot(t, b, "ufops")
+
+	// An admin page: set a limit for bob.
+	do(t, b, "users", chromedp.Navigate(base+"/console/users"), chromedp.WaitVisible(chromedp.CSS("#limits table")),
+		chromedp.SendKeys(chromedp.ID("l-user"), "bob"), chromedp.SendKeys(chromedp.ID("l-rps"), "7"),
+		chromedp.Click(chromedp.CSS(`#set-limit button[type="submit"]`)),
+		until(`document.getElementById("status").textContent === "Saved the limit."`))
+	var lims ufopctl.Limits
+	if err := adm.Do(ctx, http.MethodGet, "/v1/limits/bob", nil, &lims); err != nil || len(lims.Limits) != 1 || lims.Limits[0].RPS != 7 {
+		t.Fatalf("bob's limits after the form: %+v %v", lims, err)
 	}
+	shoot(t, b, "users")
 
 	// A phone-sized window: the same pages, laid out in one column.
 	for _, pg := range []struct{ name, path, cond string }{

@@ -385,6 +385,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	do(t, b, "ufops list", chromedp.Navigate(base+"/console/ufops"), chromedp.WaitVisible(chromedp.CSS(`#ufops a[href="/console/ufops/`+ufopName+`"]`)))
 	shoot(t, b, "ufops")
 
+	otherPages(t, b, base)
+
 	// An admin page: set a limit for bob.
 	do(t, b, "users", chromedp.Navigate(base+"/console/users"), chromedp.WaitVisible(chromedp.CSS("#limits table")),
 		chromedp.SendKeys(chromedp.ID("l-user"), "bob"), chromedp.SendKeys(chromedp.ID("l-rps"), "7"),
@@ -489,4 +491,25 @@ func checkCSRF(t *testing.T, base, session, csrf string) {
 	if got := call("GET", "/v1/whoami", csrf, ""); got != 200 {
 		t.Fatalf("whoami: %d", got)
 	}
+}
+
+// otherPages walks the pages of the other engineers' admin APIs: styles
+// (SPEC §12), usage (§14) and migrations (§11).
+func otherPages(t *testing.T, b context.Context, base string) {
+	t.Helper()
+	// A style set in the console serves at once.
+	do(t, b, "styles", chromedp.Navigate(base+"/console/buckets/pics/styles"), chromedp.WaitVisible(chromedp.ID("st-name")),
+		chromedp.SendKeys(chromedp.ID("st-name"), "thumb"), chromedp.SendKeys(chromedp.ID("st-fops"), "imageView2/2/w/120"),
+		chromedp.Click(chromedp.CSS(`#style-set button[type="submit"]`)),
+		until(`document.getElementById("status").textContent === "Saved style thumb."`),
+		chromedp.WaitVisible(chromedp.CSS("#styles table")))
+	testenv.Eventually(t, 5*time.Second, func() bool {
+		resp, err := http.Get(base + "/pics/portrait.jpg?style/thumb")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}, "the style set in the console serves")
+	shoot(t, b, "styles")
 }

@@ -28,6 +28,12 @@ type Bucket struct {
 	Mirror string `json:"mirror,omitempty"`
 	// MaxAge is the Cache-Control max-age for public downloads.
 	MaxAge time.Duration `json:"maxAge,omitempty"`
+	// StyleSep are the characters that may join a key and a style name in
+	// a download path (KEY<c>NAME, docs/styles.md); empty: none.
+	StyleSep string `json:"styleSep,omitempty"`
+	// ProtectOriginal makes the original objects and arbitrary fops need a
+	// signed URL of the owner or an admin; styles stay public.
+	ProtectOriginal bool `json:"protectOriginal,omitempty"`
 }
 
 // Tier is a user's service tier: it picks default limits and queue

@@ -98,7 +98,7 @@ func TestJSONFieldNames(t *testing.T) {
 		{"ufop", ufop.UFOP{Name: "sepia", Mode: ufop.ModeProtected, Scale: &ufop.ScalePolicy{Min: 1, Max: 3, Cooldown: time.Second}},
 			[]string{"name", "owner", "mode", "created", "version", "instances", "scale"}, []string{"desc", "grants", "rollout", "step"}},
 		{"bucket", ufop.Bucket{Name: "b"},
-			[]string{"name", "owner", "private", "created"}, []string{"referers", "mirror", "maxAge", "allowEmptyReferer"}},
+			[]string{"name", "owner", "private", "created"}, []string{"referers", "mirror", "maxAge", "allowEmptyReferer", "styleSep", "protectOriginal"}},
 		{"instance", ufop.Instance{ID: "i", State: ufop.InstanceHealthy},
 			[]string{"id", "ufop", "version", "agent", "state", "inflight", "queued", "started"}, []string{"restarts", "error"}},
 	}

@@ -56,9 +56,14 @@ func (c *Catalog) Buckets(owner string) []ufop.Bucket {
 // DeleteBucket removes a bucket's metadata.
 func (c *Catalog) DeleteBucket(ctx context.Context, name string) error {
 	k := c.key(tBuckets, name)
-	if _, err := c.cli.Delete(ctx, k); err != nil {
+	// Its styles go with it: a later bucket of the same name starts bare.
+	gone := c.Styles(name)
+	if _, err := c.cli.Txn(ctx).Then(clientv3.OpDelete(k), clientv3.OpDelete(c.stylesPrefix(name), clientv3.WithPrefix())).Commit(); err != nil {
 		return err
 	}
 	c.apply(k, nil, 0)
+	for _, s := range gone {
+		c.apply(c.styleKey(name, s.Name), nil, 0)
+	}
 	return nil
 }

@@ -111,6 +111,13 @@ var nonPublic = []netip.Prefix{
 	netip.MustParsePrefix("2002::/16"),
 	netip.MustParsePrefix("2001::/32"),
 	netip.MustParsePrefix("::/96"),
+	netip.MustParsePrefix("::ffff:0:0:0/96"), // IPv4-translated (SIIT)
+	netip.MustParsePrefix("100::/64"),        // discard-only
+	netip.MustParsePrefix("fec0::/10"),       // deprecated site-local
+	netip.MustParsePrefix("2001:db8::/32"),   // documentation
+	netip.MustParsePrefix("192.0.2.0/24"),    // documentation (TEST-NET-1..3)
+	netip.MustParsePrefix("198.51.100.0/24"),
+	netip.MustParsePrefix("203.0.113.0/24"),
 }
 
 // control runs on each socket just before connect, with the resolved
@@ -126,16 +133,38 @@ func (p *Policy) control(network, address string, _ syscall.RawConn) error {
 // DialContext dials like net.Dialer.DialContext, refusing addresses the
 // policy does not allow.
 func (p *Policy) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
-	d := net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: p.control}
-	return d.DialContext(ctx, network, address)
+	return p.dialer(0).DialContext(ctx, network, address)
 }
+
+// dialer returns a dialer that checks every address it connects to;
+// timeout zero means DefaultDialTimeout.
+func (p *Policy) dialer(timeout time.Duration) *net.Dialer {
+	if timeout == 0 {
+		timeout = DefaultDialTimeout
+	}
+	return &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second, Control: p.control}
+}
+
+// Defaults of ClientConfig.
+const (
+	DefaultDialTimeout   = 10 * time.Second
+	DefaultHeaderTimeout = 30 * time.Second
+	DefaultMaxRedirects  = 5
+)
 
 // ClientConfig tunes Client.
 type ClientConfig struct {
 	// Timeout bounds a whole request, redirects and body included; zero
 	// means none (bound it with the request's context).
 	Timeout time.Duration
-	// MaxRedirects is how many redirects are followed; zero means 5.
+	// DialTimeout bounds one connection attempt; zero means
+	// DefaultDialTimeout.
+	DialTimeout time.Duration
+	// HeaderTimeout bounds the wait for a response's header once the
+	// request is sent; zero means DefaultHeaderTimeout.
+	HeaderTimeout time.Duration
+	// MaxRedirects is how many redirects are followed; zero means
+	// DefaultMaxRedirects.
 	MaxRedirects int
 }
 
@@ -144,17 +173,21 @@ type ClientConfig struct {
 // environment, since a proxy would dial on our behalf unchecked.
 func (p *Policy) Client(cfg ClientConfig) *http.Client {
 	if cfg.MaxRedirects == 0 {
-		cfg.MaxRedirects = 5
+		cfg.MaxRedirects = DefaultMaxRedirects
+	}
+	if cfg.HeaderTimeout == 0 {
+		cfg.HeaderTimeout = DefaultHeaderTimeout
 	}
 	tr := &http.Transport{
-		Proxy:                 nil,
-		DialContext:           p.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          100,
-		MaxIdleConnsPerHost:   16,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 30 * time.Second,
+		Proxy:                  nil,
+		DialContext:            p.dialer(cfg.DialTimeout).DialContext,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           100,
+		MaxIdleConnsPerHost:    16,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    10 * time.Second,
+		ResponseHeaderTimeout:  cfg.HeaderTimeout,
+		MaxResponseHeaderBytes: 64 << 10,
 	}
 	return &http.Client{
 		Transport: tr,

@@ -2,12 +2,15 @@ package egress
 
 import (
 	"context"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/ufop/ufop"
 )
@@ -43,6 +46,10 @@ func TestAllowed(t *testing.T) {
 		{"100.64.0.1", false, false},
 		{"255.255.255.255", false, false},
 		{"64:ff9b::7f00:1", false, false},
+		{"fec0::1", false, false},
+		{"2001:db8::1", false, false},
+		{"192.0.2.1", false, false},
+		{"::ffff:0:7f00:1", false, false},
 	}
 	for _, tt := range tests {
 		a := netip.MustParseAddr(tt.addr)
@@ -113,5 +120,21 @@ func TestCheckURL(t *testing.T) {
 	}
 	if err := p.CheckURL("https://example.com/a"); err != nil {
 		t.Errorf("CheckURL(public name) = %v", err)
+	}
+}
+
+// TestHeaderTimeout: an origin that accepts the request but never answers
+// is cut at HeaderTimeout, well before the whole-request timeout.
+func TestHeaderTimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
+	defer srv.Close()
+	defer close(release)
+	allow, _ := ParseAllow("127.0.0.1")
+	cl := New(allow).Client(ClientConfig{HeaderTimeout: 100 * time.Millisecond, Timeout: time.Minute})
+	_, err := cl.Get(srv.URL)
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("err = %v, want a timeout", err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/auth"
 	"github.com/ufop/ufop/catalog"
+	"github.com/ufop/ufop/mirror"
 	"github.com/ufop/ufop/protocol"
 	"github.com/ufop/ufop/storage"
 )
@@ -32,11 +33,13 @@ func (g *Gateway) mountAdmin(e *echo.Echo) {
 	v1.GET("/buckets/:bucket", g.getBucket)
 	v1.DELETE("/buckets/:bucket", g.deleteBucket)
 	v1.GET("/buckets/:bucket/objects", g.listObjects)
+	g.mountStyles(v1)
 
 	v1.PUT("/objects/*", g.putObject)
 	v1.GET("/objects/*", g.getObject)
 	v1.HEAD("/objects/*", g.getObject)
 	v1.DELETE("/objects/*", g.deleteObject)
+	v1.POST(strings.TrimPrefix(protocol.PrefetchPrefix, "/v1")+"*", g.prefetch)
 
 	v1.POST("/users", g.addUser)
 	v1.GET("/users", g.listUsers)
@@ -157,12 +160,13 @@ func (g *Gateway) createBucket(c echo.Context) error {
 		return err
 	}
 	var opts BucketOptions
-	if err := decodeJSON(c, &opts); err != nil {
+	err := decodeJSON(c, &opts)
+	if err != nil {
 		return err
 	}
 	if opts.Mirror != "" {
-		if u, err := url.Parse(opts.Mirror); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return ufop.Errorf(ufop.KindInvalid, "mirror %q is not an http(s) URL", opts.Mirror)
+		if opts.Mirror, err = mirror.ParseOrigin(g.egress, opts.Mirror); err != nil {
+			return err
 		}
 	}
 	ctx := c.Request().Context()
@@ -252,7 +256,13 @@ func (g *Gateway) listObjects(c echo.Context) error {
 
 // adminObject returns the bucket and key of /v1/objects/<bucket>/<key>.
 func (g *Gateway) adminObject(c echo.Context) (ufop.Bucket, string, error) {
-	rest := strings.TrimPrefix(c.Request().URL.EscapedPath(), "/v1/objects/")
+	return g.adminObjectAt(c, "/v1/objects/")
+}
+
+// adminObjectAt returns the bucket, which the caller must own, and key of
+// <prefix><bucket>/<key>.
+func (g *Gateway) adminObjectAt(c echo.Context, prefix string) (ufop.Bucket, string, error) {
+	rest := strings.TrimPrefix(c.Request().URL.EscapedPath(), prefix)
 	bucket, ekey, _ := strings.Cut(rest, "/")
 	key, err := url.PathUnescape(ekey)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -27,8 +28,10 @@ import (
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/console"
 	"github.com/ufop/ufop/discovery"
+	"github.com/ufop/ufop/egress"
 	"github.com/ufop/ufop/fop"
 	"github.com/ufop/ufop/internal/lifecycle"
+	"github.com/ufop/ufop/mirror"
 	"github.com/ufop/ufop/protocol"
 	"github.com/ufop/ufop/queue"
 	"github.com/ufop/ufop/storage"
@@ -76,6 +79,13 @@ type Config struct {
 	Limits LimitsConfig
 	Conns  ConnsConfig
 
+	// FetchAllow are the non-public address ranges URLs fetched on a
+	// user's behalf (mirror origins) may reach (--fetch-allow); every
+	// other non-public address is refused (package egress).
+	FetchAllow []netip.Prefix
+	// Mirror bounds fetches from mirror buckets' origins.
+	Mirror mirror.Config
+
 	Catalog   catalog.Config
 	Discovery discovery.Config
 	// Console configures the web console (SPEC §15, console.go).
@@ -104,6 +114,7 @@ func DefaultConfig() Config {
 		Limits:           DefaultLimitsConfig(),
 		Conns:            DefaultConnsConfig(),
 		Console:          console.DefaultConfig(),
+		Mirror:           mirror.DefaultConfig(),
 	}
 }
 
@@ -134,6 +145,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Console.Validate(); err != nil {
 		return err
+	}
+	if err := c.Mirror.Validate(); err != nil {
+		return fmt.Errorf("gateway: %w", err)
 	}
 	return c.Discovery.Validate()
 }
@@ -169,6 +183,8 @@ type Gateway struct {
 	limits  *limiter
 	replay  *replayGuard
 	ui      *consoleParts
+	egress  *egress.Policy  // every URL fetched on a user's behalf
+	mirror  *mirror.Fetcher // fills mirror buckets (mirror.go)
 
 	token    string // cluster token for agents
 	grantKey []byte // signs read grants (reads.go), derived from token
@@ -209,7 +225,12 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 		return nil, err
 	}
 	m := newMetrics()
-	return &Gateway{ui: ui, cfg: cfg, deps: deps, logger: deps.Logger, store: deps.Store, cat: cat, reg: reg,
+	policy := egress.New(cfg.FetchAllow)
+	mf, err := mirror.New(cfg.Mirror, policy, deps.Store, deps.Logger)
+	if err != nil {
+		return nil, err
+	}
+	return &Gateway{ui: ui, egress: policy, mirror: mf, cfg: cfg, deps: deps, logger: deps.Logger, store: deps.Store, cat: cat, reg: reg,
 		metrics: m, results: newResultCache(cfg.ResultCacheBytes), ready: make(chan struct{}), peers: peers,
 		limits: newLimiter(cfg.Limits, cat, func() int { return max(1, len(peers.Agents())) }, m.limit),
 		replay: newReplayGuard(deps.Etcd, cfg.Limits.ReplayPrefix, cfg.MaxSkew, cfg.Limits.ReplayEntries),
@@ -268,6 +289,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	// (a taken port) would otherwise wait forever.
 	defer wg.Wait()
 	defer cancel()
+	defer g.mirror.Close()
 	wg.Add(4)
 	go func() { defer wg.Done(); g.cat.Run(ctx) }()
 	go func() { defer wg.Done(); g.reg.Run(ctx) }()

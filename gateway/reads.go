@@ -36,14 +36,24 @@ type requester struct {
 // only a request signed by its owner or an admin.
 func mayRead(rq requester, b ufop.Bucket) error {
 	if b.Private {
-		if rq.user == nil {
-			return ufop.Errorf(ufop.KindUnauthenticated, "bucket %q is private: use a signed URL (ufopctl sign)", b.Name)
-		}
-		if rq.user.Name != b.Owner && !rq.user.Admin {
-			return ufop.Errorf(ufop.KindPermission, "the signing key has no access to bucket %q", b.Name)
+		if err := ownerSigned(rq, b, fmt.Sprintf("bucket %q is private: use a signed URL (ufopctl sign)", b.Name)); err != nil {
+			return err
 		}
 	}
 	return checkReferer(b, rq.referer)
+}
+
+// ownerSigned is the rule for what only a bucket's owner may read: the
+// request is signed by a key of the owner or of an admin. unsigned is the
+// message when it is not signed at all.
+func ownerSigned(rq requester, b ufop.Bucket, unsigned string) error {
+	if rq.user == nil {
+		return &ufop.Error{Kind: ufop.KindUnauthenticated, Msg: unsigned}
+	}
+	if rq.user.Name != b.Owner && !rq.user.Admin {
+		return ufop.Errorf(ufop.KindPermission, "the signing key has no access to bucket %q", b.Name)
+	}
+	return nil
 }
 
 // readRefs resolves the other images a pipeline reads and checks each

@@ -26,8 +26,9 @@ import (
 
 // objectPath returns the bucket and key a public request names: the first
 // path segment and the rest, or, with a configured domain, the host's
-// first label and the whole path.
-func (g *Gateway) objectPath(r *http.Request) (bucket, key string, err error) {
+// first label and the whole path. rawKey is the key still percent-encoded
+// as it came, for the style split (styles.go).
+func (g *Gateway) objectPath(r *http.Request) (bucket, key, rawKey string, err error) {
 	path := r.URL.EscapedPath()
 	if g.cfg.Domain != "" {
 		host := r.Host
@@ -41,19 +42,20 @@ func (g *Gateway) objectPath(r *http.Request) (bucket, key string, err error) {
 	if bucket == "" {
 		bucket, key, _ = strings.Cut(strings.TrimPrefix(path, "/"), "/")
 	}
+	rawKey = key
 	if key, err = url.PathUnescape(key); err != nil {
-		return "", "", ufop.Errorf(ufop.KindInvalid, "the key is not a valid percent-encoded path")
+		return "", "", "", ufop.Errorf(ufop.KindInvalid, "the key is not a valid percent-encoded path")
 	}
 	if bucket == "" {
-		return "", "", ufop.Errorf(ufop.KindNotFound, "no bucket in the URL: use /<bucket>/<key>")
+		return "", "", "", ufop.Errorf(ufop.KindNotFound, "no bucket in the URL: use /<bucket>/<key>")
 	}
 	if key == "" {
-		return "", "", ufop.Errorf(ufop.KindNotFound, "no key in the URL: use /<bucket>/<key>")
+		return "", "", "", ufop.Errorf(ufop.KindNotFound, "no key in the URL: use /<bucket>/<key>")
 	}
 	if err := storage.ValidateKey(key); err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
-	return bucket, key, nil
+	return bucket, key, rawKey, nil
 }
 
 // splitQuery separates a processing URL's query into the fop pipeline and
@@ -75,7 +77,7 @@ func splitQuery(raw string) (fops string, signed bool) {
 // serveObject answers GET and HEAD of /<bucket>/<key>[?fops].
 func (g *Gateway) serveObject(c echo.Context) error {
 	r := c.Request()
-	bucketName, key, err := g.objectPath(r)
+	bucketName, key, rawKey, err := g.objectPath(r)
 	if err != nil {
 		return err
 	}
@@ -103,17 +105,32 @@ func (g *Gateway) serveObject(c echo.Context) error {
 	if err := mayRead(rq, b); err != nil {
 		return err
 	}
-	obj, err := g.store.Stat(r.Context(), b.Name, key)
+	// KEY<c>NAME, style steps, and the originals of a bucket that
+	// protects them.
+	key, fops, styles, err := g.styledRequest(rq, b, key, rawKey, fops)
 	if err != nil {
 		return err
 	}
+	obj, err := g.store.Stat(r.Context(), b.Name, key)
+	// A mirror bucket's missing key is fetched once the request is
+	// admitted (mirror.go).
+	missing := b.Mirror != "" && ufop.KindOf(err) == ufop.KindNotFound
+	if err != nil && !missing {
+		return err
+	}
 	g.setCacheControl(c, b)
+	protectCacheControl(c, b, styles)
 	if fops == "" {
 		release, err := g.limits.admit(b.Owner, b.Name, nil)
 		if err != nil {
 			return err
 		}
 		defer release()
+		if missing {
+			if _, err := g.mirror.Fill(r.Context(), b, key); err != nil {
+				return err
+			}
+		}
 		return g.serveRaw(c, b, key)
 	}
 	fops, err = url.PathUnescape(fops)
@@ -134,12 +151,20 @@ func (g *Gateway) serveObject(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := g.readRefOriginals(rq, b, refs, styles.defs); err != nil {
+		return err
+	}
 	// Charged to the bucket's owner (SPEC §7), every step to its command.
 	release, err := g.limits.admit(b.Owner, b.Name, p.Steps)
 	if err != nil {
 		return err
 	}
 	defer release()
+	if missing {
+		if obj, err = g.mirror.Fill(r.Context(), b, key); err != nil {
+			return err
+		}
+	}
 	etag := `"` + fop.ResultKey(obj.ETag, p) + `"`
 	h := c.Response().Header()
 	// A result is named by its source and pipeline only when every step is
@@ -558,6 +583,11 @@ func (g *Gateway) internalObject(c echo.Context) error {
 	b, err := g.cat.Bucket(bucket)
 	if err != nil {
 		return err
+	}
+	if b.Mirror != "" { // a watermark image in a mirror bucket
+		if _, err := g.mirror.Fill(r.Context(), b, key); err != nil {
+			return err
+		}
 	}
 	return g.serveRaw(c, b, key)
 }

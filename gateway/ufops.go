@@ -68,8 +68,8 @@ func (g *Gateway) listUFOPs(c echo.Context) error {
 
 func (g *Gateway) registerUFOP(c echo.Context) error {
 	name := c.Param("name")
-	if slices.Contains(fop.Builtins(), name) || strings.EqualFold(name, "saveas") {
-		return ufop.Errorf(ufop.KindInvalid, "%q is a built-in fop: choose another UFOP name", name)
+	if slices.Contains(fop.Builtins(), name) || strings.EqualFold(name, "saveas") || name == fop.StyleStep {
+		return ufop.Errorf(ufop.KindInvalid, "%q is a built-in fop or step: choose another UFOP name", name)
 	}
 	var req struct {
 		Mode ufop.ACLMode `json:"mode"`

@@ -176,6 +176,9 @@ func (p *Platform) Run(ctx context.Context) error {
 
 	gcfg := p.cfg.Gateway
 	gcfg.Catalog.MasterKey = key
+	if scfg.MaxObjectBytes > 0 { // mirror fetches have the uploads' limit
+		gcfg.Mirror.MaxBytes = scfg.MaxObjectBytes
+	}
 	acfg := p.cfg.Agent
 	if acfg.CacheDir == "" {
 		acfg.CacheDir = filepath.Join(dir, "cache")

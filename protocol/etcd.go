@@ -47,7 +47,7 @@ const (
 
 // Tables lists the catalog's tables.
 func Tables() []string {
-	return []string{TableUsers, TableKeys, TableBuckets, TableUFOPs, TableVersions, TableLimits}
+	return []string{TableUsers, TableKeys, TableBuckets, TableUFOPs, TableVersions, TableLimits, TableStyles}
 }
 
 // CatalogKey is the key of row name in table under a catalog prefix.

@@ -227,6 +227,8 @@ func (f *fakeAPI) route(w http.ResponseWriter, r *http.Request, body []byte, use
 		}
 		delete(f.users, name)
 		w.WriteHeader(http.StatusNoContent)
+	case strings.HasPrefix(p, "/v1/prefetch/") && r.Method == "POST":
+		return f.prefetch(w, r, strings.TrimPrefix(p, "/v1/prefetch/"))
 	case p == "/v1/ufops" || strings.HasPrefix(p, "/v1/ufops/"):
 		return f.ufopRoute(w, r, body, user)
 	default:

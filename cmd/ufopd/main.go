@@ -120,6 +120,7 @@ func up(args []string, logger *slog.Logger) error {
 	fs.StringVar(&cfg.Agent.Listen, "agent-addr", "127.0.0.1:0", "agent listen address")
 	fs.IntVar(&cfg.Agent.Workers, "workers", cfg.Agent.Workers, "built-in jobs run at once")
 	fs.Func("base-images", baseImagesHelp, listFlag(&cfg.BaseImages))
+	fetchAllowFlag(fs, &cfg.Gateway.FetchAllow)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -248,6 +249,7 @@ func runGateway(args []string, logger *slog.Logger) error {
 	fs.IntVar(&cfg.Conns.MaxHeaderBytes, "max-header-bytes", cfg.Conns.MaxHeaderBytes, "largest request header accepted; past it a 431")
 	fs.DurationVar(&cfg.Conns.ReadHeaderTimeout, "read-header-timeout", cfg.Conns.ReadHeaderTimeout, "cut clients that take longer to send a request header")
 	fs.DurationVar(&cfg.Conns.IdleTimeout, "idle-timeout", cfg.Conns.IdleTimeout, "close keep-alive connections idle this long")
+	fetchAllowFlag(fs, &cfg.FetchAllow)
 	tierLimits := fs.String("tier-limits", "", `JSON file of default limits by tier, e.g. {"free":{"rps":50,"burst":100,"concurrency":20,"commands":{"facecrop":5}}} (docs/limits.md)`)
 	if err := fs.Parse(args); err != nil {
 		return err

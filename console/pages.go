@@ -37,8 +37,6 @@ var pageList = []page{
 	{"ufop", "UFOP", false},
 	{"users", "Users, keys and limits", true},
 	{"styles", "Styles of", false},
-	{"usage", "Usage", false},
-	{"migrations", "Migrations", false},
 }
 
 // navItem is a link of the navigation bar.
@@ -49,8 +47,6 @@ var nav = []navItem{
 	{"/console/buckets", "Buckets", "buckets"},
 	{"/console/playground", "Playground", "playground"},
 	{"/console/ufops", "UFOPs", "ufops"},
-	{"/console/usage", "Usage", "usage"},
-	{"/console/migrations", "Migrations", "migrations"},
 	{"/console/users", "Users", "users"},
 }
 
@@ -82,10 +78,10 @@ type view struct {
 	Title, Page, Param string
 	// Section is the navigation entry the page belongs to.
 	Section string
-	User               ufop.User
-	CSRF               string
-	Nav                []navItem
-	Message            string
+	User    ufop.User
+	CSRF    string
+	Nav     []navItem
+	Message string
 }
 
 // Handler serves the console under /console/.
@@ -99,8 +95,6 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("GET /console/buckets/{name}", c.page("objects"))
 	mux.HandleFunc("GET /console/buckets/{name}/styles", c.page("styles"))
 	mux.HandleFunc("GET /console/playground", c.page("playground"))
-	mux.HandleFunc("GET /console/usage", c.page("usage"))
-	mux.HandleFunc("GET /console/migrations", c.page("migrations"))
 	mux.HandleFunc("GET /console/ufops", c.page("ufops"))
 	mux.HandleFunc("GET /console/ufops/{name}", c.page("ufop"))
 	mux.HandleFunc("GET /console/users", c.page("users"))

@@ -512,4 +512,26 @@ func otherPages(t *testing.T, b context.Context, base string) {
 		return resp.StatusCode == 200
 	}, "the style set in the console serves")
 	shoot(t, b, "styles")
+
+	// Usage: the requests made above are counted within 15 s; the page
+	// refreshes every 15 s, or at once with its button.
+	do(t, b, "usage", chromedp.Navigate(base+"/console/usage"), chromedp.WaitVisible(chromedp.ID("u-by")),
+		chromedp.SetValue(chromedp.ID("u-by"), "minute"))
+	var clicked time.Time
+	testenv.Eventually(t, 60*time.Second, func() bool {
+		ctx, cancel := context.WithTimeout(b, 10*time.Second)
+		defer cancel()
+		if time.Since(clicked) > 2*time.Second {
+			clicked = time.Now()
+			if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#usage-filter button[type="submit"]`))); err != nil {
+				return false
+			}
+		}
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#usage-rows tbody tr").length`))
+		return err == nil && got > 0
+	}, "usage rows in the console")
+	if n := eval[int](t, b, `document.querySelectorAll("#usage-requests path.requests").length`); n != 1 {
+		t.Errorf("the usage chart draws %d request lines", n)
+	}
+	shoot(t, b, "usage")
 }

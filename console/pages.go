@@ -37,6 +37,7 @@ var pageList = []page{
 	{"ufop", "UFOP", false},
 	{"users", "Users, keys and limits", true},
 	{"styles", "Styles of", false},
+	{"usage", "Usage", false},
 }
 
 // navItem is a link of the navigation bar.
@@ -47,6 +48,7 @@ var nav = []navItem{
 	{"/console/buckets", "Buckets", "buckets"},
 	{"/console/playground", "Playground", "playground"},
 	{"/console/ufops", "UFOPs", "ufops"},
+	{"/console/usage", "Usage", "usage"},
 	{"/console/users", "Users", "users"},
 }
 
@@ -96,6 +98,7 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("GET /console/buckets/{name}/styles", c.page("styles"))
 	mux.HandleFunc("GET /console/playground", c.page("playground"))
 	mux.HandleFunc("GET /console/ufops", c.page("ufops"))
+	mux.HandleFunc("GET /console/usage", c.page("usage"))
 	mux.HandleFunc("GET /console/ufops/{name}", c.page("ufop"))
 	mux.HandleFunc("GET /console/users", c.page("users"))
 	mux.HandleFunc("GET /console", func(w http.ResponseWriter, r *http.Request) {

@@ -75,6 +75,20 @@ type ScalePolicy struct {
 	Threshold float64       `json:"threshold"` // pending tasks per instance
 	Cooldown  time.Duration `json:"cooldown"`
 	MaxStep   int           `json:"maxStep,omitempty"`
+	// Idle is how long the queue must stay empty before a UFOP with
+	// Min 0 goes to zero instances (DefaultScaleIdle when 0).
+	Idle time.Duration `json:"idle,omitempty"`
+}
+
+// DefaultScaleIdle is a policy's Idle when it sets none.
+const DefaultScaleIdle = 5 * time.Minute
+
+// IdleOrDefault is p.Idle, or DefaultScaleIdle when unset.
+func (p ScalePolicy) IdleOrDefault() time.Duration {
+	if p.Idle > 0 {
+		return p.Idle
+	}
+	return DefaultScaleIdle
 }
 
 // BuildState is the state of one image version.

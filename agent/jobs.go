@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -26,9 +27,10 @@ type jobs struct {
 	u *ufops
 	q *queue.Queue
 
-	mu      sync.Mutex
-	pullers map[string]context.CancelFunc
-	wg      sync.WaitGroup
+	mu        sync.Mutex
+	pullers   map[string]context.CancelFunc
+	consumers map[string]jetstream.Consumer
+	wg        sync.WaitGroup
 
 	canceled sync.Map // job id → time canceled
 	// big holds results too large for a reply message until the gateway
@@ -42,7 +44,7 @@ type bigResult struct {
 }
 
 func newJobs(a *Agent, u *ufops, q *queue.Queue) *jobs {
-	return &jobs{a: a, u: u, q: q, pullers: map[string]context.CancelFunc{}}
+	return &jobs{a: a, u: u, q: q, pullers: map[string]context.CancelFunc{}, consumers: map[string]jetstream.Consumer{}}
 }
 
 // run follows cancellations and expires stored results until ctx ends;
@@ -107,56 +109,106 @@ func (j *jobs) sync(ctx context.Context, names []string) {
 }
 
 func (j *jobs) pull(ctx context.Context, name string) {
-	var cons jetstream.Consumer
-	for cons == nil {
-		c, err := j.q.Consumer(ctx, name)
-		if err == nil {
+	for ctx.Err() == nil {
+		// The consumer is kept across pullers: a UFOP started again
+		// from zero pulls without a consumer round trip first.
+		j.mu.Lock()
+		cons := j.consumers[name]
+		j.mu.Unlock()
+		if cons == nil {
+			c, err := j.q.Consumer(ctx, name)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				j.a.logger.Warn("job consumer", "ufop", name, "err", err)
+				time.Sleep(500 * time.Millisecond)
+				continue
+			}
 			cons = c
-			break
+			j.mu.Lock()
+			j.consumers[name] = c
+			j.mu.Unlock()
 		}
-		if ctx.Err() != nil {
-			return
+		if err := j.fetch(ctx, name, cons); err != nil {
+			j.a.logger.Warn("job consumer gone, creating it again", "ufop", name, "err", err)
+			j.mu.Lock()
+			delete(j.consumers, name)
+			j.mu.Unlock()
 		}
-		j.a.logger.Warn("job consumer", "ufop", name, "err", err)
-		time.Sleep(500 * time.Millisecond)
 	}
-	// One worker per unit of free concurrency: each takes one job at a
-	// time, so no more jobs are in flight than the instances can run.
-	var workers []context.CancelFunc
+}
+
+// prefetch is how many jobs per unit of concurrency an agent takes ahead
+// of a free slot: one waiting behind each running job keeps the instances
+// busy across the pull's round trip, where taking the next job only once a
+// slot frees leaves it idle for that round trip (issue 12).
+const prefetch = 1
+
+// fetchWait bounds one pull request: an agent with nothing to do asks
+// again this often.
+const fetchWait = time.Second
+
+// fetch pulls name's jobs while ctx lasts: never more taken and not yet
+// finished than the healthy instances' concurrency × (1 + prefetch), in
+// batches as large as the free room, each job run as it arrives (pick
+// holds a prefetched job until its instance has a free slot).
+// It returns an error when the consumer is gone.
+func (j *jobs) fetch(ctx context.Context, name string, cons jetstream.Consumer) error {
 	var running sync.WaitGroup
 	defer running.Wait()
+	var taken atomic.Int32          // received, not yet finished
+	freed := make(chan struct{}, 1) // a job finished
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	for {
-		want := j.u.capacity(name)
-		for len(workers) < want {
-			wctx, cancel := context.WithCancel(ctx)
-			workers = append(workers, cancel)
+	for ctx.Err() == nil {
+		room := j.u.capacity(name)*(1+prefetch) - int(taken.Load())
+		if room <= 0 {
+			// Full, or no healthy instance: wait for a job to finish or
+			// the instances to change.
+			select {
+			case <-ctx.Done():
+			case <-freed:
+			case <-tick.C:
+			}
+			continue
+		}
+		// The pull request ends with the puller: a UFOP that lost its
+		// last healthy instance here takes no job it cannot run (each
+		// would count as a delivery).
+		fctx, cancel := context.WithTimeout(ctx, fetchWait)
+		batch, err := cons.Fetch(room, jetstream.FetchContext(fctx))
+		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
+			cancel()
+			return err
+		}
+		if err != nil {
+			cancel()
+			select {
+			case <-ctx.Done():
+			case <-tick.C:
+			}
+			continue
+		}
+		for msg := range batch.Messages() {
+			taken.Add(1)
 			running.Add(1)
 			go func() {
 				defer running.Done()
-				for wctx.Err() == nil {
-					msg, err := cons.Next(jetstream.FetchMaxWait(time.Second))
-					if err != nil {
-						continue
-					}
-					j.handle(ctx, name, msg)
+				j.handle(ctx, name, msg)
+				taken.Add(-1)
+				select {
+				case freed <- struct{}{}:
+				default:
 				}
 			}()
 		}
-		for len(workers) > want {
-			workers[len(workers)-1]()
-			workers = workers[:len(workers)-1]
-		}
-		select {
-		case <-ctx.Done():
-			for _, cancel := range workers {
-				cancel()
-			}
-			return
-		case <-tick.C:
+		cancel()
+		if err := batch.Error(); errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return err
 		}
 	}
+	return nil
 }
 
 func (j *jobs) handle(ctx context.Context, name string, msg jetstream.Msg) {

@@ -405,6 +405,7 @@ func (u *ufops) apply(ctx context.Context, act action, in *instance) {
 			}
 			u.markDirty()
 			u.logger.Info("instance stopped", "instance", in.p.ID, "ufop", in.p.UFOP, "why", act.Why)
+			u.prepareSpare(ctx, in.p)
 		}()
 	case actRestart, actFail:
 		in.mu.Lock()
@@ -443,10 +444,7 @@ func (u *ufops) apply(ctx context.Context, act action, in *instance) {
 
 // launch starts (or restarts) the container of in and waits for health.
 func (u *ufops) launch(ctx context.Context, in *instance) {
-	s := in.p.Spec
-	ci, err := u.rt.Start(ctx, container.Spec{Name: in.p.UFOP, Version: in.p.Version, Image: s.Image, Env: s.Env,
-		CPU: s.CPU, Memory: s.Memory, Pids: s.Pids, HealthPath: s.HealthPath, HealthTimeout: s.HealthTimeout,
-		Concurrency: s.Concurrency})
+	ci, err := u.rt.Start(ctx, containerSpec(in.p))
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	defer u.markDirty()
@@ -524,6 +522,18 @@ func (u *ufops) report(ctx context.Context, ann publisher) {
 				seen[s.UFOP] = true
 				names = append(names, s.UFOP)
 			}
+		}
+		slices.Sort(names)
+		if !slices.Equal(names, announced) {
+			// Jobs first: a UFOP started from zero has jobs waiting for
+			// this instance, and the etcd writes below take round trips.
+			if u.jobs != nil {
+				u.jobs.sync(ctx, names)
+			}
+			ann.Publish(func(ag *ufop.Agent) { ag.UFOPs = names })
+			announced = names
+		}
+		for _, s := range snaps {
 			b, _ := json.Marshal(s)
 			if published[s.ID] != string(b) {
 				if _, err := u.a.etcd.Put(ctx, protocol.InstanceKey(u.prefix, s.ID), string(b), clientv3.WithLease(u.sess.Lease())); err == nil {
@@ -536,14 +546,6 @@ func (u *ufops) report(ctx context.Context, ann publisher) {
 				if _, err := u.a.etcd.Delete(ctx, protocol.InstanceKey(u.prefix, id)); err == nil {
 					delete(published, id)
 				}
-			}
-		}
-		slices.Sort(names)
-		if !slices.Equal(names, announced) {
-			ann.Publish(func(ag *ufop.Agent) { ag.UFOPs = names })
-			announced = names
-			if u.jobs != nil {
-				u.jobs.sync(ctx, names)
 			}
 		}
 		select {

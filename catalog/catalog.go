@@ -64,6 +64,8 @@ type Catalog struct {
 	rows  map[string]row // full etcd key → value
 	ready chan struct{}
 	once  sync.Once
+
+	changed changed // see Changed
 }
 
 type row struct {
@@ -110,6 +112,7 @@ func (c *Catalog) load(kvs []etcdwatch.KV) {
 // applyEvents applies watched changes; a row this process wrote itself
 // (apply) may already be newer than the event.
 func (c *Catalog) applyEvents(evs []etcdwatch.Event) {
+	defer c.changed.signal()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, ev := range evs {

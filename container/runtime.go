@@ -108,6 +108,7 @@ type Runtime struct {
 	net       netState
 	fws       []*firewall
 	instances map[string]*tracked
+	spares    map[string]*spare // by UFOP name; see Prepare
 }
 
 // tracked is what the runtime knows about an instance between Start (or
@@ -150,6 +151,7 @@ func New(cfg Config, docker DockerAPI, logger *slog.Logger) (*Runtime, error) {
 		ready:     make(chan struct{}),
 		done:      make(chan struct{}),
 		instances: make(map[string]*tracked),
+		spares:    make(map[string]*spare),
 	}, nil
 }
 
@@ -217,6 +219,7 @@ func (r *Runtime) Close() error {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	r.removeSpares(ctx)
 	n, err := r.docker.NetworkInspect(ctx, ns.id, network.InspectOptions{})
 	gone := client.IsErrNotFound(err)
 	if err != nil && !gone {
@@ -269,22 +272,32 @@ func (r *Runtime) Start(ctx context.Context, spec Spec) (*Instance, error) {
 	defer cancel()
 	begin := time.Now()
 
-	if _, err := r.docker.ImageInspect(ctx, spec.Image); err != nil {
-		if client.IsErrNotFound(err) {
-			return nil, ufop.Errorf(ufop.KindNotFound, "ufop %s v%d: image %s is not on this node", spec.Name, spec.Version, spec.Image)
-		}
-		return nil, fmt.Errorf("container: start %s: inspect image %s: %w", spec.Name, spec.Image, err)
+	var id, name, containerID string
+	if sp := r.takeSpare(ctx, spec); sp != nil {
+		// Created ahead (Prepare): the image was there then, the
+		// container is what a create would make now.
+		id, name, containerID = sp.id, sp.name, sp.containerID
 	}
-
-	id := newID()
-	name := r.cfg.NetworkName + "-" + spec.Name + "-" + id
-	cfg, host, netcfg := r.containerConfig(spec, id)
-	created, err := r.docker.ContainerCreate(ctx, cfg, host, netcfg, nil, name)
-	if err != nil {
-		return nil, fmt.Errorf("container: start %s: create %s: %w", spec.Name, name, err)
+	inspected := time.Now()
+	if containerID == "" {
+		if _, err := r.docker.ImageInspect(ctx, spec.Image); err != nil {
+			if client.IsErrNotFound(err) {
+				return nil, ufop.Errorf(ufop.KindNotFound, "ufop %s v%d: image %s is not on this node", spec.Name, spec.Version, spec.Image)
+			}
+			return nil, fmt.Errorf("container: start %s: inspect image %s: %w", spec.Name, spec.Image, err)
+		}
+		id = newID()
+		name = r.cfg.NetworkName + "-" + spec.Name + "-" + id
+		cfg, host, netcfg := r.containerConfig(spec, id)
+		inspected = time.Now()
+		created, err := r.docker.ContainerCreate(ctx, cfg, host, netcfg, nil, name)
+		if err != nil {
+			return nil, fmt.Errorf("container: start %s: create %s: %w", spec.Name, name, err)
+		}
+		containerID = created.ID
 	}
 	inst := &Instance{
-		ID: id, ContainerID: created.ID, Name: spec.Name, Version: spec.Version, Image: spec.Image,
+		ID: id, ContainerID: containerID, Name: spec.Name, Version: spec.Version, Image: spec.Image,
 		HealthPath: spec.HealthPath, HealthTimeout: spec.HealthTimeout, Concurrency: spec.Concurrency,
 	}
 	t := &tracked{inst: inst, starting: true}
@@ -299,10 +312,12 @@ func (r *Runtime) Start(ctx context.Context, spec Spec) (*Instance, error) {
 		r.remove(ctx, inst)
 		return nil, err
 	}
-	if err := r.docker.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+	createdAt := time.Now()
+	if err := r.docker.ContainerStart(ctx, containerID, container.StartOptions{}); err != nil {
 		return fail(fmt.Errorf("container: start %s: start %s: %w", spec.Name, name, err))
 	}
-	info, err := r.docker.ContainerInspect(ctx, created.ID)
+	startedAt := time.Now()
+	info, err := r.docker.ContainerInspect(ctx, containerID)
 	if err != nil {
 		return fail(fmt.Errorf("container: start %s: inspect %s: %w", spec.Name, name, err))
 	}
@@ -327,7 +342,8 @@ func (r *Runtime) Start(ctx context.Context, spec Spec) (*Instance, error) {
 	r.mu.Lock()
 	t.starting = false
 	r.mu.Unlock()
-	r.log.Info("instance started", "instance", id, "ufop", spec.Name, "version", spec.Version, "addr", inst.Addr, "took", time.Since(begin))
+	r.log.Info("instance started", "instance", id, "ufop", spec.Name, "version", spec.Version, "addr", inst.Addr, "took", time.Since(begin),
+		"inspect", inspected.Sub(begin), "create", createdAt.Sub(inspected), "start", startedAt.Sub(createdAt), "health", time.Since(startedAt))
 	cp := *inst
 	return &cp, nil
 }

@@ -45,6 +45,7 @@ func (g *Gateway) mountAdmin(e *echo.Echo) {
 	v1.GET("/users", g.listUsers)
 	v1.DELETE("/users/:name", g.removeUser)
 	g.mountLimits(v1)
+	g.mountUsage(v1)
 
 	g.mountUFOPs(v1)
 	g.mountConsole(e, v1)

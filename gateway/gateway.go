@@ -78,6 +78,8 @@ type Config struct {
 	// the per-listener connection cap and timeouts (docs/limits.md).
 	Limits LimitsConfig
 	Conns  ConnsConfig
+	// Usage is usage metering (SPEC §14, usage.go).
+	Usage UsageConfig
 
 	// FetchAllow are the non-public address ranges URLs fetched on a
 	// user's behalf (mirror origins) may reach (--fetch-allow); every
@@ -115,6 +117,7 @@ func DefaultConfig() Config {
 		Conns:            DefaultConnsConfig(),
 		Console:          console.DefaultConfig(),
 		Mirror:           mirror.DefaultConfig(),
+		Usage:            DefaultUsageConfig(),
 	}
 }
 
@@ -148,6 +151,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Mirror.Validate(); err != nil {
 		return fmt.Errorf("gateway: %w", err)
+	}
+	if err := c.Usage.Validate(); err != nil {
+		return err
 	}
 	return c.Discovery.Validate()
 }
@@ -185,6 +191,7 @@ type Gateway struct {
 	ui      *consoleParts
 	egress  *egress.Policy  // every URL fetched on a user's behalf
 	mirror  *mirror.Fetcher // fills mirror buckets (mirror.go)
+	usage   *usageMeter
 
 	token    string // cluster token for agents
 	grantKey []byte // signs read grants (reads.go), derived from token
@@ -230,7 +237,11 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Gateway{ui: ui, egress: policy, mirror: mf, cfg: cfg, deps: deps, logger: deps.Logger, store: deps.Store, cat: cat, reg: reg,
+	um, err := newUsageMeter(cfg.Usage, deps, m.reg)
+	if err != nil {
+		return nil, err
+	}
+	return &Gateway{ui: ui, egress: policy, mirror: mf, usage: um, cfg: cfg, deps: deps, logger: deps.Logger, store: deps.Store, cat: cat, reg: reg,
 		metrics: m, results: newResultCache(cfg.ResultCacheBytes), ready: make(chan struct{}), peers: peers,
 		limits: newLimiter(cfg.Limits, cat, func() int { return max(1, len(peers.Agents())) }, m.limit),
 		replay: newReplayGuard(deps.Etcd, cfg.Limits.ReplayPrefix, cfg.MaxSkew, cfg.Limits.ReplayEntries),
@@ -295,6 +306,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); g.reg.Run(ctx) }()
 	go func() { defer wg.Done(); g.peers.Run(ctx) }()
 	go func() { defer wg.Done(); g.limits.run(ctx) }()
+	// Usage is flushed a last time once the servers have drained (the
+	// deferred ustop runs after the shutdown below, before wg.Wait).
+	uctx, ustop := context.WithCancel(context.WithoutCancel(ctx))
+	defer ustop()
+	wg.Add(1)
+	go func() { defer wg.Done(); g.usage.run(uctx) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); g.sampleUFOPs(ctx) }()
 
@@ -472,6 +489,7 @@ func newReqid() string {
 func (g *Gateway) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
+		note := g.usage.start(c)
 		id := newReqid()
 		c.Set(ctxReqid, id)
 		c.Response().Header().Set("X-Reqid", id)
@@ -482,7 +500,9 @@ func (g *Gateway) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		status := c.Response().Status
 		fop, _ := c.Get(ctxFop).(string)
 		route := routeOf(c)
-		g.metrics.request(route, fop, status, time.Since(start))
+		now := time.Now()
+		g.usage.finish(note, now, status, c.Response().Size, now.Sub(start))
+		g.metrics.request(route, fop, status, now.Sub(start))
 		attrs := []any{"reqid", id, "method", c.Request().Method, "path", c.Request().URL.Path,
 			"status", status, "dur_ms", float64(time.Since(start).Microseconds()) / 1000, "bytes", c.Response().Size}
 		if q := c.Request().URL.RawQuery; q != "" {

@@ -86,6 +86,12 @@ func (g *Gateway) serveObject(c echo.Context) error {
 		return err
 	}
 	fops, signed := splitQuery(r.URL.RawQuery)
+	// Counted for the bucket's owner from here on, refusals included.
+	if fops == "" {
+		noteUsage(c, b, "get")
+	} else {
+		noteUsage(c, b, g.usageCmd(fops))
+	}
 	var caller *ufop.User
 	if signed {
 		ak, err := auth.VerifyURLWithin(auth.FullURL(r), func(ak string) (string, error) {
@@ -111,6 +117,12 @@ func (g *Gateway) serveObject(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if len(styles.defs) > 0 {
+		// A style counts as the first step of its definition.
+		if d, err := url.PathUnescape(fops); err == nil {
+			noteUsage(c, b, g.usageCmd(d))
+		}
+	}
 	obj, err := g.store.Stat(r.Context(), b.Name, key)
 	// A mirror bucket's missing key is fetched once the request is
 	// admitted (mirror.go).
@@ -133,9 +145,14 @@ func (g *Gateway) serveObject(c echo.Context) error {
 		}
 		return g.serveRaw(c, b, key)
 	}
+	raw := fops
 	fops, err = url.PathUnescape(fops)
 	if err != nil {
+		noteUsage(c, b, usageCmdInvalid)
 		return ufop.Errorf(ufop.KindInvalid, "the fop is not valid percent-encoding")
+	}
+	if fops != raw {
+		noteUsage(c, b, g.usageCmd(fops))
 	}
 	p, err := fop.Parse(fops, g.cfg.MaxPipeline)
 	if err != nil {
@@ -435,9 +452,10 @@ func (g *Gateway) process(ctx context.Context, b ufop.Bucket, obj ufop.Object, p
 // first UFOP and waits for the answer.
 func (g *Gateway) enqueue(ctx context.Context, custom []string, job ufop.Job) (*result, error) {
 	name := custom[0]
+	u, uerr := g.cat.UFOP(name)
 	// Nothing to wait for when no instance runs and none will: a UFOP
 	// without an autoscaling policy that could start one.
-	if u, err := g.cat.UFOP(name); err == nil && (u.Scale == nil || u.Scale.Max == 0) {
+	if uerr == nil && (u.Scale == nil || u.Scale.Max == 0) {
 		hosted := false
 		for _, a := range g.reg.Agents() {
 			hosted = hosted || hasAll(a, custom)
@@ -454,8 +472,13 @@ func (g *Gateway) enqueue(ctx context.Context, custom []string, job ufop.Job) (*
 	defer w.Close()
 	job.Reply = w.Reply()
 	start := time.Now()
-	if err := g.deps.Queue.Publish(ctx, name, job); err != nil {
+	if err := w.Publish(ctx, name, job); err != nil {
 		return nil, err
+	}
+	if uerr == nil && u.Instances == 0 && u.Scale != nil {
+		// Scaled to zero: the job waits in the queue while the scaler
+		// starts an instance now rather than at its next pass.
+		g.deps.Queue.Wake(name)
 	}
 	res, err := w.Next(ctx)
 	g.metrics.queueWait(name, time.Since(start))

@@ -220,8 +220,12 @@ func (g *Gateway) scaleUFOP(c echo.Context) error {
 		return ufop.Errorf(ufop.KindInvalid, "scale: need 0 ≤ min ≤ max ≤ 1000 (min %d, max %d)", p.Min, p.Max)
 	case !(p.Threshold > 0):
 		return ufop.Errorf(ufop.KindInvalid, "scale: threshold must be above 0")
-	case p.Cooldown < 0 || p.MaxStep < 0:
-		return ufop.Errorf(ufop.KindInvalid, "scale: cooldown and step must not be negative")
+	case p.Cooldown < 0 || p.MaxStep < 0 || p.Idle < 0:
+		return ufop.Errorf(ufop.KindInvalid, "scale: cooldown, step and idle must not be negative")
+	}
+	if p.Min == 0 {
+		// Stored explicitly, so that state shows when it goes to zero.
+		p.Idle = p.IdleOrDefault()
 	}
 	u, err := g.ownUFOP(c)
 	if err != nil {

@@ -7,6 +7,9 @@ const (
 	JobSubjectPrefix = "ufop.jobs."
 	// CancelSubject is where gateways announce jobs whose client left.
 	CancelSubject = "ufop.cancel"
+	// WakeSubject is where gateways ask the scaler for an instance of a
+	// UFOP at zero that a job waits for (the message is the UFOP's name).
+	WakeSubject = "ufop.wake"
 )
 
 // JobSubject is the subject of UFOP name's jobs.

@@ -35,6 +35,9 @@ type Config struct {
 	// Cancel is the subject on which gateways announce jobs whose client
 	// is gone.
 	Cancel string
+	// Wake is the subject on which gateways ask for an instance of a UFOP
+	// at zero.
+	Wake string
 	// MaxAge drops jobs nobody took.
 	MaxAge time.Duration
 	// AckWait is how long a job may run before JetStream gives it to
@@ -53,15 +56,15 @@ type Config struct {
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{Stream: protocol.JobStream, Subject: protocol.JobSubjectPrefix, Cancel: protocol.CancelSubject, MaxAge: 10 * time.Minute,
+	return Config{Stream: protocol.JobStream, Subject: protocol.JobSubjectPrefix, Cancel: protocol.CancelSubject, Wake: protocol.WakeSubject, MaxAge: 10 * time.Minute,
 		AckWait: 15 * time.Second, MaxDeliver: 3, InlineLimit: 768 << 10, Replicas: 1}
 }
 
 // Validate reports a config that cannot work.
 func (c Config) Validate() error {
 	switch {
-	case c.Stream == "" || c.Subject == "" || c.Cancel == "":
-		return errors.New("queue: stream, subject and cancel subject are required")
+	case c.Stream == "" || c.Subject == "" || c.Cancel == "" || c.Wake == "":
+		return errors.New("queue: stream, subject, cancel and wake subjects are required")
 	case c.MaxAge <= 0 || c.AckWait <= 0:
 		return errors.New("queue: max age and ack wait must be positive")
 	case c.MaxDeliver < 1:
@@ -74,10 +77,11 @@ func (c Config) Validate() error {
 
 // Queue is a connection to the job queue.
 type Queue struct {
-	cfg    Config
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	logger *slog.Logger
+	cfg     Config
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	logger  *slog.Logger
+	replies replies
 }
 
 // Connect connects to NATS at urls (comma-separated) and makes sure the
@@ -151,7 +155,7 @@ func consumerName(ufopName string) string { return protocol.ConsumerName(ufopNam
 
 // Publish enqueues a job for the UFOP name.
 func (q *Queue) Publish(ctx context.Context, name string, job ufop.Job) error {
-	b, err := json.Marshal(job)
+	b, err := marshalJob(job)
 	if err != nil {
 		return err
 	}
@@ -159,6 +163,14 @@ func (q *Queue) Publish(ctx context.Context, name string, job ufop.Job) error {
 		return &ufop.Error{Kind: ufop.KindUnavailable, RetryAfter: time.Second, Msg: "the job queue is not available", Err: err}
 	}
 	return nil
+}
+
+func marshalJob(job ufop.Job) ([]byte, error) {
+	b, err := json.Marshal(job)
+	if err != nil {
+		return nil, fmt.Errorf("queue: encode job %s: %w", job.ID, err)
+	}
+	return b, nil
 }
 
 // Consumer returns the shared consumer of a UFOP's jobs, creating it on
@@ -261,56 +273,23 @@ func (q *Queue) Reply(job ufop.Job, res Result) error {
 	return q.nc.PublishMsg(m)
 }
 
-// Waiter receives the result of one job.
-type Waiter struct {
-	q     *Queue
-	sub   *nats.Subscription
-	reply string
-}
-
-// Wait subscribes to a fresh reply subject; call it before Publish, and
-// Close the waiter after.
-func (q *Queue) Wait() (*Waiter, error) {
-	reply := q.nc.NewRespInbox()
-	sub, err := q.nc.SubscribeSync(reply)
-	if err != nil {
-		return nil, &ufop.Error{Kind: ufop.KindUnavailable, RetryAfter: time.Second, Msg: "the job queue is not available", Err: err}
-	}
-	return &Waiter{q: q, sub: sub, reply: reply}, nil
-}
-
-// Reply is the subject to put in the job.
-func (w *Waiter) Reply() string { return w.reply }
-
-// Close unsubscribes.
-func (w *Waiter) Close() { w.sub.Unsubscribe() }
-
-// Next waits for the result, until ctx ends.
-func (w *Waiter) Next(ctx context.Context) (Result, error) {
-	m, err := w.sub.NextMsgWithContext(ctx)
-	if err != nil {
-		return Result{}, err
-	}
-	res := Result{ContentType: m.Header.Get(hdrContentType), Fetch: m.Header.Get(hdrFetch), Header: map[string]string{}}
-	if kind := m.Header.Get(hdrKind); kind != "" {
-		e := &ufop.Error{Kind: ufop.ParseKind(kind), Msg: string(m.Data)}
-		if ra, err := strconv.Atoi(m.Header.Get(hdrRetry)); err == nil {
-			e.RetryAfter = time.Duration(ra) * time.Second
-		}
-		res.Err = e
-		return res, nil
-	}
-	for k := range m.Header {
-		if strings.HasPrefix(k, hdrPrefix) || k == protocol.HeaderTiming {
-			res.Header[k] = m.Header.Get(k)
-		}
-	}
-	res.Body = m.Data
-	return res, nil
-}
-
 // Cancel tells the agents that nobody waits for job id any more.
 func (q *Queue) Cancel(id string) { q.nc.Publish(q.cfg.Cancel, []byte(id)) }
+
+// Wake asks the scaler for an instance of name, a UFOP at zero that a job
+// was just published for. Best effort: the scaler's next pass sees the
+// job anyway.
+func (q *Queue) Wake(name string) { q.nc.Publish(q.cfg.Wake, []byte(name)) }
+
+// Wakes calls fn with the name of every UFOP a gateway asks an instance
+// of, until the returned function is called.
+func (q *Queue) Wakes(fn func(name string)) (stop func(), err error) {
+	sub, err := q.nc.Subscribe(q.cfg.Wake, func(m *nats.Msg) { fn(string(m.Data)) })
+	if err != nil {
+		return nil, fmt.Errorf("queue: subscribe %s: %w", q.cfg.Wake, err)
+	}
+	return func() { sub.Unsubscribe() }, nil
+}
 
 // Cancellations calls fn with the id of every canceled job until the
 // returned function is called.

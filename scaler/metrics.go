@@ -27,7 +27,7 @@ func newMetrics() *metrics {
 		desired:   gauge("ufop_scaler_desired", "Instance count of a UFOP in the catalog after the scaler's last pass."),
 		panicking: gauge("ufop_scaler_panic", "1 while a UFOP's scaling is in panic mode (a burst), else 0."),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ufop_scaler_decisions_total", Help: "Changes of a UFOP's instance count by direction (up, down) and reason (panic, stable, cooldown, min, max).",
+			Name: "ufop_scaler_decisions_total", Help: "Changes of a UFOP's instance count by direction (up, down) and reason (panic, stable, cooldown, min, max, wake, idle).",
 		}, []string{"ufop", "direction", "reason"}),
 		leader: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ufop_scaler_leader", Help: "1 while this scaler leads (only the leader samples and decides).",

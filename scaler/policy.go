@@ -43,6 +43,8 @@ const (
 	ReasonCooldown = "cooldown" // the queue stayed below capacity for the whole cool-down
 	ReasonMin      = "min"      // the count was below the policy's minimum
 	ReasonMax      = "max"      // the count was above the policy's maximum
+	ReasonIdle     = "idle"     // the queue stayed empty for the policy's idle time: to zero
+	ReasonWake     = "wake"     // a job for a UFOP at zero: one instance at once
 	ReasonHold     = "hold"     // no change
 )
 
@@ -75,6 +77,10 @@ type History struct {
 	// a cool-down after both.
 	lastChange time.Time
 	lastBusy   time.Time
+	// lastWork is the last time the queue was not empty: a UFOP with min
+	// 0 goes to zero only once it has been empty for the policy's idle
+	// time.
+	lastWork time.Time
 	// peaks holds the samples after the later of the two and within the
 	// last cool-down that no later sample is as deep as (depths falling,
 	// times rising): its first is the deepest queue of the cool-down, the
@@ -138,7 +144,10 @@ func (h *History) peak() int {
 //     for the whole cool-down since the last change or burst, to what both
 //     the deepest queue of that cool-down and the stable average need;
 //     each scale-down starts a new cool-down, so they come one decision at
-//     a time, following the stable average down.
+//     a time, following the stable average down;
+//   - a UFOP at zero with a job waiting goes to at least one instance at
+//     once, and a UFOP with min 0 goes to zero only once its queue has
+//     been empty for the policy's idle time.
 //
 // Every change is at most p.MaxStep instances (0: no limit).
 func Decide(p ufop.ScalePolicy, w Windows, h *History, o Observation) Decision {
@@ -146,7 +155,10 @@ func Decide(p ufop.ScalePolicy, w Windows, h *History, o Observation) Decision {
 	if !h.started {
 		// A UFOP first seen (or a new leader) counts as just changed: no
 		// scale-down before a full cool-down of observation.
-		h.started, h.lastChange, h.lastBusy = true, now, now
+		h.started, h.lastChange, h.lastBusy, h.lastWork = true, now, now, now
+	}
+	if depth > 0 {
+		h.lastWork = now
 	}
 	h.samples = append(h.samples, sample{now, depth})
 	drop := 0
@@ -199,6 +211,16 @@ func Decide(p ufop.ScalePolicy, w Windows, h *History, o Observation) Decision {
 		target, dir, reason = p.Min, DirUp, ReasonMin
 	case cur > p.Max:
 		target, dir, reason = p.Max, DirDown, ReasonMax
+	case cur == 0 && depth > 0 && p.Max > 0:
+		// Jobs wait for a UFOP at zero: nothing runs them, so no window
+		// needs to agree first (scale from zero, issue 12).
+		target, dir, reason = max(1, panicWant, stableWant), DirUp, ReasonWake
+		if h.panicking {
+			reason = ReasonPanic // a burst from zero, as before
+		}
+	case cur == 0:
+		// At zero with nothing waiting: the windows' memory of earlier
+		// jobs (a resize to zero right after them) starts nothing.
 	case h.panicking:
 		if want := max(panicWant, stableWant); want > cur {
 			target, dir, reason = want, DirUp, ReasonPanic
@@ -208,8 +230,18 @@ func Decide(p ufop.ScalePolicy, w Windows, h *History, o Observation) Decision {
 	case now.Sub(h.lastBusy) >= p.Cooldown && now.Sub(h.lastChange) >= p.Cooldown:
 		// Never below the stable desired count: the next pass would
 		// scale straight back up.
-		if want := max(stableWant, need(float64(h.peak()))); want < cur {
-			target, dir, reason = want, DirDown, ReasonCooldown
+		want, why := max(stableWant, need(float64(h.peak()))), ReasonCooldown
+		if want == 0 {
+			// Zero only once idle: the last instance stays for the
+			// policy's idle time after the last job.
+			if now.Sub(h.lastWork) < p.IdleOrDefault() {
+				want = 1
+			} else {
+				why = ReasonIdle
+			}
+		}
+		if want < cur {
+			target, dir, reason = want, DirDown, why
 		}
 	}
 	if dir == "" {

@@ -43,6 +43,8 @@ func TestDecide(t *testing.T) {
 	minZero.Min = 0
 	tiny := base
 	tiny.Threshold = 1e-300
+	idle := minZero
+	idle.Idle = 60 * time.Second
 	tests := []struct {
 		name   string
 		policy ufop.ScalePolicy
@@ -56,6 +58,34 @@ func TestDecide(t *testing.T) {
 		{"burst from zero panics too", minZero, 0, seq(
 			steady(0, 4, 0),
 			[]step{{5, 12, 2, ReasonPanic}}, // panic avg 4 → 2 instances, ≥ 2 × max(0, 1)
+		)},
+		{"one job for a UFOP at zero wakes one instance at once", minZero, 0, seq(
+			steady(0, 40, 0),
+			[]step{{41, 1, 1, ReasonWake}},
+		)},
+		{"a burst for a UFOP at zero is sized by the panic window", minZero, 0, []step{{0, 8, 4, ReasonPanic}}},
+		{"min 0: to zero only after the idle time", idle, 0, seq(
+			[]step{{0, 1, 1, ReasonWake}},
+			steady(1, 58, 0), // empty, cool-down long passed, but not idle yet
+			[]step{{59, 0, 1, ReasonHold}},
+			[]step{{60, 0, 0, ReasonIdle}}, // a minute after the last job
+			[]step{{61, 0, 0, ReasonHold}},
+		)},
+		{"min 0: a job restarts the idle time", idle, 1, seq(
+			steady(0, 30, 0),
+			[]step{{31, 1, 1, ReasonHold}},
+			steady(32, 90, 0),
+			[]step{{91, 0, 0, ReasonIdle}},
+		)},
+		{"min 0 without an idle time: the default, 5 minutes", minZero, 1, seq(
+			steady(0, 298, 0),
+			[]step{{299, 0, 1, ReasonHold}, {300, 0, 0, ReasonIdle}},
+		)},
+		{"min 0: several instances come down to one, then idle to zero", idle, 3, seq(
+			steady(0, 9, 0),
+			[]step{{10, 0, 1, ReasonCooldown}},
+			steady(11, 59, 0),
+			[]step{{60, 0, 0, ReasonIdle}},
 		)},
 		{"steady load over capacity → stable scale-up", base, 1, []step{
 			{0, 3, 2, ReasonStable}, // 1.5 × capacity: no panic; ceil(3/2) = 2
@@ -136,6 +166,27 @@ func TestDecide(t *testing.T) {
 				cur = d.Desired
 			}
 		})
+	}
+}
+
+// TestDecideStaysAtZero: a UFOP resized to zero by hand right after a
+// load stays there with an empty queue, though the windows remember the
+// load: at zero, only a waiting job starts an instance.
+func TestDecideStaysAtZero(t *testing.T) {
+	w := Windows{Stable: 30 * time.Second, Panic: 3 * time.Second, PanicThreshold: 2}
+	p := ufop.ScalePolicy{Min: 0, Max: 5, Threshold: 2, Cooldown: 10 * time.Second, Idle: time.Minute}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var h History
+	for s := range 10 {
+		Decide(p, w, &h, Observation{At: t0.Add(time.Duration(s) * time.Second), Waiting: 6, Current: 3})
+	}
+	d := Decide(p, w, &h, Observation{At: t0.Add(10 * time.Second), Current: 0})
+	if d.Changed() || d.Desired != 0 {
+		t.Fatalf("at zero with an empty queue: %+v, want a hold at 0", d)
+	}
+	d = Decide(p, w, &h, Observation{At: t0.Add(11 * time.Second), Waiting: 1, Current: 0})
+	if d.Desired < 1 || !d.Changed() {
+		t.Fatalf("at zero with a job waiting: %+v, want at least one instance", d)
 	}
 }
 

@@ -31,6 +31,13 @@ type Depther interface {
 	Depth(ctx context.Context, name string) (waiting, inflight int, err error)
 }
 
+// Waker delivers the gateways' requests for an instance of a UFOP at zero
+// (a job waits for it); *queue.Queue is one. A Depther that is also a
+// Waker gets scale-ups from zero at once instead of at the next pass.
+type Waker interface {
+	Wakes(fn func(name string)) (stop func(), err error)
+}
+
 // Config configures a Scaler.
 type Config struct {
 	// Prefix is the etcd prefix of the scaler's election.
@@ -149,16 +156,45 @@ func (s *Scaler) lead(ctx context.Context) error {
 			s.metrics.forget(name)
 		}
 	}()
+	// Wakes: the UFOPs at zero a gateway just queued a job for, passed
+	// over at once (scale from zero waits for no tick).
+	var (
+		wmu   sync.Mutex
+		woken = map[string]bool{}
+		wake  = make(chan struct{}, 1)
+	)
+	if w, ok := s.q.(Waker); ok {
+		stop, err := w.Wakes(func(name string) {
+			wmu.Lock()
+			woken[name] = true
+			wmu.Unlock()
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
+		})
+		if err != nil {
+			s.logger.Warn("no wakes from the gateways: scale from zero waits for the next pass", "err", err)
+		} else {
+			defer stop()
+		}
+	}
 	tick := time.NewTicker(s.cfg.Interval)
 	defer tick.Stop()
+	var only map[string]bool // nil: every UFOP
 	for {
-		if err := s.pass(ctx, hist, time.Now()); err != nil && ctx.Err() == nil {
+		if err := s.pass(ctx, hist, time.Now(), only); err != nil && ctx.Err() == nil {
 			s.logger.Warn("scaler pass failed", "err", err)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+			only = nil
+		case <-wake:
+			wmu.Lock()
+			only, woken = woken, map[string]bool{}
+			wmu.Unlock()
 		}
 	}
 }
@@ -166,8 +202,9 @@ func (s *Scaler) lead(ctx context.Context) error {
 // errSkip aborts a catalog update that is no longer wanted.
 var errSkip = errors.New("scaler: update no longer applies")
 
-// pass samples every UFOP with a policy once and applies the decisions.
-func (s *Scaler) pass(ctx context.Context, hist map[string]*History, now time.Time) error {
+// pass samples every UFOP with a policy once, or only the woken ones
+// when woken is not nil, and applies the decisions.
+func (s *Scaler) pass(ctx context.Context, hist map[string]*History, now time.Time, woken map[string]bool) error {
 	running, err := s.running(ctx)
 	if err != nil {
 		return err
@@ -179,11 +216,19 @@ func (s *Scaler) pass(ctx context.Context, hist map[string]*History, now time.Ti
 			continue // a fixed count, or nothing to run yet
 		}
 		seen[u.Name] = true
+		if woken != nil && !woken[u.Name] {
+			continue
+		}
 		waiting, inflight, err := s.q.Depth(ctx, u.Name)
 		if err != nil {
 			// No decision on a guess; the windows keep their samples.
 			errs = append(errs, fmt.Errorf("scaler: depth of %s: %w", u.Name, err))
 			continue
+		}
+		if woken[u.Name] && waiting+inflight == 0 {
+			// The gateway wakes after its publish, which the stream may
+			// not show yet: the wake itself is a waiting job.
+			waiting = 1
 		}
 		h := hist[u.Name]
 		if h == nil {
@@ -200,7 +245,7 @@ func (s *Scaler) pass(ctx context.Context, hist map[string]*History, now time.Ti
 		s.metrics.observe(u.Name, o, d)
 	}
 	for name := range hist {
-		if !seen[name] {
+		if !seen[name] && woken == nil {
 			delete(hist, name)
 			s.metrics.forget(name)
 		}

@@ -82,6 +82,8 @@ type Scheduler struct {
 	logger *slog.Logger
 	cat    *catalog.Catalog
 	reg    *discovery.Registry
+	// catChanged signals catalog changes (instance counts among them).
+	catChanged <-chan struct{}
 
 	lifecycle.Closer
 	ready chan struct{}
@@ -101,7 +103,7 @@ func New(cfg Config, cli *clientv3.Client, logger *slog.Logger) (*Scheduler, err
 		return nil, err
 	}
 	return &Scheduler{cfg: cfg, cli: cli, logger: logger.With("role", "scheduler"), cat: cat, reg: reg,
-		ready: make(chan struct{})}, nil
+		catChanged: cat.Changed(), ready: make(chan struct{})}, nil
 }
 
 // Ready is closed once the scheduler has its catalog and registry loaded
@@ -137,6 +139,9 @@ func (s *Scheduler) lead(ctx context.Context) error {
 	wctx, wcancel := context.WithCancel(ctx)
 	defer wcancel()
 	changes := s.cli.Watch(wctx, protocol.InstancesPrefix(s.cfg.Prefix), clientv3.WithPrefix())
+	// And on every catalog change: a UFOP scaled up from zero has a job
+	// waiting for its instance.
+
 	tick := time.NewTicker(s.cfg.Interval)
 	defer tick.Stop()
 	for {
@@ -147,6 +152,7 @@ func (s *Scheduler) lead(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+		case <-s.catChanged:
 		case _, ok := <-changes:
 			if !ok {
 				return errors.New("scheduler: watch closed")

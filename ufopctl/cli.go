@@ -70,7 +70,7 @@ func commands() []command {
 		{"chver", "<name> -c N", "choose the version new instances use", runChver},
 		{"upgrade", "<name> [--step N] [--wait]", "replace running instances with the chosen version, N at a time", runUpgrade},
 		{"resize", "<name> -n N [--wait] [--timeout D]", "set the number of instances; --wait until they are healthy", runResize},
-		{"scale", "<name> --max N --threshold T [--min N] [--cooldown D] [--step N]", "set the autoscaling policy", runScale},
+		{"scale", "<name> --max N --threshold T [--min N] [--cooldown D] [--step N] [--idle D]", "set the autoscaling policy", runScale},
 		{"state", "<name>", "show a UFOP's instances: node, version, state, in-flight, queue", runState},
 		{"logs", "<name> [--instance ID] [-f]", "print instance output", runLogs},
 		{"grant", "<name> <user>", "let a user run a protected UFOP", runGrant},
@@ -87,6 +87,7 @@ func commands() []command {
 		{"limit ls", "[<user>]", "list the limits admins set and the tier defaults", runLimitLs},
 		{"limit rm", "<user> [--cmd NAME]", "remove a user's limits: tier defaults apply again (admin)", runLimitRm},
 		{"sign", "<url|bucket/key[?fop]> [--expires 1h]", "make a private download URL", runSign},
+		{"usage", "[--user U] [--bucket B] [--from T] [--to T] [--by minute|hour|day]", "requests, errors, bytes out and processing time per bucket and command", runUsage},
 		{"console", "", "print a one-time sign-in URL of the web console (valid 5 minutes)", runConsole},
 		{"help", "[command]", "show help", runHelp},
 	}
@@ -257,7 +258,7 @@ func (c *cli) printJSON(v any) error {
 
 // durationKeys are the fields of the API's answers that hold a
 // time.Duration, which the API sends as nanoseconds.
-var durationKeys = map[string]bool{"cooldown": true, "maxAge": true, "healthTimeout": true, "timeout": true}
+var durationKeys = map[string]bool{"cooldown": true, "idle": true, "maxAge": true, "healthTimeout": true, "timeout": true}
 
 // durationsAsStrings re-encodes v with its durations written as manifests
 // and flags write them ("1m0s"), not as nanoseconds.

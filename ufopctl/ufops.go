@@ -557,6 +557,7 @@ func runScale(ctx context.Context, c *cli, args []string) error {
 	fs.Float64Var(&p.Threshold, "threshold", 0, "pending tasks per instance `T` above which to add instances (required)")
 	fs.DurationVar(&p.Cooldown, "cooldown", time.Minute, "how long the queue must stay below capacity before instances are removed (`time`)")
 	fs.IntVar(&p.MaxStep, "step", 0, "add or remove at most `N` instances at a time (0: no limit)")
+	fs.DurationVar(&p.Idle, "idle", 0, "with --min 0, how long the queue must stay empty before the last instance stops (`time`; default 5m)")
 	pos, err := c.parse(fs, args, 1, 1)
 	if err != nil {
 		return err
@@ -791,6 +792,9 @@ func scaleString(p ufop.ScalePolicy) string {
 	s := fmt.Sprintf("%d to %d instances at %g pending per instance, cooldown %s", p.Min, p.Max, p.Threshold, p.Cooldown)
 	if p.MaxStep > 0 {
 		s += fmt.Sprintf(", %d at a time", p.MaxStep)
+	}
+	if p.Min == 0 {
+		s += fmt.Sprintf(", to zero after %s idle", p.IdleOrDefault())
 	}
 	return s
 }

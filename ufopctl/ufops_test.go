@@ -395,6 +395,12 @@ func TestUFOPVerbs(t *testing.T) {
 			stdout: "sepia: autoscaling 1 to 5 instances at 2.5 pending per instance, cooldown 30s, 2 at a time\n",
 		},
 		{
+			name: "scale to zero", setup: withSepia,
+			args:   []string{"scale", "sepia", "--min", "0", "--max", "2", "--threshold", "1", "--idle", "90s"},
+			method: "PUT", uri: "/v1/ufops/sepia/scale", body: `{"min":0,"max":2,"threshold":1,"cooldown":60000000000,"idle":90000000000}`,
+			stdout: "sepia: autoscaling 0 to 2 instances at 1 pending per instance, cooldown 1m0s, to zero after 1m30s idle\n",
+		},
+		{
 			name: "scale json, defaults", setup: withSepia,
 			args:   []string{"scale", "sepia", "--max", "3", "--threshold", "4", "-o", "json"},
 			method: "PUT", uri: "/v1/ufops/sepia/scale", body: `{"min":0,"max":3,"threshold":4,"cooldown":60000000000}`,
@@ -872,8 +878,8 @@ func TestUFOPFailures(t *testing.T) {
 		{[]string{"resize", "sepia", "-n", "-1"}, 2, "ufopctl: resize: -n -1: want 0 or more instances (usage: ufopctl resize <name> -n N [--wait] [--timeout D])", 0},
 		{[]string{"resize", "sepia", "-n", "1", "--wait", "--timeout", "0s"}, 2, "ufopctl: resize: --interval and --timeout must be positive durations like 2s or 10m (usage: ufopctl resize <name> -n N [--wait] [--timeout D])", 0},
 		{[]string{"upgrade", "sepia", "--step", "0"}, 2, "ufopctl: upgrade: --step 0: want 1 to 100 (usage: ufopctl upgrade <name> [--step N] [--wait])", 0},
-		{[]string{"scale", "sepia", "--threshold", "1"}, 2, "ufopctl: scale: --max is required (usage: ufopctl scale <name> --max N --threshold T [--min N] [--cooldown D] [--step N])", 0},
-		{[]string{"scale", "sepia", "--max", "1", "--cooldown", "soon"}, 2, `ufopctl: scale: invalid value "soon" for flag -cooldown: parse error (usage: ufopctl scale <name> --max N --threshold T [--min N] [--cooldown D] [--step N])`, 0},
+		{[]string{"scale", "sepia", "--threshold", "1"}, 2, "ufopctl: scale: --max is required (usage: ufopctl scale <name> --max N --threshold T [--min N] [--cooldown D] [--step N] [--idle D])", 0},
+		{[]string{"scale", "sepia", "--max", "1", "--cooldown", "soon"}, 2, `ufopctl: scale: invalid value "soon" for flag -cooldown: parse error (usage: ufopctl scale <name> --max N --threshold T [--min N] [--cooldown D] [--step N] [--idle D])`, 0},
 		{[]string{"grant", "sepia"}, 2, "ufopctl: grant: missing arguments (usage: ufopctl grant <name> <user>)", 0},
 		{[]string{"logs", "nosuch", "-f"}, 1, `ufopctl: logs nosuch: 404 no such UFOP "nosuch" (reqid req-1)`, 1},
 		{[]string{"state", "sepia", "extra"}, 2, `ufopctl: state: unexpected argument "extra" (usage: ufopctl state <name>)`, 0},

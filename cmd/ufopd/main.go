@@ -250,6 +250,8 @@ func runGateway(args []string, logger *slog.Logger) error {
 	fs.DurationVar(&cfg.Conns.ReadHeaderTimeout, "read-header-timeout", cfg.Conns.ReadHeaderTimeout, "cut clients that take longer to send a request header")
 	fs.DurationVar(&cfg.Conns.IdleTimeout, "idle-timeout", cfg.Conns.IdleTimeout, "close keep-alive connections idle this long")
 	fetchAllowFlag(fs, &cfg.FetchAllow)
+
+	fs.DurationVar(&cfg.Usage.Recorder.Interval, "usage-interval", cfg.Usage.Recorder.Interval, "flush usage counts to NATS this often (at most 10s): a killed gateway loses at most this much")
 	tierLimits := fs.String("tier-limits", "", `JSON file of default limits by tier, e.g. {"free":{"rps":50,"burst":100,"concurrency":20,"commands":{"facecrop":5}}} (docs/limits.md)`)
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -1,6 +1,6 @@
 // Package rig runs ufop's roles in one process for the UFOP and queue
 // benchmarks: embedded etcd and NATS, one agent on the local Docker engine,
-// the scheduler and builder, and two gateways over the same catalog and
+// the scheduler, scaler and builder, and two gateways over the same catalog and
 // storage — one sending UFOP jobs through the NATS work queue, one calling
 // the agent's /v1/process over HTTP — so both paths are measured side by
 // side in one run, against the same instances.
@@ -39,6 +39,7 @@ import (
 	"github.com/ufop/ufop/gateway"
 	"github.com/ufop/ufop/protocol"
 	"github.com/ufop/ufop/queue"
+	"github.com/ufop/ufop/scaler"
 	"github.com/ufop/ufop/scheduler"
 	"github.com/ufop/ufop/storage"
 	"github.com/ufop/ufop/ufopctl"
@@ -124,6 +125,12 @@ func Start(ctx context.Context, dir string, logger *slog.Logger) (r *Rig, err er
 	if err != nil {
 		return nil, err
 	}
+	scfg := scaler.DefaultConfig()
+	scfg.Catalog.MasterKey = key
+	scl, err := scaler.New(scfg, cli, q, logger)
+	if err != nil {
+		return nil, err
+	}
 	gcfg := gateway.DefaultConfig()
 	gcfg.Addr = "127.0.0.1:0"
 	gcfg.Catalog.MasterKey = key
@@ -137,8 +144,8 @@ func Start(ctx context.Context, dir string, logger *slog.Logger) (r *Rig, err er
 		run   func(context.Context) error
 		ready <-chan struct{}
 	}
-	errc := make(chan error, 5)
-	for _, ro := range []role{{ag.Run, ag.Ready()}, {sched.Run, sched.Ready()}, {bsvc.Run, bsvc.Ready()},
+	errc := make(chan error, 6)
+	for _, ro := range []role{{ag.Run, ag.Ready()}, {sched.Run, sched.Ready()}, {scl.Run, scl.Ready()}, {bsvc.Run, bsvc.Ready()},
 		{r.Queued.Run, r.Queued.Ready()}, {r.Direct.Run, r.Direct.Ready()}} {
 		r.wg.Add(1)
 		go func() {

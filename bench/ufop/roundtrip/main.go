@@ -8,7 +8,10 @@
 //	queue      GET through a gateway that sends the job over NATS JetStream
 //
 // and prints p50/p99 latency and req/s for each, with ratios to the
-// container. Everything talks over loopback and the Docker bridge only.
+// container (held to the instance's declared concurrency, -slots). With
+// -coldstarts N it then scales the UFOP to zero N times and times the
+// first request of each start from zero. Everything talks over loopback
+// and the Docker bridge only.
 //
 //	go run ./bench/ufop/roundtrip -images ../shared/testdata/images
 package main
@@ -16,6 +19,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,6 +29,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -43,6 +48,14 @@ type config struct {
 	rounds             int
 	targets            []string
 	verbose            bool
+	// slots bounds the calls in flight to each instance on the container
+	// target: the declared concurrency, which the platform holds it to.
+	slots int
+	// cpuprofile, when set, is where the CPU profile of the first round
+	// of target profile goes (every role runs in this process).
+	cpuprofile, profile string
+	// coldstarts, when above 0, measures that many starts from zero.
+	coldstarts int
 }
 
 // knownTargets are the targets run can load, in the default order.
@@ -81,6 +94,10 @@ func parseConfig(args []string) (config, error) {
 	fs.IntVar(&c.rounds, "rounds", 3, "rounds; targets take turns within each")
 	targets := fs.String("targets", strings.Join(knownTargets(), ","), "targets to load, in order")
 	fs.BoolVar(&c.verbose, "v", false, "log the roles")
+	fs.IntVar(&c.slots, "slots", 1, "calls in flight per instance on the container target (the declared concurrency; 0: no bound)")
+	fs.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the first round of -profile's target to `file`")
+	fs.StringVar(&c.profile, "profile", "queue", "target whose first round -cpuprofile records")
+	fs.IntVar(&c.coldstarts, "coldstarts", 0, "after the round trips, scale to zero and time `N` first requests from zero")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -104,6 +121,10 @@ func (c config) validate() error {
 		return fmt.Errorf("-d %v: want a positive duration", c.dur)
 	case c.rounds < 1:
 		return fmt.Errorf("-rounds %d: want at least 1", c.rounds)
+	case c.slots < 0:
+		return fmt.Errorf("-slots %d: want 0 or more", c.slots)
+	case c.coldstarts < 0:
+		return fmt.Errorf("-coldstarts %d: want 0 or more", c.coldstarts)
 	}
 	seen := map[string]bool{}
 	for _, t := range c.targets {
@@ -184,10 +205,19 @@ func run(logger *slog.Logger, c config) error {
 	}
 
 	cmd := name + "/0"
+	// Each instance takes at most c.slots calls at once, as the agent
+	// holds it to its declared concurrency: the instance's own throughput
+	// is what the platform paths are compared with.
+	slots := make([]chan struct{}, len(urls))
+	for i := range slots {
+		slots[i] = make(chan struct{}, max(c.slots, 1))
+	}
 	all := map[string]rig.Target{
 		"container": {Name: "container", Do: func(ctx context.Context, hc *http.Client, w int) error {
-			// Each worker keeps to one instance, as the agent holds each
-			// to its concurrency of 1.
+			if c.slots > 0 {
+				slots[w%len(urls)] <- struct{}{}
+				defer func() { <-slots[w%len(urls)] }()
+			}
 			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, urls[w%len(urls)]+"/handler?cmd="+url.QueryEscape(cmd), bytes.NewReader(body))
 			req.Header.Set("Content-Type", "image/jpeg")
 			req.Header.Set(protocol.HeaderBucket, "pics")
@@ -209,18 +239,40 @@ func run(logger *slog.Logger, c config) error {
 		}
 	}
 	stats := map[string]*rig.Stats{}
-	for range rounds {
+	for round := range rounds {
 		for _, n := range targets {
 			if stats[n] == nil {
 				stats[n] = &rig.Stats{Name: n}
 			}
+			stop := func() {}
+			if c.cpuprofile != "" && n == c.profile && round == 0 {
+				if stop, err = startProfile(c.cpuprofile); err != nil {
+					return err
+				}
+			}
 			stats[n].Add(rig.Run(ctx, all[n], workers, dur))
+			stop()
 		}
 	}
 	fmt.Printf("\n%d B payload echoed, %d instances × concurrency 1, %d clients, %d rounds × %v per target, load after: %s\n\n",
 		len(body), instances, workers, rounds, dur, loadavg())
 	writeTable(os.Stdout, targets, stats)
+	if c.coldstarts > 0 {
+		return coldStarts(ctx, r, name, "http://"+r.Queued.Addr(), payload, cmd, c.coldstarts)
+	}
 	return nil
+}
+
+func startProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // writeTable prints the stats of targets as a Markdown table, with ratios
@@ -269,4 +321,65 @@ func loadavg() string {
 		return "unknown"
 	}
 	return strings.Join(fs[:3], " ") + " (2 cores, shared)"
+}
+
+// coldStarts times the first request to a UFOP scaled to zero, n times:
+// the policy allows zero (min 0), a resize takes the UFOP to 0 instances
+// (a resize wins over the scaler, which then holds at zero with an empty
+// queue), and once none is left one request goes through the queue
+// gateway: the scaler wakes an instance and the request waits in the
+// queue meanwhile.
+func coldStarts(ctx context.Context, r *rig.Rig, name, base, key, cmd string, n int) error {
+	cl := r.Admin
+	policy := map[string]any{"min": 0, "max": 1, "threshold": 1, "cooldown": int64(time.Minute), "idle": int64(time.Hour)}
+	if err := cl.Do(ctx, http.MethodPut, "/v1/ufops/"+name+"/scale", mustJSON(policy), nil); err != nil {
+		return fmt.Errorf("scale policy: %w", err)
+	}
+	target := gatewayTarget("queue", base, key, cmd)
+	var took []time.Duration
+	for i := range n {
+		if err := cl.Do(ctx, http.MethodPut, "/v1/ufops/"+name+"/instances", mustJSON(map[string]int{"instances": 0}), nil); err != nil {
+			return err
+		}
+		if err := waitFor(ctx, 2*time.Minute, func() bool {
+			st, err := rig.State(ctx, cl, name)
+			return err == nil && len(st.Instances) == 0 && len(rig.Containers(ctx, r.Docker, name)) == 0
+		}); err != nil {
+			return fmt.Errorf("cold start %d: not at zero instances: %w", i, err)
+		}
+		// The agent's warm pool (docker create ahead) refills after a
+		// stop: let it, as it would on an idle node.
+		time.Sleep(2 * time.Second)
+		t0 := time.Now()
+		if err := target.Do(ctx, http.DefaultClient, 0); err != nil {
+			return fmt.Errorf("cold start %d: %w", i, err)
+		}
+		took = append(took, time.Since(t0))
+		fmt.Printf("cold start %d: first answer after %v\n", i+1, took[i].Round(time.Millisecond))
+	}
+	s := rig.Stats{Name: "coldstart", Lat: took}
+	fmt.Printf("\n%d starts from zero, first request to answer: p50 %v, max %v, load %s\n", n,
+		s.Quantile(0.5).Round(time.Millisecond), s.Quantile(1).Round(time.Millisecond), loadavg())
+	return nil
+}
+
+func waitFor(ctx context.Context, d time.Duration, cond func() bool) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only maps of plain values
+	}
+	return b
 }

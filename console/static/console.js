@@ -350,7 +350,8 @@ function svgChart(node, pts, keys, from, to) {
     pts.forEach((p, i) => {
       d += i === 0 ? `M${x(p.t).toFixed(1)},${y(p[k] || 0).toFixed(1)}` : `H${x(p.t).toFixed(1)}V${y(p[k] || 0).toFixed(1)}`;
     });
-    if (pts.length) add("path", { class: k, d, "data-series": k });
+    // The last value holds until the end of the span (a lone point is a line too).
+    if (pts.length) add("path", { class: k, d: d + `H${x(to).toFixed(1)}`, "data-series": k });
   }
   node.replaceChildren(svg);
   return pts[pts.length - 1] || {};

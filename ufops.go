@@ -109,7 +109,7 @@ type Version struct {
 	Image    string     `json:"image,omitempty"`   // ufop/<name>:v<N>
 	ImageID  string     `json:"imageId,omitempty"` // sha256:...
 	Size     int64      `json:"size,omitempty"`
-	Log      string     `json:"log,omitempty"` // tail of the build log when failed
+	Log      string     `json:"log,omitempty"` // tail of the build log
 	Created  time.Time  `json:"created"`
 	Finished time.Time  `json:"finished,omitempty"`
 	// Manifest is the package's ufop.yaml as JSON (manifest.Manifest).

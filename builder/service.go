@@ -242,6 +242,8 @@ func (s *Service) handleBuild(w http.ResponseWriter, r *http.Request) {
 		res.State, res.Image = ufop.BuildOK, img.Ref
 		m, _ := json.Marshal(img.Manifest)
 		v.State, v.Image, v.ImageID, v.Size, v.Manifest = ufop.BuildOK, img.Ref, img.ID, img.Size, m
+		// The console shows every version's build log, not only failures'.
+		v.Log = string(lw.tail)
 	}
 	v.Finished = time.Now().UTC()
 	// Record the outcome even when the client has gone.

@@ -104,6 +104,11 @@ func TestServiceBaseOwnership(t *testing.T) {
 	if _, res := build(bobs, 1, minimalYAML); res.State != ufop.BuildOK {
 		t.Fatalf("bob's build: %+v", res)
 	}
+	// A successful build keeps its log tail too (the console shows it).
+	testenv.Eventually(t, 10*time.Second, func() bool {
+		v, err := cat.Version(bobs, 1)
+		return err == nil && v.State == ufop.BuildOK && strings.Contains(v.Log, "package: ")
+	}, "the log tail of bob's successful build recorded")
 	resp2, res := build(bobs, 2, "image: "+b.Ref(alices, 1)+"\nrun: ./handler\n")
 	if resp2.StatusCode != http.StatusBadRequest || !strings.HasPrefix(res.Error, "permission: ufop.yaml: field image: base image \""+b.Ref(alices, 1)+"\" is not allowed") {
 		t.Fatalf("bob FROM alice's image: %s %+v", resp2.Status, res)

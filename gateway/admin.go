@@ -49,6 +49,8 @@ func (g *Gateway) mountAdmin(e *echo.Echo) {
 
 	g.mountUFOPs(v1)
 	g.mountPfop(e, v1)
+
+	g.mountConsole(e, v1)
 }
 
 // authenticate checks the request's signature (SPEC §7). Uploads are
@@ -57,6 +59,12 @@ func (g *Gateway) mountAdmin(e *echo.Echo) {
 func (g *Gateway) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
+		if ok, err := g.consoleAuth(c); ok || err != nil {
+			if err != nil {
+				return err
+			}
+			return next(c)
+		}
 		cred, err := auth.ParseAuthorization(r.Header.Get("Authorization"))
 		if err != nil {
 			return err
@@ -81,12 +89,9 @@ func (g *Gateway) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			c.Set(ctxVerify, verify)
 		} else {
-			body, err := io.ReadAll(io.LimitReader(r.Body, g.cfg.MaxAdminBody+1))
+			body, err := g.readAdminBody(r)
 			if err != nil {
-				return ufop.Errorf(ufop.KindInvalid, "reading the request body: %v", err)
-			}
-			if int64(len(body)) > g.cfg.MaxAdminBody {
-				return ufop.Errorf(ufop.KindTooLarge, "request body over %s", ufop.FormatBytes(g.cfg.MaxAdminBody))
+				return err
 			}
 			if err := verify(auth.BodyHash(body)); err != nil {
 				return err
@@ -152,6 +157,9 @@ type BucketOptions = protocol.BucketOptions
 func (g *Gateway) createBucket(c echo.Context) error {
 	name := c.Param("bucket")
 	if err := storage.ValidateBucketName(name); err != nil {
+		return err
+	}
+	if err := consoleReserved(name); err != nil {
 		return err
 	}
 	var opts BucketOptions

@@ -80,6 +80,7 @@ func (g *Gateway) handleError(err error, c echo.Context) {
 		}
 	}
 	c.Set(ctxErrKey, err)
+	g.recordError(c, status, msg)
 	h := c.Response().Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Type", "application/json")

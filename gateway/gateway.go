@@ -26,6 +26,7 @@ import (
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/catalog"
+	"github.com/ufop/ufop/console"
 	"github.com/ufop/ufop/discovery"
 	"github.com/ufop/ufop/egress"
 	"github.com/ufop/ufop/fop"
@@ -92,6 +93,8 @@ type Config struct {
 
 	Catalog   catalog.Config
 	Discovery discovery.Config
+	// Console configures the web console (SPEC §15, console.go).
+	Console console.Config
 }
 
 // DefaultMaxURLLifetime is the default bound of a signed URL's lifetime: a
@@ -115,6 +118,7 @@ func DefaultConfig() Config {
 		SchedulerPrefix:  protocol.SchedulerPrefix,
 		Limits:           DefaultLimitsConfig(),
 		Conns:            DefaultConnsConfig(),
+		Console:          console.DefaultConfig(),
 		Mirror:           mirror.DefaultConfig(),
 		Usage:            DefaultUsageConfig(),
 		Pfop:             DefaultPfopConfig(),
@@ -144,6 +148,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Conns.Validate(); err != nil {
+		return err
+	}
+	if err := c.Console.Validate(); err != nil {
 		return err
 	}
 	if err := c.Mirror.Validate(); err != nil {
@@ -189,6 +196,7 @@ type Gateway struct {
 	peers   *discovery.Registry // live gateways, for limit shares
 	limits  *limiter
 	replay  *replayGuard
+	ui      *consoleParts
 	egress  *egress.Policy  // every URL fetched on a user's behalf
 	mirror  *mirror.Fetcher // fills mirror buckets (mirror.go)
 	usage   *usageMeter
@@ -230,6 +238,10 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 	if cfg.ID == "" {
 		cfg.ID = discovery.RandomID()
 	}
+	ui, err := newConsoleParts(cfg.Console, deps.Etcd, cat, deps.Logger)
+	if err != nil {
+		return nil, err
+	}
 	m := newMetrics()
 	policy := egress.New(cfg.FetchAllow)
 	mf, err := mirror.New(cfg.Mirror, policy, deps.Store, deps.Logger)
@@ -244,7 +256,7 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 	if cfg.ResultCacheBytes > 0 {
 		fast = newFastPath(max(64<<10, cfg.ResultCacheBytes/16))
 	}
-	return &Gateway{fast: fast, egress: policy, mirror: mf, usage: um, cfg: cfg, deps: deps, logger: deps.Logger, store: deps.Store, cat: cat, reg: reg,
+	return &Gateway{fast: fast, ui: ui, egress: policy, mirror: mf, usage: um, cfg: cfg, deps: deps, logger: deps.Logger, store: deps.Store, cat: cat, reg: reg,
 		metrics: m, results: newResultCache(cfg.ResultCacheBytes), ready: make(chan struct{}), peers: peers,
 		limits:       newLimiter(cfg.Limits, cat, func() int { return max(1, len(peers.Agents())) }, m.limit),
 		replay:       newReplayGuard(deps.Etcd, cfg.Limits.ReplayPrefix, cfg.MaxSkew, cfg.Limits.ReplayEntries),
@@ -316,6 +328,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	defer ustop()
 	wg.Add(1)
 	go func() { defer wg.Done(); g.usage.run(uctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); g.sampleUFOPs(ctx) }()
 
 	tok, err := catalog.ClusterToken(ctx, g.deps.Etcd, g.cfg.Catalog.Prefix)
 	if err != nil {

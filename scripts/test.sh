@@ -14,6 +14,7 @@ needs=(
 	"fonts-wqy-microhei|/usr/share/fonts/truetype/wqy/wqy-microhei.ttc" # CJK text watermarks (images tests)
 	"iptables|iptables"                                                 # the agent's instance firewall
 	"busybox-static|/bin/busybox"                                       # a static shell for the builder's build_script base
+	"chromium|chromium"                                                 # the web console's browser test (console)
 )
 present() {
 	case $1 in

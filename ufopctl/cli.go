@@ -88,9 +88,10 @@ func commands() []command {
 		{"limit rm", "<user> [--cmd NAME]", "remove a user's limits: tier defaults apply again (admin)", runLimitRm},
 		{"sign", "<url|bucket/key[?fop]> [--expires 1h]", "make a private download URL", runSign},
 		{"usage", "[--user U] [--bucket B] [--from T] [--to T] [--by minute|hour|day]", "requests, errors, bytes out and processing time per bucket and command", runUsage},
-
 		{"pfop", "<bucket> <key> <fops> [--notify URL] [--wait]", "run fops on an object in the background, results stored (persistent processing)", runPfop},
 		{"pfop status", "<id>", "show a persistent-processing job's status", runPfopStatus},
+
+		{"console", "", "print a one-time sign-in URL of the web console (valid 5 minutes)", runConsole},
 		{"help", "[command]", "show help", runHelp},
 	}
 }

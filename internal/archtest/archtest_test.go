@@ -78,6 +78,8 @@ func rules() []rule {
 		{"platform without cli", "platform", []string{module + "/ufopctl"}, "platform assembles servers, the CLI is a client"},
 		{"protocol", "protocol", []string{docker, etcd, nats, "gopkg.in/yaml.v3"}, "protocol is a leaf every side links"},
 		{"manifest", "manifest", []string{docker, etcd, nats}, "ufopctl checks packages with it"},
+		{"console", "console", []string{docker, nats, module + "/gateway", module + "/catalog", module + "/storage"},
+			"the console reads data only through the admin API, never the catalog or storage itself"},
 	}
 	for _, role := range roles {
 		var others []string

@@ -26,8 +26,10 @@ import (
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/discovery"
+	"github.com/ufop/ufop/egress"
 	"github.com/ufop/ufop/fop"
 	"github.com/ufop/ufop/internal/lifecycle"
+	"github.com/ufop/ufop/migrate"
 	"github.com/ufop/ufop/protocol"
 	"github.com/ufop/ufop/queue"
 	"github.com/ufop/ufop/storage"
@@ -145,6 +147,11 @@ type Deps struct {
 	// Metrics, when set, are served on /metrics beside the gateway's own
 	// series (the one-process platform adds the scaler's there).
 	Metrics []prometheus.Gatherer
+	// Egress checks the addresses fetched on a user's behalf (migration
+	// sources); nil refuses every non-public address.
+	Egress *egress.Policy
+	// OpenS3Source, when set, opens s3:// migration sources.
+	OpenS3Source func(ctx context.Context, spec migrate.Spec, accessKey, secretKey string) (migrate.Source, error)
 }
 
 // Gateway is one front-end process.
@@ -161,6 +168,7 @@ type Gateway struct {
 	peers   *discovery.Registry // live gateways, for limit shares
 	limits  *limiter
 	replay  *replayGuard
+	migrate *migrations
 
 	token    string // cluster token for agents
 	grantKey []byte // signs read grants (reads.go), derived from token
@@ -198,7 +206,7 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 	}
 	m := newMetrics()
 	return &Gateway{cfg: cfg, deps: deps, logger: deps.Logger, store: deps.Store, cat: cat, reg: reg,
-		metrics: m, results: newResultCache(cfg.ResultCacheBytes), ready: make(chan struct{}), peers: peers,
+		metrics: m, migrate: &migrations{}, results: newResultCache(cfg.ResultCacheBytes), ready: make(chan struct{}), peers: peers,
 		limits: newLimiter(cfg.Limits, cat, func() int { return max(1, len(peers.Agents())) }, m.limit),
 		replay: newReplayGuard(deps.Etcd, cfg.Limits.ReplayPrefix, cfg.MaxSkew, cfg.Limits.ReplayEntries),
 		client: &http.Client{Transport: &http.Transport{

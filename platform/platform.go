@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,6 +26,7 @@ import (
 	"github.com/ufop/ufop/builder"
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/container"
+	"github.com/ufop/ufop/egress"
 	"github.com/ufop/ufop/embedded"
 	"github.com/ufop/ufop/gateway"
 	"github.com/ufop/ufop/internal/lifecycle"
@@ -47,6 +49,10 @@ type Config struct {
 	// BaseImages are the images builds may start from besides scratch and
 	// the user's own UFOP images (builder.Config.BaseImages).
 	BaseImages []string
+
+	// FetchAllow lists the non-public ranges URLs fetched on a user's
+	// behalf may reach (--fetch-allow; egress.Policy).
+	FetchAllow []netip.Prefix
 
 	Gateway gateway.Config
 	Agent   agent.Config
@@ -213,7 +219,9 @@ func (p *Platform) Run(ctx context.Context) error {
 		return err
 	}
 	defer q.Close()
-	ag, err := agent.New(acfg, agent.Deps{Etcd: cli, Runtime: rt, Queue: q, Logger: p.logger.With("role", "agent")})
+	policy := egress.New(p.cfg.FetchAllow)
+	ag, err := agent.New(acfg, agent.Deps{Etcd: cli, Runtime: rt, Queue: q, Logger: p.logger.With("role", "agent"),
+		Store: store, Egress: policy})
 	if err != nil {
 		return err
 	}
@@ -227,7 +235,7 @@ func (p *Platform) Run(ctx context.Context) error {
 	}
 	var roles roleSet
 	gw, err := gateway.New(gcfg, gateway.Deps{Etcd: cli, Store: store, Queue: q, Logger: p.logger.With("role", "gateway"), Health: roles.health,
-		Metrics: []prometheus.Gatherer{scal.Gatherer()}})
+		Metrics: []prometheus.Gatherer{scal.Gatherer()}, Egress: policy})
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 	"github.com/ufop/ufop/builder"
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/container"
+	"github.com/ufop/ufop/egress"
 	"github.com/ufop/ufop/embedded"
 	"github.com/ufop/ufop/gateway"
 	"github.com/ufop/ufop/internal/version"
@@ -120,6 +122,7 @@ func up(args []string, logger *slog.Logger) error {
 	fs.StringVar(&cfg.Agent.Listen, "agent-addr", "127.0.0.1:0", "agent listen address")
 	fs.IntVar(&cfg.Agent.Workers, "workers", cfg.Agent.Workers, "built-in jobs run at once")
 	fs.Func("base-images", baseImagesHelp, listFlag(&cfg.BaseImages))
+	fs.Func("fetch-allow", fetchAllowHelp, fetchAllowFlag(&cfg.FetchAllow))
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -248,6 +251,8 @@ func runGateway(args []string, logger *slog.Logger) error {
 	fs.IntVar(&cfg.Conns.MaxHeaderBytes, "max-header-bytes", cfg.Conns.MaxHeaderBytes, "largest request header accepted; past it a 431")
 	fs.DurationVar(&cfg.Conns.ReadHeaderTimeout, "read-header-timeout", cfg.Conns.ReadHeaderTimeout, "cut clients that take longer to send a request header")
 	fs.DurationVar(&cfg.Conns.IdleTimeout, "idle-timeout", cfg.Conns.IdleTimeout, "close keep-alive connections idle this long")
+	var fetchAllow []netip.Prefix
+	fs.Func("fetch-allow", fetchAllowHelp, fetchAllowFlag(&fetchAllow))
 	tierLimits := fs.String("tier-limits", "", `JSON file of default limits by tier, e.g. {"free":{"rps":50,"burst":100,"concurrency":20,"commands":{"facecrop":5}}} (docs/limits.md)`)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -288,7 +293,7 @@ func runGateway(args []string, logger *slog.Logger) error {
 		return err
 	}
 	defer q.Close()
-	gw, err := gateway.New(cfg, gateway.Deps{Etcd: cli, Store: store, Queue: q, Logger: logger})
+	gw, err := gateway.New(cfg, gateway.Deps{Etcd: cli, Store: store, Queue: q, Logger: logger, Egress: egress.New(fetchAllow)})
 	if err != nil {
 		return err
 	}
@@ -323,6 +328,8 @@ func runAgent(args []string, logger *slog.Logger) error {
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "built-in jobs run at once")
 	fs.IntVar(&cfg.Slots, "slots", cfg.Slots, "UFOP instances this agent hosts at most")
 	noDocker := fs.Bool("no-docker", false, "run built-in ops only, without a container runtime for UFOPs")
+	var mig migrateFlags
+	mig.register(fs, &cfg)
 	cli, err := cl.connect(fs, args)
 	if err != nil {
 		return err
@@ -348,7 +355,13 @@ func runAgent(args []string, logger *slog.Logger) error {
 		return err
 	}
 	defer q.Close()
-	a, err := agent.New(cfg, agent.Deps{Etcd: cli, Runtime: rt, Queue: q, Logger: logger})
+	deps := agent.Deps{Etcd: cli, Runtime: rt, Queue: q, Logger: logger}
+	closeStore, err := mig.deps(&deps, logger)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	a, err := agent.New(cfg, deps)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"flag"
+	"log/slog"
+	"net/netip"
+	"strings"
+
+	"github.com/ufop/ufop/agent"
+	"github.com/ufop/ufop/egress"
+	"github.com/ufop/ufop/storage"
+)
+
+const fetchAllowHelp = "comma-separated CIDRs that URLs fetched on a user's behalf (migration origins) may reach besides public addresses, e.g. 127.0.0.0/8"
+
+// fetchAllowFlag sets *list from --fetch-allow.
+func fetchAllowFlag(list *[]netip.Prefix) func(string) error {
+	return func(v string) error {
+		p, err := egress.ParseAllow(v)
+		if err != nil {
+			return err
+		}
+		*list = p
+		return nil
+	}
+}
+
+// migrateFlags are the agent's flags for bulk migration.
+type migrateFlags struct {
+	storage    string
+	fetchAllow []netip.Prefix
+}
+
+func (m *migrateFlags) register(fs *flag.FlagSet, cfg *agent.Config) {
+	fs.StringVar(&m.storage, "storage", "", "object storage the agent copies migrations into (file://DIR, the gateways' objects); empty: the agent runs no migrations")
+	fs.Func("fetch-allow", fetchAllowHelp, fetchAllowFlag(&m.fetchAllow))
+	fs.DurationVar(&cfg.Migrate.AckWait, "migrate-ack-wait", cfg.Migrate.AckWait, "how long the keys of a dead migration worker wait before another takes them")
+}
+
+// deps opens the agent's store for migrations, if one was given.
+func (m *migrateFlags) deps(d *agent.Deps, logger *slog.Logger) (func(), error) {
+	d.Egress = egress.New(m.fetchAllow)
+	if m.storage == "" {
+		return func() {}, nil
+	}
+	dir := strings.TrimPrefix(m.storage, "file://")
+	st, err := storage.New(storage.Config{Dir: dir}, logger)
+	if err != nil {
+		return nil, err
+	}
+	d.Store = st
+	return func() { st.Close() }, nil
+}

@@ -82,6 +82,13 @@ func commands() []command {
 		{"limit ls", "[<user>]", "list the limits admins set and the tier defaults", runLimitLs},
 		{"limit rm", "<user> [--cmd NAME]", "remove a user's limits: tier defaults apply again (admin)", runLimitRm},
 		{"sign", "<url|bucket/key[?fop]> [--expires 1h]", "make a private download URL", runSign},
+		{"migrate start", "<name> --from SRC --to BUCKET [--workers N] [--list FILE] [--src-ak AK --src-sk SK]", "copy a whole source into a bucket, inside the platform", runMigrateStart},
+		{"migrate status", "<name> [--watch]", "a migration's state and counters; --watch shows a progress bar", runMigrateStatus},
+		{"migrate verify", "<name>", "list source keys missing from the bucket or different there", runMigrateVerify},
+		{"migrate pause", "<name>", "pause a migration", migrateStateVerb("pause", "paused")},
+		{"migrate resume", "<name>", "resume a paused migration", migrateStateVerb("resume", "resumed")},
+		{"migrate rm", "<name>", "stop and forget a migration (copied objects stay)", runMigrateRm},
+		{"migrate ls", "", "list migrations", runMigrateLs},
 		{"help", "[command]", "show help", runHelp},
 	}
 }

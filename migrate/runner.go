@@ -2,7 +2,6 @@ package migrate
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -246,14 +245,9 @@ func (r *Runner) startWorker(ctx context.Context, wq *WorkQueue, opener Opener, 
 }
 
 func (r *Runner) handle(ctx context.Context, copier Copier, w *jobWorker, m jetstream.Msg) {
-	run, _ := strconv.ParseInt(m.Headers().Get(headerRun), 10, 64)
+	run, e := entryOf(m)
 	if run != w.job.Run {
 		m.Ack() // a key of an earlier run
-		return
-	}
-	var e Entry
-	if err := json.Unmarshal(m.Data(), &e); err != nil {
-		r.flush.add(w.job.Name, run, Progress{Failed: 1, Failures: []protocol.MigrateFailure{{Reason: "unreadable queue entry"}}}, m)
 		return
 	}
 	// A long copy keeps its key: JetStream hears of it every third of

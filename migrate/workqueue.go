@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -69,8 +68,24 @@ func msgID(name string, run int64, key string) string {
 	return name + "/" + strconv.FormatInt(run, 10) + "/" + hex.EncodeToString(h[:12])
 }
 
-// headerRun carries the run a key belongs to.
-const headerRun = "Ufop-Migrate-Run"
+// Headers of a queued key: the run it belongs to, and what the listing
+// said of it.
+const (
+	headerRun  = "Ufop-Migrate-Run"
+	headerSize = "Ufop-Migrate-Size"
+	headerETag = "Ufop-Migrate-Etag"
+)
+
+// entryOf reads a queued key back.
+func entryOf(m jetstream.Msg) (run int64, e Entry) {
+	h := m.Headers()
+	run, _ = strconv.ParseInt(h.Get(headerRun), 10, 64)
+	size, err := strconv.ParseInt(h.Get(headerSize), 10, 64)
+	if err != nil {
+		size = -1
+	}
+	return run, Entry{Key: string(m.Data()), Size: size, ETag: h.Get(headerETag)}
+}
 
 // Publish queues entries of job name's run and waits until the stream
 // has them all.
@@ -78,10 +93,15 @@ func (q *WorkQueue) Publish(ctx context.Context, name string, run int64, entries
 	futs := make([]jetstream.PubAckFuture, 0, len(entries))
 	subj := protocol.MigrateSubject(name)
 	for _, e := range entries {
-		b, _ := json.Marshal(e)
 		m := nats.NewMsg(subj)
-		m.Data = b
+		// The key travels as raw bytes: JSON would mend invalid UTF-8,
+		// and such a key must fail as itself.
+		m.Data = []byte(e.Key)
 		m.Header.Set(headerRun, strconv.FormatInt(run, 10))
+		m.Header.Set(headerSize, strconv.FormatInt(e.Size, 10))
+		if e.ETag != "" {
+			m.Header.Set(headerETag, e.ETag)
+		}
 		f, err := q.js.PublishMsgAsync(m, jetstream.WithMsgID(msgID(name, run, e.Key)))
 		if err != nil {
 			return unavailableQ(err)

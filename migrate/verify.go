@@ -63,7 +63,14 @@ func Verify(ctx context.Context, src Source, store storage.Store, bucket string,
 			v.Checked++
 			tgt, err := store.Stat(ctx, bucket, e.Key)
 			if ufop.KindOf(err) == ufop.KindNotFound || (err != nil && ufop.KindOf(err) == ufop.KindInvalid) {
-				note(&v.Missing, e.Key)
+				// A listed key is the source's only if the origin has it.
+				rc, _, oerr := src.Open(ctx, e.Key)
+				if oerr == nil {
+					rc.Close()
+				}
+				if ufop.KindOf(oerr) != ufop.KindNotFound {
+					note(&v.Missing, e.Key)
+				}
 				continue
 			}
 			if err != nil {

@@ -23,6 +23,9 @@ type Copier struct {
 	// Progress, when set, is called while a key waits for its next try
 	// (the worker extends the key's ack deadline).
 	Progress func()
+	// OnPut, when set, is called before each Put (the runner logs it at
+	// debug level: crash tests count the writes).
+	OnPut func(key string)
 }
 
 // Copy copies e from src into bucket, retrying what may pass, and returns
@@ -116,6 +119,9 @@ func (c Copier) copyOnce(ctx context.Context, src Source, bucket string, e Entry
 		}
 	}
 	defer rc.Close()
+	if c.OnPut != nil {
+		c.OnPut(e.Key)
+	}
 	obj, err := c.Store.Put(ctx, bucket, e.Key, rc, storage.PutOptions{ContentType: se.Type})
 	if err != nil {
 		return Progress{}, err

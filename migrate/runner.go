@@ -215,7 +215,8 @@ func (r *Runner) startWorker(ctx context.Context, wq *WorkQueue, opener Opener, 
 	wctx, cancel := context.WithCancel(ctx)
 	w := &jobWorker{job: job, cancel: cancel, src: src}
 	sem := make(chan struct{}, n)
-	copier := Copier{Store: r.deps.Store, Attempts: r.cfg.Attempts, Backoff: r.cfg.Backoff, MaxBackoff: r.cfg.MaxBackoff}
+	copier := Copier{Store: r.deps.Store, Attempts: r.cfg.Attempts, Backoff: r.cfg.Backoff, MaxBackoff: r.cfg.MaxBackoff,
+		OnPut: func(key string) { r.logger.Debug("migration put", "job", job.Name, "key", key) }}
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		select {
 		case sem <- struct{}{}:

@@ -34,6 +34,7 @@ type migrateFlags struct {
 func (m *migrateFlags) register(fs *flag.FlagSet, cfg *agent.Config) {
 	fs.StringVar(&m.storage, "storage", "", "object storage the agent copies migrations into (file://DIR, the gateways' objects); empty: the agent runs no migrations")
 	fs.Func("fetch-allow", fetchAllowHelp, fetchAllowFlag(&m.fetchAllow))
+	fs.IntVar(&cfg.Migrate.PageSize, "migrate-page-size", cfg.Migrate.PageSize, "source keys listed per checkpoint")
 	fs.DurationVar(&cfg.Migrate.AckWait, "migrate-ack-wait", cfg.Migrate.AckWait, "how long the keys of a dead migration worker wait before another takes them")
 }
 

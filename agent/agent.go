@@ -174,10 +174,9 @@ type Deps struct {
 	Queue *queue.Queue
 	// Store, when set with Queue, is the object store the agent copies
 	// migrations into (agent/migrate.go); Egress checks the origins it
-	// fetches, OpenS3Source opens s3:// sources.
-	Store        storage.Store
-	Egress       *egress.Policy
-	OpenS3Source func(ctx context.Context, spec migrate.Spec, accessKey, secretKey string) (migrate.Source, error)
+	// fetches.
+	Store  storage.Store
+	Egress *egress.Policy
 }
 
 // New returns an agent; Run starts it.

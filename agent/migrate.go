@@ -18,7 +18,7 @@ func (a *Agent) newMigrateRunner(deps Deps) error {
 	cfg := a.cfg.Migrate
 	cfg.ID = a.cfg.ID
 	r, err := migrate.New(cfg, migrate.Deps{Etcd: a.etcd, NATS: deps.Queue.Conn(), Store: deps.Store, Egress: deps.Egress,
-		Logger: a.logger, OpenS3: deps.OpenS3Source})
+		Logger: a.logger})
 	if err != nil {
 		return err
 	}

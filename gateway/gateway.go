@@ -29,7 +29,6 @@ import (
 	"github.com/ufop/ufop/egress"
 	"github.com/ufop/ufop/fop"
 	"github.com/ufop/ufop/internal/lifecycle"
-	"github.com/ufop/ufop/migrate"
 	"github.com/ufop/ufop/protocol"
 	"github.com/ufop/ufop/queue"
 	"github.com/ufop/ufop/storage"
@@ -150,8 +149,6 @@ type Deps struct {
 	// Egress checks the addresses fetched on a user's behalf (migration
 	// sources); nil refuses every non-public address.
 	Egress *egress.Policy
-	// OpenS3Source, when set, opens s3:// migration sources.
-	OpenS3Source func(ctx context.Context, spec migrate.Spec, accessKey, secretKey string) (migrate.Source, error)
 }
 
 // Gateway is one front-end process.

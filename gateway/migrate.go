@@ -60,7 +60,7 @@ func (g *Gateway) migrateQueue(ctx context.Context) (*migrate.WorkQueue, error) 
 }
 
 func (g *Gateway) migrateOpener(wq *migrate.WorkQueue) migrate.Opener {
-	return migrate.Opener{Egress: g.deps.Egress, MaxObjectBytes: storage.DefaultMaxObjectBytes, Lists: wq, OpenS3: g.deps.OpenS3Source}
+	return migrate.Opener{Egress: g.deps.Egress, MaxObjectBytes: storage.DefaultMaxObjectBytes, Lists: wq}
 }
 
 func (g *Gateway) mountMigrations(v1 *echo.Group) {

@@ -78,8 +78,6 @@ type Deps struct {
 	Store  storage.Store
 	Egress *egress.Policy
 	Logger *slog.Logger
-	// OpenS3 opens s3:// sources (Opener.OpenS3).
-	OpenS3 func(ctx context.Context, spec Spec, accessKey, secretKey string) (Source, error)
 }
 
 // Runner runs migrations on an agent: workers for every running job, and,
@@ -121,7 +119,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	opener := Opener{Egress: r.deps.Egress, MaxObjectBytes: r.cfg.MaxObjectBytes, Lists: wq, OpenS3: r.deps.OpenS3}
+	opener := Opener{Egress: r.deps.Egress, MaxObjectBytes: r.cfg.MaxObjectBytes, Lists: wq}
 	var wg sync.WaitGroup
 	flushCtx, stopFlush := context.WithCancel(context.Background())
 	wg.Add(2)

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"log/slog"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/ufop/ufop/agent"
 	"github.com/ufop/ufop/egress"
@@ -32,7 +34,7 @@ type migrateFlags struct {
 }
 
 func (m *migrateFlags) register(fs *flag.FlagSet, cfg *agent.Config) {
-	fs.StringVar(&m.storage, "storage", "", "object storage the agent copies migrations into (file://DIR, the gateways' objects); empty: the agent runs no migrations")
+	fs.StringVar(&m.storage, "storage", "", "object storage the agent copies migrations into, the gateways' (file://DIR or s3://BUCKET[/PREFIX]?endpoint=URL with AWS_* credentials); empty: the agent runs no migrations")
 	fs.Func("fetch-allow", fetchAllowHelp, fetchAllowFlag(&m.fetchAllow))
 	fs.IntVar(&cfg.Migrate.PageSize, "migrate-page-size", cfg.Migrate.PageSize, "source keys listed per checkpoint")
 	fs.DurationVar(&cfg.Migrate.AckWait, "migrate-ack-wait", cfg.Migrate.AckWait, "how long the keys of a dead migration worker wait before another takes them")
@@ -44,8 +46,13 @@ func (m *migrateFlags) deps(d *agent.Deps, logger *slog.Logger) (func(), error) 
 	if m.storage == "" {
 		return func() {}, nil
 	}
-	dir := strings.TrimPrefix(m.storage, "file://")
-	st, err := storage.New(storage.Config{Dir: dir}, logger)
+	loc := m.storage
+	if !strings.Contains(loc, "://") {
+		loc = "file://" + loc
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := storage.Open(ctx, loc, storage.OpenOptions{Logger: logger})
 	if err != nil {
 		return nil, err
 	}

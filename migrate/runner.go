@@ -78,6 +78,8 @@ type Deps struct {
 	Store  storage.Store
 	Egress *egress.Policy
 	Logger *slog.Logger
+	// OpenSource, when set, opens every job's source (Opener.Custom).
+	OpenSource func(ctx context.Context, job Job) (Source, error)
 }
 
 // Runner runs migrations on an agent: workers for every running job, and,
@@ -119,7 +121,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	opener := Opener{Egress: r.deps.Egress, MaxObjectBytes: r.cfg.MaxObjectBytes, Lists: wq}
+	opener := Opener{Egress: r.deps.Egress, MaxObjectBytes: r.cfg.MaxObjectBytes, Lists: wq, Custom: r.deps.OpenSource}
 	var wg sync.WaitGroup
 	flushCtx, stopFlush := context.WithCancel(context.Background())
 	wg.Add(2)

@@ -82,10 +82,15 @@ func (c Copier) copyOnce(ctx context.Context, src Source, bucket string, e Entry
 	if err := storage.ValidateKey(e.Key); err != nil {
 		return Progress{}, ufop.Errorf(ufop.KindInvalid, "not a valid ufop key: %s", ufop.Message(err))
 	}
-	tgt, err := c.Store.Stat(ctx, bucket, e.Key)
-	found := err == nil
-	if err != nil && ufop.KindOf(err) != ufop.KindNotFound {
-		return Progress{}, err
+	var tgt ufop.Object
+	found := false
+	if e.Hint == "" {
+		var err error
+		tgt, err = c.Store.Stat(ctx, bucket, e.Key)
+		found = err == nil
+		if err != nil && ufop.KindOf(err) != ufop.KindNotFound {
+			return Progress{}, err
+		}
 	}
 	if found && e.Size == tgt.Size {
 		if cmp, eq := sameETag(e.ETag, tgt.ETag); cmp && eq {

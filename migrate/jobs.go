@@ -39,7 +39,10 @@ type Cursor struct {
 	Run    int64  `json:"run"`
 	Pos    string `json:"pos"`
 	Listed int64  `json:"listed"`
-	Done   bool   `json:"done"`
+	// Skipped counts keys the lister found the same in the target (so
+	// never queued), checkpointed with the position: counted once.
+	Skipped int64 `json:"skipped,omitempty"`
+	Done    bool  `json:"done"`
 }
 
 // MaxFailures bounds the failed keys kept with their reasons.
@@ -307,6 +310,9 @@ func StatusOf(job Job, c Cursor, p Progress) protocol.MigrateStatus {
 	}
 	if p.Run == job.Run {
 		s.Copied, s.Skipped, s.Failed, s.Bytes, s.Failures = p.Copied, p.Skipped, p.Failed, p.Bytes, p.Failures
+	}
+	if c.Run == job.Run {
+		s.Skipped += c.Skipped
 	}
 	return s
 }

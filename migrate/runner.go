@@ -507,6 +507,10 @@ func (r *Runner) list(ctx context.Context, wq *WorkQueue, opener Opener, job Job
 	if err != nil || c.Run != job.Run {
 		return
 	}
+	var tgt *targetCursor
+	if src.Sorted() {
+		tgt = &targetCursor{store: r.deps.Store, bucket: job.To, marker: c.Pos}
+	}
 	pause := r.cfg.Backoff
 	attempt := 0
 	for !c.Done && ctx.Err() == nil {
@@ -518,11 +522,16 @@ func (r *Runner) list(ctx context.Context, wq *WorkQueue, opener Opener, job Job
 			continue
 		}
 		entries, next, done, err := src.Page(ctx, c.Pos, r.cfg.PageSize)
+		var queue []Entry
+		var skipped int64
 		if err == nil {
-			err = wq.Publish(ctx, job.Name, job.Run, entries)
+			queue, skipped, err = tgt.sift(ctx, entries)
 		}
 		if err == nil {
-			nc := Cursor{Run: job.Run, Pos: next, Listed: c.Listed + int64(len(entries)), Done: done}
+			err = wq.Publish(ctx, job.Name, job.Run, queue)
+		}
+		if err == nil {
+			nc := Cursor{Run: job.Run, Pos: next, Listed: c.Listed + int64(len(entries)), Skipped: c.Skipped + skipped, Done: done}
 			var nrev int64
 			if nrev, err = r.jobs.SaveCursor(ctx, job.Name, rev, nc); err == nil {
 				c, rev, attempt, pause = nc, nrev, 0, r.cfg.Backoff
@@ -535,6 +544,7 @@ func (r *Runner) list(ctx context.Context, wq *WorkQueue, opener Opener, job Job
 		if ctx.Err() != nil {
 			return
 		}
+		tgt.reset(c.Pos)
 		attempt++
 		if !retryable(err) || attempt >= r.cfg.Attempts {
 			fail(err)
@@ -558,3 +568,77 @@ func sleep(ctx context.Context, d time.Duration) {
 
 // Describe names a job for logs.
 func (j Job) String() string { return fmt.Sprintf("%s(run %d)", j.Name, j.Run) }
+
+// targetCursor walks the target bucket's listing beside a sorted source's
+// pages, like rclone: keys the target has with the same size and ETag are
+// not queued at all; the others are queued with what was seen, so the
+// worker copies them without a Stat. It holds one page of the target.
+type targetCursor struct {
+	store  storage.Store
+	bucket string
+	marker string
+	page   []ufop.Object
+	done   bool
+}
+
+// reset starts again after pos (a page failed and is listed again).
+func (t *targetCursor) reset(pos string) {
+	if t != nil {
+		t.marker, t.page, t.done = pos, nil, false
+	}
+}
+
+// sift returns the entries to queue, with hints, and how many need no copy.
+// A nil cursor (unsorted source) queues everything without hints.
+func (t *targetCursor) sift(ctx context.Context, entries []Entry) ([]Entry, int64, error) {
+	if t == nil {
+		return entries, 0, nil
+	}
+	out := entries[:0:0]
+	var skipped int64
+	for _, e := range entries {
+		o, ok, err := t.seek(ctx, e.Key)
+		if err != nil {
+			return nil, 0, err
+		}
+		switch {
+		case !ok:
+			e.Hint = HintAbsent
+		case e.Size >= 0 && o.Size != e.Size:
+			e.Hint = HintDiffers
+		default:
+			if cmp, eq := sameETag(e.ETag, o.ETag); cmp && eq {
+				skipped++
+				continue
+			} else if cmp {
+				e.Hint = HintDiffers
+			}
+			// Else same size, no comparable digest: the worker hashes.
+		}
+		out = append(out, e)
+	}
+	return out, skipped, nil
+}
+
+// seek advances to key and returns the target's object of that key.
+func (t *targetCursor) seek(ctx context.Context, key string) (ufop.Object, bool, error) {
+	for {
+		for len(t.page) > 0 && t.page[0].Key < key {
+			t.page = t.page[1:]
+		}
+		if len(t.page) > 0 {
+			return t.page[0], t.page[0].Key == key, nil
+		}
+		if t.done {
+			return ufop.Object{}, false, nil
+		}
+		objs, next, err := t.store.List(ctx, t.bucket, "", t.marker, 1000)
+		if err != nil {
+			return ufop.Object{}, false, err
+		}
+		t.page, t.done = objs, next == ""
+		if len(objs) > 0 {
+			t.marker = objs[len(objs)-1].Key
+		}
+	}
+}

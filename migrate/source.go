@@ -125,7 +125,17 @@ type Entry struct {
 	ETag string `json:"e,omitempty"`
 	// Type is the content type the source gives when opened.
 	Type string `json:"-"`
+	// Hint is what the lister saw of the target (HintAbsent, HintDiffers)
+	// when it merged the two listings; a worker that gets the key for the
+	// first time copies it without looking again.
+	Hint string `json:"-"`
 }
+
+// Hints of a queued key.
+const (
+	HintAbsent  = "absent"
+	HintDiffers = "differs"
+)
 
 // Source reads the objects of one source.
 type Source interface {

@@ -74,6 +74,7 @@ const (
 	headerRun  = "Ufop-Migrate-Run"
 	headerSize = "Ufop-Migrate-Size"
 	headerETag = "Ufop-Migrate-Etag"
+	headerHint = "Ufop-Migrate-Hint"
 )
 
 // entryOf reads a queued key back.
@@ -84,7 +85,13 @@ func entryOf(m jetstream.Msg) (run int64, e Entry) {
 	if err != nil {
 		size = -1
 	}
-	return run, Entry{Key: string(m.Data()), Size: size, ETag: h.Get(headerETag)}
+	e = Entry{Key: string(m.Data()), Size: size, ETag: h.Get(headerETag), Hint: h.Get(headerHint)}
+	// The hint holds for the first delivery only: a redelivered key may
+	// have been copied by the worker that died.
+	if md, err := m.Metadata(); err != nil || md.NumDelivered > 1 {
+		e.Hint = ""
+	}
+	return run, e
 }
 
 // Publish queues entries of job name's run and waits until the stream
@@ -101,6 +108,9 @@ func (q *WorkQueue) Publish(ctx context.Context, name string, run int64, entries
 		m.Header.Set(headerSize, strconv.FormatInt(e.Size, 10))
 		if e.ETag != "" {
 			m.Header.Set(headerETag, e.ETag)
+		}
+		if e.Hint != "" {
+			m.Header.Set(headerHint, e.Hint)
 		}
 		f, err := q.js.PublishMsgAsync(m, jetstream.WithMsgID(msgID(name, run, e.Key)))
 		if err != nil {

@@ -85,7 +85,9 @@ func store(ctx context.Context, ep string) (storage.Store, error) {
 	return storage.Open(ctx, "s3://ufop?endpoint="+ep, storage.OpenOptions{AccessKey: ak, SecretKey: sk})
 }
 
-func policy() *egress.Policy { return egress.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}) }
+func policy() *egress.Policy {
+	return egress.New([]netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")})
+}
 
 func run() error {
 	ctx := context.Background()
@@ -113,7 +115,7 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("versitygw: %w", err)
 	}
-	for _, b := range []string{"src", "rcl", "ufop"} {
+	for _, b := range []string{"src", "rcl", "rcl2", "ufop"} {
 		if _, err := cli.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
 			return err
 		}
@@ -161,21 +163,34 @@ func run() error {
 	}
 	fmt.Printf("source: %d objects, %.1f MB, 10–200 KB each, on versitygw %s\n", *n, float64(total)/1e6, ep)
 
-	// rclone copy between two buckets of the same server.
-	rc := exec.Command("rclone", "copy", "v:src", "v:rcl", "--transfers", fmt.Sprint(*workers), "--checkers", fmt.Sprint(*workers), "-q")
-	for _, e := range os.Environ() {
-		if !strings.HasPrefix(e, "AWS_CA_BUNDLE=") { // rclone cannot take it with a custom transport
-			rc.Env = append(rc.Env, e)
+	// rclone copy between two buckets of the same server: as it comes
+	// (server-side CopyObject, no data through rclone), and with server-side
+	// copy disabled (data streamed through rclone, like ufop).
+	rclone := func(dst string, extra ...string) (time.Duration, error) {
+		args := append([]string{"copy", "v:src", "v:" + dst, "--transfers", fmt.Sprint(*workers), "--checkers", fmt.Sprint(*workers), "-q"}, extra...)
+		rc := exec.Command("rclone", args...)
+		for _, e := range os.Environ() {
+			if !strings.HasPrefix(e, "AWS_CA_BUNDLE=") { // rclone cannot take it with a custom transport
+				rc.Env = append(rc.Env, e)
+			}
 		}
+		rc.Env = append(rc.Env, "RCLONE_CONFIG_V_TYPE=s3", "RCLONE_CONFIG_V_PROVIDER=Other", "RCLONE_CONFIG_V_ENDPOINT="+ep,
+			"RCLONE_CONFIG_V_ACCESS_KEY_ID="+ak, "RCLONE_CONFIG_V_SECRET_ACCESS_KEY="+sk)
+		rc.Stderr = os.Stderr
+		t0 := time.Now()
+		if err := rc.Run(); err != nil {
+			return 0, fmt.Errorf("rclone: %w", err)
+		}
+		return time.Since(t0), nil
 	}
-	rc.Env = append(rc.Env, "RCLONE_CONFIG_V_TYPE=s3", "RCLONE_CONFIG_V_PROVIDER=Other", "RCLONE_CONFIG_V_ENDPOINT="+ep,
-		"RCLONE_CONFIG_V_ACCESS_KEY_ID="+ak, "RCLONE_CONFIG_V_SECRET_ACCESS_KEY="+sk)
-	rc.Stderr = os.Stderr
-	t0 := time.Now()
-	if err := rc.Run(); err != nil {
-		return fmt.Errorf("rclone: %w", err)
+	rcloneTime, err := rclone("rcl")
+	if err != nil {
+		return err
 	}
-	rcloneTime := time.Since(t0)
+	rcloneStreamTime, err := rclone("rcl2", "--disable", "Copy")
+	if err != nil {
+		return err
+	}
 
 	// ufop: etcd, NATS, the runner; the target is ufop's S3 store.
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -221,7 +236,7 @@ func run() error {
 	go func() { defer rwg.Done(); r.Run(rctx) }()
 	jobs := migrate.NewJobs(etcd, protocol.MigratePrefix)
 	from := "s3://src?endpoint=" + ep
-	t0 = time.Now()
+	t0 := time.Now()
 	if _, err := jobs.Start(ctx, migrate.Job{Name: "bench", From: from, To: "dst", Owner: "bench", Workers: *workers, AccessKey: ak, SecretKey: sk}); err != nil {
 		return err
 	}
@@ -237,9 +252,10 @@ func run() error {
 	}
 	mb := float64(total) / 1e6
 	fmt.Printf("%-28s %8s %10s %8s\n", "", "time", "objects/s", "MB/s")
-	fmt.Printf("%-28s %8s %10.0f %8.1f\n", fmt.Sprintf("rclone copy (--transfers %d)", *workers), rcloneTime.Round(10*time.Millisecond), float64(*n)/rcloneTime.Seconds(), mb/rcloneTime.Seconds())
+	fmt.Printf("%-28s %8s %10.0f %8.1f\n", fmt.Sprintf("rclone copy --transfers %d", *workers), rcloneTime.Round(10*time.Millisecond), float64(*n)/rcloneTime.Seconds(), mb/rcloneTime.Seconds())
+	fmt.Printf("%-28s %8s %10.0f %8.1f\n", "rclone copy --disable Copy", rcloneStreamTime.Round(10*time.Millisecond), float64(*n)/rcloneStreamTime.Seconds(), mb/rcloneStreamTime.Seconds())
 	fmt.Printf("%-28s %8s %10.0f %8.1f\n", fmt.Sprintf("ufop migrate (--workers %d)", *workers), ufopTime.Round(10*time.Millisecond), float64(*n)/ufopTime.Seconds(), mb/ufopTime.Seconds())
-	fmt.Printf("ufop/rclone objects/s ratio: %.2f\n", rcloneTime.Seconds()/ufopTime.Seconds())
+	fmt.Printf("ufop/rclone objects/s: %.2f (server-side copy), %.2f (streamed)\n", rcloneTime.Seconds()/ufopTime.Seconds(), rcloneStreamTime.Seconds()/ufopTime.Seconds())
 
 	// Kill -9 at 50%: the workers run in a child process.
 	if _, err := jobs.Start(ctx, migrate.Job{Name: "resume", From: from, To: "dst2", Owner: "bench", Workers: *workers, AccessKey: ak, SecretKey: sk}); err != nil {

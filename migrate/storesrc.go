@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"strings"
+	"sync/atomic"
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/storage"
@@ -17,6 +18,42 @@ type storeSource struct {
 	bucket string
 	prefix string
 	close  bool
+	// noServerCopy is set once a server-side copy was refused: the rest
+	// of the job streams.
+	noServerCopy atomic.Bool
+}
+
+// serverCopier is a target that can copy from an S3 source on its own
+// server (storage.S3).
+type serverCopier interface {
+	CopyFrom(ctx context.Context, src *storage.S3, key string, size int64, etag, bucket, dstKey string) (ufop.Object, error)
+}
+
+// serverCopy copies e into bucket on the server itself when the source
+// and the target are S3 stores of one endpoint. ok is false when it could
+// not (the caller streams the object).
+func serverCopy(ctx context.Context, target storage.Store, src Source, bucket string, e Entry) (ufop.Object, bool, error) {
+	ss, isStore := src.(*storeSource)
+	if !isStore || ss.noServerCopy.Load() || e.Size < 0 || ss.prefix != "" {
+		return ufop.Object{}, false, nil
+	}
+	s3src, isS3 := ss.store.(*storage.S3)
+	sc, canCopy := target.(serverCopier)
+	if !isS3 || !canCopy {
+		ss.noServerCopy.Store(true)
+		return ufop.Object{}, false, nil
+	}
+	obj, err := sc.CopyFrom(ctx, s3src, e.Key, e.Size, e.ETag, bucket, e.Key)
+	switch k := ufop.KindOf(err); {
+	case err == nil:
+		return obj, true, nil
+	case k == ufop.KindPermission || k == ufop.KindUnsupported || k == ufop.KindUnauthenticated:
+		// Another endpoint, or the target's keys cannot read the source.
+		ss.noServerCopy.Store(true)
+		return ufop.Object{}, false, nil
+	default:
+		return ufop.Object{}, false, err
+	}
 }
 
 // NewStoreSource reads bucket/prefix of store. It closes store on Close

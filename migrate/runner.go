@@ -327,7 +327,12 @@ func (f *flusher) run(ctx context.Context) {
 			return
 		case <-f.kick:
 		}
-		if !f.flushOnce(ctx) {
+		// Not ctx: a write cut short by the shutdown may still have
+		// committed, and the final flush would count it again.
+		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ok := f.flushOnce(fctx)
+		cancel()
+		if !ok {
 			select {
 			case <-ctx.Done():
 			case <-time.After(200 * time.Millisecond):

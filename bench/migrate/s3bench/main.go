@@ -52,6 +52,7 @@ var (
 	etcdURL  = flag.String("etcd", "", "internal")
 	natsURL  = flag.String("nats", "", "internal")
 	endpoint = flag.String("endpoint", "", "internal")
+	killOnly = flag.Bool("kill-only", false, "only the run killed at 50% (no rclone, no timed run)")
 )
 
 func main() {
@@ -183,13 +184,14 @@ func run() error {
 		}
 		return time.Since(t0), nil
 	}
-	rcloneTime, err := rclone("rcl")
-	if err != nil {
-		return err
-	}
-	rcloneStreamTime, err := rclone("rcl2", "--disable", "Copy")
-	if err != nil {
-		return err
+	var rcloneTime, rcloneStreamTime time.Duration
+	if !*killOnly {
+		if rcloneTime, err = rclone("rcl"); err != nil {
+			return err
+		}
+		if rcloneStreamTime, err = rclone("rcl2", "--disable", "Copy"); err != nil {
+			return err
+		}
 	}
 
 	// ufop: etcd, NATS, the runner; the target is ufop's S3 store.
@@ -231,11 +233,17 @@ func run() error {
 		return err
 	}
 	rctx, stopRunner := context.WithCancel(ctx)
+	defer stopRunner()
 	var rwg sync.WaitGroup
 	rwg.Add(1)
 	go func() { defer rwg.Done(); r.Run(rctx) }()
 	jobs := migrate.NewJobs(etcd, protocol.MigratePrefix)
 	from := "s3://src?endpoint=" + ep
+	if *killOnly {
+		stopRunner()
+		rwg.Wait()
+		return killRun(ctx, jobs, st, from, e.ClientURL(), ns.ClientURL(), ep, accessLog)
+	}
 	t0 := time.Now()
 	if _, err := jobs.Start(ctx, migrate.Job{Name: "bench", From: from, To: "dst", Owner: "bench", Workers: *workers, AccessKey: ak, SecretKey: sk}); err != nil {
 		return err
@@ -257,12 +265,17 @@ func run() error {
 	fmt.Printf("%-28s %8s %10.0f %8.1f\n", fmt.Sprintf("ufop migrate (--workers %d)", *workers), ufopTime.Round(10*time.Millisecond), float64(*n)/ufopTime.Seconds(), mb/ufopTime.Seconds())
 	fmt.Printf("ufop/rclone objects/s: %.2f (server-side copy), %.2f (streamed)\n", rcloneTime.Seconds()/ufopTime.Seconds(), rcloneStreamTime.Seconds()/ufopTime.Seconds())
 
-	// Kill -9 at 50%: the workers run in a child process.
+	return killRun(ctx, jobs, st, from, e.ClientURL(), ns.ClientURL(), ep, accessLog)
+}
+
+// killRun migrates into dst2 with the workers in a child process, kill
+// -9s it at 50%, restarts it, and counts the server's writes per key.
+func killRun(ctx context.Context, jobs *migrate.Jobs, st storage.Store, from, etcdURL, natsURL, ep, accessLog string) error {
 	if _, err := jobs.Start(ctx, migrate.Job{Name: "resume", From: from, To: "dst2", Owner: "bench", Workers: *workers, AccessKey: ak, SecretKey: sk}); err != nil {
 		return err
 	}
 	startChild := func() *exec.Cmd {
-		c := exec.Command(os.Args[0], "-child", "-etcd", e.ClientURL(), "-nats", ns.ClientURL(), "-endpoint", ep)
+		c := exec.Command(os.Args[0], "-child", "-etcd", etcdURL, "-nats", natsURL, "-endpoint", ep)
 		c.Stderr = os.Stderr
 		if err := c.Start(); err != nil {
 			panic(err)
@@ -271,7 +284,7 @@ func run() error {
 	}
 	c := startChild()
 	killed := false
-	status, err = waitDone(ctx, jobs, "resume", func(s protocol.MigrateStatus) {
+	status, err := waitDone(ctx, jobs, "resume", func(s protocol.MigrateStatus) {
 		if !killed && s.Copied >= int64(*n)/2 {
 			c.Process.Signal(syscall.SIGKILL)
 			c.Wait()
@@ -290,7 +303,7 @@ func run() error {
 		return err
 	}
 	fmt.Printf("resumed run: %+v\n", struct{ Listed, Copied, Skipped, Failed int64 }{status.Listed, status.Copied, status.Skipped, status.Failed})
-	fmt.Printf("PUTs logged by the server for dst2: %d for %d objects; keys written more than once: %d\n", puts, *n, repeated)
+	fmt.Printf("writes (PutObject, CopyObject) logged by the server for dst2: %d for %d objects (and the bucket marker); keys written more than once: %d\n", puts, *n, repeated)
 	src, err := (migrate.Opener{Egress: policy()}).Open(ctx, migrate.Job{From: from, AccessKey: ak, SecretKey: sk})
 	if err != nil {
 		return err
@@ -324,7 +337,7 @@ func waitDone(ctx context.Context, jobs *migrate.Jobs, name string, each func(pr
 }
 
 // countPuts reads versitygw's access log: lines "- BUCKET [time] ip - id
-// s3_PutObject KEY ...".
+// s3_PutObject KEY ..." (CopyObject and CompleteMultipartUpload write too).
 func countPuts(path, bucket, keyPrefix string) (total, repeated int, err error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -336,7 +349,7 @@ func countPuts(path, bucket, keyPrefix string) (total, repeated int, err error) 
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		fs := strings.Fields(sc.Text())
-		if len(fs) < 9 || fs[1] != bucket || (fs[7] != "s3_PutObject" && fs[7] != "s3_CompleteMultipartUpload") || !strings.HasPrefix(fs[8], keyPrefix) {
+		if len(fs) < 9 || fs[1] != bucket || (fs[7] != "s3_PutObject" && fs[7] != "s3_CompleteMultipartUpload" && fs[7] != "s3_CopyObject") || !strings.HasPrefix(fs[8], keyPrefix) {
 			continue
 		}
 		per[fs[8]]++

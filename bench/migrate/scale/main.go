@@ -158,6 +158,7 @@ func run(n int64, workers, page int) error {
 		return err
 	}
 	rctx, stop := context.WithCancel(ctx)
+	defer stop()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); r.Run(rctx) }()

@@ -99,14 +99,14 @@ func (c Copier) copyOnce(ctx context.Context, src Source, bucket string, e Entry
 	}
 	if cmp, eq := sameETag(e.ETag, tgt.ETag); !found || e.Size != tgt.Size || (cmp && !eq) {
 		// Missing or known to differ: on one S3 server, the server copies.
-		if c.OnPut != nil {
-			c.OnPut(e.Key)
-		}
 		obj, ok, err := serverCopy(ctx, c.Store, src, bucket, e)
 		if err != nil {
 			return Progress{}, err
 		}
 		if ok {
+			if c.OnPut != nil {
+				c.OnPut(e.Key)
+			}
 			return Progress{Copied: 1, Bytes: obj.Size}, nil
 		}
 	}

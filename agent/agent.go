@@ -33,9 +33,11 @@ import (
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/discovery"
+	"github.com/ufop/ufop/egress"
 	"github.com/ufop/ufop/fop"
 	"github.com/ufop/ufop/images"
 	"github.com/ufop/ufop/internal/lifecycle"
+	"github.com/ufop/ufop/migrate"
 	"github.com/ufop/ufop/protocol"
 	"github.com/ufop/ufop/queue"
 	"github.com/ufop/ufop/storage"
@@ -83,6 +85,8 @@ type Config struct {
 
 	Images    images.Config
 	Discovery discovery.Config
+	// Migrate configures the migration runner (ID is the agent's).
+	Migrate migrate.Config
 }
 
 // DefaultConfig returns the defaults; CacheDir must still be set.
@@ -104,6 +108,7 @@ func DefaultConfig() Config {
 		SweepInterval:    time.Minute,
 		Images:           images.DefaultConfig(),
 		Discovery:        discovery.DefaultConfig(),
+		Migrate:          migrate.DefaultConfig(),
 	}
 }
 
@@ -145,7 +150,8 @@ type Agent struct {
 	flight  singleflight.Group
 	metrics *metrics
 	client  *http.Client
-	ufops   *ufops // nil without a container runtime
+	ufops   *ufops          // nil without a container runtime
+	migrate *migrate.Runner // nil without a store
 
 	token     string // cluster token, known once Run has started
 	advertise string // base URL of this agent, known once Run has started
@@ -166,6 +172,11 @@ type Deps struct {
 	// Queue, when set, is where the agent takes UFOP jobs from; without it
 	// UFOP pipelines reach the agent over HTTP only.
 	Queue *queue.Queue
+	// Store, when set with Queue, is the object store the agent copies
+	// migrations into (agent/migrate.go); Egress checks the origins it
+	// fetches.
+	Store  storage.Store
+	Egress *egress.Policy
 }
 
 // New returns an agent; Run starts it.
@@ -200,6 +211,9 @@ func New(cfg Config, deps Deps) (*Agent, error) {
 		if deps.Queue != nil {
 			a.ufops.jobs = newJobs(a, a.ufops, deps.Queue)
 		}
+	}
+	if err := a.newMigrateRunner(deps); err != nil {
+		return nil, err
 	}
 	return a, nil
 }
@@ -293,6 +307,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	a.runMigrations(insCtx, &wg)
 	close(a.ready)
 	a.logger.Info("agent serving", "addr", adv)
 

@@ -51,6 +51,8 @@ func (g *Gateway) mountAdmin(e *echo.Echo) {
 	g.mountPfop(e, v1)
 
 	g.mountConsole(e, v1)
+
+	g.mountMigrations(v1)
 }
 
 // authenticate checks the request's signature (SPEC §7). Uploads are
@@ -109,7 +111,8 @@ const ctxVerify = "verify"
 // object uploads and UFOP packages.
 func streamedBody(r *http.Request) bool {
 	return (r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/v1/objects/")) ||
-		(r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/v1/ufops/") && strings.HasSuffix(r.URL.Path, "/versions"))
+		(r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/v1/ufops/") && strings.HasSuffix(r.URL.Path, "/versions")) ||
+		migrationListBody(r)
 }
 
 func userOf(c echo.Context) ufop.User {

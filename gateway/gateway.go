@@ -203,6 +203,7 @@ type Gateway struct {
 
 	pfop         *queue.Pfop  // nil without a queue
 	notifyClient *http.Client // pfop notifications, through g.egress
+	migrate      *migrations
 
 	token    string // cluster token for agents
 	grantKey []byte // signs read grants (reads.go), derived from token
@@ -257,7 +258,7 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 		fast = newFastPath(max(64<<10, cfg.ResultCacheBytes/16))
 	}
 	return &Gateway{fast: fast, ui: ui, egress: policy, mirror: mf, usage: um, cfg: cfg, deps: deps, logger: deps.Logger, store: deps.Store, cat: cat, reg: reg,
-		metrics: m, results: newResultCache(cfg.ResultCacheBytes), ready: make(chan struct{}), peers: peers,
+		metrics: m, migrate: &migrations{}, results: newResultCache(cfg.ResultCacheBytes), ready: make(chan struct{}), peers: peers,
 		limits:       newLimiter(cfg.Limits, cat, func() int { return max(1, len(peers.Agents())) }, m.limit),
 		replay:       newReplayGuard(deps.Etcd, cfg.Limits.ReplayPrefix, cfg.MaxSkew, cfg.Limits.ReplayEntries),
 		notifyClient: policy.Client(egress.ClientConfig{}),

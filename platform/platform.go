@@ -25,6 +25,7 @@ import (
 	"github.com/ufop/ufop/builder"
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/container"
+	"github.com/ufop/ufop/egress"
 	"github.com/ufop/ufop/embedded"
 	"github.com/ufop/ufop/gateway"
 	"github.com/ufop/ufop/internal/lifecycle"
@@ -47,6 +48,7 @@ type Config struct {
 	// BaseImages are the images builds may start from besides scratch and
 	// the user's own UFOP images (builder.Config.BaseImages).
 	BaseImages []string
+
 
 	Gateway gateway.Config
 	Agent   agent.Config
@@ -228,7 +230,9 @@ func (p *Platform) Run(ctx context.Context) error {
 		return err
 	}
 	defer q.Close()
-	ag, err := agent.New(acfg, agent.Deps{Etcd: cli, Runtime: rt, Queue: q, Logger: p.logger.With("role", "agent")})
+	policy := egress.New(gcfg.FetchAllow)
+	ag, err := agent.New(acfg, agent.Deps{Etcd: cli, Runtime: rt, Queue: q, Logger: p.logger.With("role", "agent"),
+		Store: store, Egress: policy})
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ const (
 
 // Prefixes lists every default prefix, for checks that they stay apart.
 func Prefixes() []string {
-	return []string{AgentsPrefix, CatalogPrefix, SchedulerPrefix, ScalerPrefix, BuildersPrefix, GatewaysPrefix, ReplayPrefix, ConsolePrefix}
+	return []string{AgentsPrefix, CatalogPrefix, SchedulerPrefix, ScalerPrefix, BuildersPrefix, GatewaysPrefix, ReplayPrefix, ConsolePrefix, MigratePrefix}
 }
 
 // The catalog's tables, as sub-prefixes of a catalog prefix.

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -220,6 +221,8 @@ type OpenOptions struct {
 	Plain bool
 	// HTTPClient, when set, carries S3 requests.
 	HTTPClient *http.Client
+	// DialContext, when set, dials S3 connections (S3Config.DialContext).
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Open opens the store a --storage URL names: file://DIR (a Disk) or
@@ -246,7 +249,7 @@ func Open(ctx context.Context, rawURL string, opts ...OpenOptions) (Store, error
 		return NewS3(ctx, S3Config{
 			Bucket: loc.Bucket, Prefix: loc.Prefix, Endpoint: loc.Endpoint, Region: loc.Region,
 			AccessKey: o.AccessKey, SecretKey: o.SecretKey, SessionToken: o.SessionToken,
-			Plain: o.Plain, MaxObjectBytes: o.MaxObjectBytes, HTTPClient: o.HTTPClient,
+			Plain: o.Plain, MaxObjectBytes: o.MaxObjectBytes, HTTPClient: o.HTTPClient, DialContext: o.DialContext,
 		}, o.Logger)
 	}
 }

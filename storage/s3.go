@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -106,6 +107,11 @@ type S3Config struct {
 	SweepAfter time.Duration
 	// HTTPClient, when set, carries the S3 requests.
 	HTTPClient *http.Client
+	// DialContext, when set (and HTTPClient is not), dials the S3
+	// requests' connections: migration sources dial through the egress
+	// policy. Unlike HTTPClient it keeps the SDK's own client, which
+	// AWS_CA_BUNDLE needs.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 func (c S3Config) withDefaults() S3Config {
@@ -187,6 +193,15 @@ func NewS3(ctx context.Context, cfg S3Config, logger *slog.Logger) (*S3, error) 
 	if cfg.AccessKey != "" {
 		loadOpts = append(loadOpts, awsconfig.WithCredentialsProvider(
 			credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken)))
+	}
+
+	if cfg.HTTPClient != nil {
+		loadOpts = append(loadOpts, awsconfig.WithHTTPClient(cfg.HTTPClient))
+	} else if cfg.DialContext != nil {
+		loadOpts = append(loadOpts, awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+			tr.DialContext = cfg.DialContext
+			tr.Proxy = nil // a proxy would dial on our behalf, unchecked
+		})))
 	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {

@@ -92,6 +92,14 @@ func commands() []command {
 		{"pfop status", "<id>", "show a persistent-processing job's status", runPfopStatus},
 
 		{"console", "", "print a one-time sign-in URL of the web console (valid 5 minutes)", runConsole},
+
+		{"migrate start", "<name> --from SRC --to BUCKET [--workers N] [--list FILE] [--src-ak AK --src-sk SK]", "copy a whole source into a bucket, inside the platform", runMigrateStart},
+		{"migrate status", "<name> [--watch]", "a migration's state and counters; --watch shows a progress bar", runMigrateStatus},
+		{"migrate verify", "<name>", "list source keys missing from the bucket or different there", runMigrateVerify},
+		{"migrate pause", "<name>", "pause a migration", migrateStateVerb("pause", "paused")},
+		{"migrate resume", "<name>", "resume a paused migration", migrateStateVerb("resume", "resumed")},
+		{"migrate rm", "<name>", "stop and forget a migration (copied objects stay)", runMigrateRm},
+		{"migrate ls", "", "list migrations", runMigrateLs},
 		{"help", "[command]", "show help", runHelp},
 	}
 }

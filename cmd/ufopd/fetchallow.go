@@ -7,7 +7,7 @@ import (
 	"github.com/ufop/ufop/egress"
 )
 
-const fetchAllowHelp = "comma-separated CIDRs (or addresses) that URLs fetched on a user's behalf, like mirror origins and pfop notify URLs, may reach although they are loopback, private or link-local (default: none; public addresses are always allowed)"
+const fetchAllowHelp = "comma-separated CIDRs (or addresses) that URLs fetched on a user's behalf, like mirror origins, pfop notify URLs and migration sources, may reach although they are loopback, private or link-local (default: none; public addresses are always allowed)"
 
 // fetchAllowFlag registers --fetch-allow, parsed into *dst by
 // egress.ParseAllow.

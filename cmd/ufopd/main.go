@@ -339,6 +339,8 @@ func runAgent(args []string, logger *slog.Logger) error {
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "built-in jobs run at once")
 	fs.IntVar(&cfg.Slots, "slots", cfg.Slots, "UFOP instances this agent hosts at most")
 	noDocker := fs.Bool("no-docker", false, "run built-in ops only, without a container runtime for UFOPs")
+	var mig migrateFlags
+	mig.register(fs, &cfg)
 	cli, err := cl.connect(fs, args)
 	if err != nil {
 		return err
@@ -364,7 +366,13 @@ func runAgent(args []string, logger *slog.Logger) error {
 		return err
 	}
 	defer q.Close()
-	a, err := agent.New(cfg, agent.Deps{Etcd: cli, Runtime: rt, Queue: q, Logger: logger})
+	deps := agent.Deps{Etcd: cli, Runtime: rt, Queue: q, Logger: logger}
+	closeStore, err := mig.deps(&deps, logger)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	a, err := agent.New(cfg, deps)
 	if err != nil {
 		return err
 	}

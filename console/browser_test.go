@@ -534,4 +534,25 @@ func otherPages(t *testing.T, b context.Context, base string) {
 		t.Errorf("the usage chart draws %d request lines", n)
 	}
 	shoot(t, b, "usage")
+
+	// Migrations: one started from the page (a directory of this host, as
+	// an admin may) runs to done and shows its progress.
+	dir := t.TempDir()
+	for _, k := range []string{"m1.txt", "m2.txt"} {
+		if err := os.WriteFile(filepath.Join(dir, k), []byte("migrated "+k), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	do(t, b, "migrations", chromedp.Navigate(base+"/console/migrations"), chromedp.WaitVisible(chromedp.ID("m-name")),
+		chromedp.SendKeys(chromedp.ID("m-name"), "move-in"), chromedp.SendKeys(chromedp.ID("m-from"), "file://"+dir),
+		chromedp.SendKeys(chromedp.ID("m-to"), "pics"),
+		chromedp.Click(chromedp.CSS(`#migrate-start button[type="submit"]`)),
+		until(`document.getElementById("status").textContent === "Started move-in."`))
+	testenv.Eventually(t, 60*time.Second, func() bool {
+		ctx, cancel := context.WithTimeout(b, 10*time.Second)
+		defer cancel()
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("migrations").textContent`))
+		return err == nil && strings.Contains(got, "done") && strings.Contains(got, "2 copied")
+	}, "the migration runs to done in the console")
+	shoot(t, b, "migrations")
 }

@@ -38,6 +38,7 @@ var pageList = []page{
 	{"users", "Users, keys and limits", true},
 	{"styles", "Styles of", false},
 	{"usage", "Usage", false},
+	{"migrations", "Migrations", false},
 }
 
 // navItem is a link of the navigation bar.
@@ -49,6 +50,7 @@ var nav = []navItem{
 	{"/console/playground", "Playground", "playground"},
 	{"/console/ufops", "UFOPs", "ufops"},
 	{"/console/usage", "Usage", "usage"},
+	{"/console/migrations", "Migrations", "migrations"},
 	{"/console/users", "Users", "users"},
 }
 
@@ -99,6 +101,7 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("GET /console/playground", c.page("playground"))
 	mux.HandleFunc("GET /console/ufops", c.page("ufops"))
 	mux.HandleFunc("GET /console/usage", c.page("usage"))
+	mux.HandleFunc("GET /console/migrations", c.page("migrations"))
 	mux.HandleFunc("GET /console/ufops/{name}", c.page("ufop"))
 	mux.HandleFunc("GET /console/users", c.page("users"))
 	mux.HandleFunc("GET /console", func(w http.ResponseWriter, r *http.Request) {

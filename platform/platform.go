@@ -49,7 +49,6 @@ type Config struct {
 	// the user's own UFOP images (builder.Config.BaseImages).
 	BaseImages []string
 
-
 	Gateway gateway.Config
 	Agent   agent.Config
 	Storage storage.Config

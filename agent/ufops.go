@@ -26,6 +26,7 @@ import (
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/container"
 	"github.com/ufop/ufop/internal/etcdwatch"
+	"github.com/ufop/ufop/internal/lifecycle"
 	"github.com/ufop/ufop/protocol"
 )
 
@@ -327,16 +328,7 @@ const reconcileEvery = 20 * time.Millisecond
 
 // reconciler runs reconcile every reconcileEvery until ctx ends.
 func (u *ufops) reconciler(ctx context.Context) {
-	tick := time.NewTicker(reconcileEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			u.reconcile(ctx)
-		}
-	}
+	lifecycle.Every(ctx, reconcileEvery, u.reconcile)
 }
 
 // reconcile is one pass: load the snapshot, decide, apply. launch and the

@@ -17,6 +17,7 @@ import (
 	"github.com/ufop/ufop/auth"
 	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/console"
+	"github.com/ufop/ufop/internal/lifecycle"
 	"github.com/ufop/ufop/protocol"
 )
 
@@ -224,16 +225,7 @@ func (g *Gateway) ufopHistory(c echo.Context) error {
 // sampleUFOPs records every UFOP's queue depth, desired and healthy
 // instances each SampleEvery, for the console's chart, until ctx ends.
 func (g *Gateway) sampleUFOPs(ctx context.Context) {
-	tick := time.NewTicker(g.ui.console.Config().SampleEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		g.sampleOnce(ctx)
-	}
+	lifecycle.Every(ctx, g.ui.console.Config().SampleEvery, g.sampleOnce)
 }
 
 func (g *Gateway) sampleOnce(ctx context.Context) {

@@ -546,14 +546,9 @@ func (s *Disk) Delete(ctx context.Context, bucket, key string) error {
 // matching keys, O(n log n) in the bucket's size. That is fine for the
 // buckets of a single node; an index is the fix when it no longer is.
 func (s *Disk) List(ctx context.Context, bucket, prefix, marker string, limit int) ([]ufop.Object, string, error) {
-	if err := s.checkOpen(); err != nil {
+	limit, err := listArgs(s.checkOpen(), bucket, limit)
+	if err != nil {
 		return nil, "", err
-	}
-	if err := ValidateBucketName(bucket); err != nil {
-		return nil, "", err
-	}
-	if limit <= 0 || limit > DefaultListLimit {
-		limit = DefaultListLimit
 	}
 	dir := s.bucketDir(bucket)
 	fans, err := os.ReadDir(dir)

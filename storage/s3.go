@@ -194,10 +194,10 @@ func NewS3(ctx context.Context, cfg S3Config, logger *slog.Logger) (*S3, error) 
 		loadOpts = append(loadOpts, awsconfig.WithCredentialsProvider(
 			credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken)))
 	}
-
-	if cfg.HTTPClient != nil {
-		loadOpts = append(loadOpts, awsconfig.WithHTTPClient(cfg.HTTPClient))
-	} else if cfg.DialContext != nil {
+	// HTTPClient goes in the client's options below, not here: the
+	// configuration loader refuses a plain *http.Client when
+	// AWS_CA_BUNDLE is set.
+	if cfg.HTTPClient == nil && cfg.DialContext != nil {
 		loadOpts = append(loadOpts, awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
 			tr.DialContext = cfg.DialContext
 			tr.Proxy = nil // a proxy would dial on our behalf, unchecked
@@ -1015,14 +1015,9 @@ func (s *S3) Delete(ctx context.Context, bucket, key string) error {
 // names sort like the keys, so prefix and marker map to S3's Prefix and
 // StartAfter and a page costs one or two requests.
 func (s *S3) List(ctx context.Context, bucket, prefix, marker string, limit int) ([]ufop.Object, string, error) {
-	if err := s.checkOpen(); err != nil {
+	limit, err := listArgs(s.checkOpen(), bucket, limit)
+	if err != nil {
 		return nil, "", err
-	}
-	if err := ValidateBucketName(bucket); err != nil {
-		return nil, "", err
-	}
-	if limit <= 0 || limit > DefaultListLimit {
-		limit = DefaultListLimit
 	}
 	root := s.bucketRoot(bucket)
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.cfg.Bucket), MaxKeys: aws.Int32(int32(limit + 1))}

@@ -143,6 +143,22 @@ func ValidateBucketName(name string) error {
 	return nil
 }
 
+// listArgs checks a List call's arguments (after the store's own open
+// check, openErr) and returns its page size: limit <= 0 or over
+// DefaultListLimit means DefaultListLimit.
+func listArgs(openErr error, bucket string, limit int) (int, error) {
+	if openErr != nil {
+		return 0, openErr
+	}
+	if err := ValidateBucketName(bucket); err != nil {
+		return 0, err
+	}
+	if limit <= 0 || limit > DefaultListLimit {
+		limit = DefaultListLimit
+	}
+	return limit, nil
+}
+
 func noSuchBucket(bucket string) error {
 	return ufop.Errorf(ufop.KindNotFound, "no such bucket %q", bucket)
 }

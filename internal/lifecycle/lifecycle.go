@@ -1,10 +1,11 @@
-// Package lifecycle holds the one piece every long-running component of
-// ufop shares: an idempotent Close that stops a Run.
+// Package lifecycle holds the pieces every long-running component of ufop
+// shares: an idempotent Close that stops a Run, and a periodic loop.
 package lifecycle
 
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // Closer turns Close into the cancellation of Run's context. The zero
@@ -46,4 +47,19 @@ func (c *Closer) Bind(ctx context.Context) (context.Context, context.CancelFunc)
 		}
 	}()
 	return ctx, cancel
+}
+
+// Every calls fn each d until ctx ends, the first time after d. It
+// returns when ctx ends, never while fn runs.
+func Every(ctx context.Context, d time.Duration, fn func(context.Context)) {
+	tick := time.NewTicker(d)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			fn(ctx)
+		}
+	}
 }

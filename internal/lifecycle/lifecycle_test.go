@@ -121,3 +121,27 @@ func TestEmbedded(t *testing.T) {
 		t.Fatal("embedded Closer did not end the context")
 	}
 }
+
+// Every calls fn repeatedly until its context ends, then returns.
+func TestEvery(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var calls int
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Every(ctx, time.Millisecond, func(context.Context) {
+			calls++
+			if calls == 3 {
+				cancel()
+			}
+		})
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Every did not return after its context ended")
+	}
+	if calls != 3 {
+		t.Errorf("fn ran %d times, want 3", calls)
+	}
+}

@@ -6,7 +6,8 @@
 // prints the time of each phase and the process's peak RSS, to show that
 // memory stays bounded whatever the number of keys.
 //
-//	go run ./bench/migrate/scale -keys 10000000
+//	go run ./bench/migrate/scale -keys 10000000          # unchanged keys, sifted by the lister
+//	go run ./bench/migrate/scale -keys 10000000 -queue   # every key through the work queue
 package main
 
 import (
@@ -38,6 +39,7 @@ func main() {
 	workers := flag.Int("workers", 64, "copies at once")
 	page := flag.Int("page", 1000, "keys per lister page")
 	verifyOnly := flag.Bool("verify-only", false, "only the verify merge of the two synthetic listings")
+	queued := flag.Bool("queue", false, "start from an empty target, so every key goes through the work queue and is copied (1 KiB read, discarded by the target) instead of sifted out by the lister")
 	flag.Parse()
 	if *verifyOnly {
 		start := time.Now()
@@ -50,7 +52,7 @@ func main() {
 			time.Since(start).Round(time.Millisecond), len(v.Missing), len(v.Different), peakRSS())
 		return
 	}
-	if err := run(*keys, *workers, *page); err != nil {
+	if err := run(*keys, *workers, *page, *queued); err != nil {
 		fmt.Fprintln(os.Stderr, "scale:", err)
 		os.Exit(1)
 	}
@@ -83,8 +85,16 @@ func (s synthSource) Page(_ context.Context, pos string, limit int) ([]migrate.E
 	}
 	return out, next, i >= s.n, nil
 }
-func (s synthSource) Open(context.Context, string) (io.ReadCloser, migrate.Entry, error) {
-	return nil, migrate.Entry{}, ufop.Errorf(ufop.KindInternal, "synthetic source: no content")
+func (s synthSource) Open(_ context.Context, k string) (io.ReadCloser, migrate.Entry, error) {
+	return io.NopCloser(io.LimitReader(zeros{}, 1024)), migrate.Entry{Key: k, Size: 1024, ETag: "0123456789abcdef0123456789abcdef"}, nil
+}
+
+// zeros reads as an endless run of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }
 
 // synthStore has every key of the source already (so copies are skips, a
@@ -92,12 +102,23 @@ func (s synthSource) Open(context.Context, string) (io.ReadCloser, migrate.Entry
 type synthStore struct {
 	storage.Store
 	n int64
+	// empty: the target starts with nothing (and keeps nothing: a Put
+	// reads the body and discards it).
+	empty bool
+}
+
+func (s synthStore) Put(_ context.Context, bucket, k string, body io.Reader, _ storage.PutOptions) (ufop.Object, error) {
+	n, err := io.Copy(io.Discard, body)
+	return ufop.Object{Bucket: bucket, Key: k, Size: n, ETag: "0123456789abcdef0123456789abcdef"}, err
 }
 
 func (s synthStore) Stat(_ context.Context, bucket, k string) (ufop.Object, error) {
 	return ufop.Object{Bucket: bucket, Key: k, Size: 1024, ETag: "0123456789abcdef0123456789abcdef"}, nil
 }
 func (s synthStore) List(ctx context.Context, bucket, prefix, marker string, limit int) ([]ufop.Object, string, error) {
+	if s.empty {
+		return nil, "", nil
+	}
 	es, _, done, _ := synthSource{s.n}.Page(ctx, marker, limit)
 	out := make([]ufop.Object, len(es))
 	for i, e := range es {
@@ -121,7 +142,7 @@ func peakRSS() string {
 	return "?"
 }
 
-func run(n int64, workers, page int) error {
+func run(n int64, workers, page int, queued bool) error {
 	dir, err := os.MkdirTemp("", "ufop-migrate-scale-")
 	if err != nil {
 		return err
@@ -149,7 +170,7 @@ func run(n int64, workers, page int) error {
 		return err
 	}
 	defer nc.Close()
-	store := synthStore{n: n}
+	store := synthStore{n: n, empty: queued}
 	cfg := migrate.DefaultConfig()
 	cfg.ID, cfg.PageSize = "scale", page
 	r, err := migrate.New(cfg, migrate.Deps{Etcd: cli, NATS: nc, Store: store, Logger: logger,
@@ -195,6 +216,9 @@ func run(n int64, workers, page int) error {
 	}
 	stop()
 	wg.Wait()
+	if queued {
+		return nil // the target kept nothing to verify against
+	}
 	vstart := time.Now()
 	v, err := migrate.Verify(ctx, synthSource{n}, store, "dst", 1000)
 	if err != nil {

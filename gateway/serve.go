@@ -119,7 +119,9 @@ func (g *Gateway) serveObject(c echo.Context) error {
 		return err
 	}
 	if len(styles.defs) > 0 {
-		// A style counts as the first step of its definition.
+		// A style counts as the first step of its definition; the
+		// re-count after decoding below misses a definition with nothing
+		// to percent-encode (imageInfo).
 		if d, err := url.PathUnescape(fops); err == nil {
 			noteUsage(c, b, g.usageCmd(d))
 		}

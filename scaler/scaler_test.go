@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/ufop/ufop"
 	"github.com/ufop/ufop/catalog"
@@ -25,22 +27,7 @@ import (
 // leader stops, the other takes over.
 func TestScalerFollowsQueue(t *testing.T) {
 	ctx := context.Background()
-	logger := testenv.Logger(t)
-	cli := testenv.EtcdClient(t)
-	q, err := queue.Connect(ctx, testenv.NATS(t), queue.DefaultConfig(), logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(q.Close)
-	cat, err := catalog.New(catalog.DefaultConfig(), cli, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cctx, stopCat := context.WithCancel(ctx)
-	catDone := make(chan struct{})
-	go func() { defer close(catDone); cat.Run(cctx) }()
-	t.Cleanup(func() { stopCat(); <-catDone })
-	<-cat.Ready()
+	logger, cli, q, cat := scalerEnv(t)
 
 	const name = "scale-me"
 	if _, err := cat.RegisterUFOP(ctx, ufop.UFOP{Name: name, Owner: "alice"}); err != nil {
@@ -201,4 +188,27 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("%s: accepted", tt.name)
 		}
 	}
+}
+
+// scalerEnv starts what a scaler works against: a real etcd, a JetStream
+// queue on a real NATS server and a running catalog.
+func scalerEnv(t *testing.T) (*slog.Logger, *clientv3.Client, *queue.Queue, *catalog.Catalog) {
+	t.Helper()
+	logger := testenv.Logger(t)
+	cli := testenv.EtcdClient(t)
+	q, err := queue.Connect(context.Background(), testenv.NATS(t), queue.DefaultConfig(), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(q.Close)
+	cat, err := catalog.New(catalog.DefaultConfig(), cli, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, stopCat := context.WithCancel(context.Background())
+	catDone := make(chan struct{})
+	go func() { defer close(catDone); cat.Run(cctx) }()
+	t.Cleanup(func() { stopCat(); <-catDone })
+	<-cat.Ready()
+	return logger, cli, q, cat
 }

@@ -6,9 +6,7 @@ import (
 	"time"
 
 	"github.com/ufop/ufop"
-	"github.com/ufop/ufop/catalog"
 	"github.com/ufop/ufop/internal/testenv"
-	"github.com/ufop/ufop/queue"
 	"github.com/ufop/ufop/scaler"
 )
 
@@ -18,22 +16,7 @@ import (
 // pass left it at zero.
 func TestWakeScalesFromZero(t *testing.T) {
 	ctx := context.Background()
-	logger := testenv.Logger(t)
-	cli := testenv.EtcdClient(t)
-	q, err := queue.Connect(ctx, testenv.NATS(t), queue.DefaultConfig(), logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(q.Close)
-	cat, err := catalog.New(catalog.DefaultConfig(), cli, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cctx, stopCat := context.WithCancel(ctx)
-	catDone := make(chan struct{})
-	go func() { defer close(catDone); cat.Run(cctx) }()
-	t.Cleanup(func() { stopCat(); <-catDone })
-	<-cat.Ready()
+	logger, cli, q, cat := scalerEnv(t)
 
 	const name = "wake-me"
 	if _, err := cat.RegisterUFOP(ctx, ufop.UFOP{Name: name, Owner: "alice"}); err != nil {

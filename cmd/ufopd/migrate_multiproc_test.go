@@ -52,11 +52,7 @@ func TestMigrateKill9(t *testing.T) {
 	agents := []*proc{startProc(t, bin, "agent", agentArgs...)}
 	base := "http://" + gwAddr
 	waitHTTP(t, base+"/healthz", 60*time.Second)
-	testenv.Eventually(t, 10*time.Second, func() bool { _, err := os.Stat(conf); return err == nil }, "admin config written")
-	cfg, err := ufopctl.LoadConfig(conf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := adminConfig(t, conf)
 	cl := ufopctl.NewClient(cfg, nil)
 	ctx := context.Background()
 	if _, err := cl.CreateBucket(ctx, "dst", ufopctl.BucketOptions{}); err != nil {

@@ -168,24 +168,7 @@ func TestKillAgent(t *testing.T) {
 		return int(resp.Count)
 	}
 	testenv.Eventually(t, 30*time.Second, func() bool { return registered() == 2 }, "two agents registered")
-	testenv.Eventually(t, 10*time.Second, func() bool { _, err := os.Stat(conf); return err == nil }, "admin config written")
-	cfg, err := ufopctl.LoadConfig(conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := func(method, path string, body []byte) {
-		req, _ := http.NewRequest(method, base+path, bytes.NewReader(body))
-		auth.SignRequest(req, cfg.AK, cfg.SK, auth.BodyHash(body), time.Now())
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
-			t.Fatalf("%s %s: %s %s", method, path, resp.Status, b)
-		}
-	}
+	admin := adminCaller(t, base, adminConfig(t, conf))
 	// The loop below runs faster than the paid tier's default rate.
 	admin(http.MethodPut, "/v1/limits/admin", []byte(`{"rps":1000000,"burst":1000000,"concurrency":100000}`))
 	admin(http.MethodPut, "/v1/buckets/pics", nil)
@@ -259,5 +242,36 @@ func TestKillAgent(t *testing.T) {
 	}
 	if ok.Load() <= before {
 		t.Fatal("no request succeeded after the kill")
+	}
+}
+
+// adminConfig waits for the ufopctl config a gateway started with
+// --admin-config writes, and loads it.
+func adminConfig(t *testing.T, conf string) ufopctl.Config {
+	t.Helper()
+	testenv.Eventually(t, 10*time.Second, func() bool { _, err := os.Stat(conf); return err == nil }, "admin config written")
+	cfg, err := ufopctl.LoadConfig(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// adminCaller returns a function that sends an admin API request to base,
+// signed with cfg's keys, and fails the test unless it answers 2xx.
+func adminCaller(t *testing.T, base string, cfg ufopctl.Config) func(method, path string, body []byte) {
+	return func(method, path string, body []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, bytes.NewReader(body))
+		auth.SignRequest(req, cfg.AK, cfg.SK, auth.BodyHash(body), time.Now())
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("%s %s: %s %s", method, path, resp.Status, b)
+		}
 	}
 }

@@ -20,9 +20,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/ufop/ufop/auth"
 	"github.com/ufop/ufop/internal/testenv"
-	"github.com/ufop/ufop/ufopctl"
 	ufopusage "github.com/ufop/ufop/usage"
 )
 
@@ -68,24 +66,7 @@ func TestKillGatewayUsage(t *testing.T) {
 		"--addr", addrs[1]}, creds...)...))
 	waitHTTP(t, "http://"+addrs[1]+"/healthz", 60*time.Second)
 
-	testenv.Eventually(t, 10*time.Second, func() bool { _, err := os.Stat(conf); return err == nil }, "admin config written")
-	cfg, err := ufopctl.LoadConfig(conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := func(method, path string, body []byte) {
-		req, _ := http.NewRequest(method, base+path, bytes.NewReader(body))
-		auth.SignRequest(req, cfg.AK, cfg.SK, auth.BodyHash(body), time.Now())
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
-			t.Fatalf("%s %s: %s %s", method, path, resp.Status, b)
-		}
-	}
+	admin := adminCaller(t, base, adminConfig(t, conf))
 	admin(http.MethodPut, "/v1/limits/admin", []byte(`{"rps":1000000,"burst":1000000,"concurrency":100000}`))
 	var img bytes.Buffer
 	jpeg.Encode(&img, image.NewGray(image.Rect(0, 0, 32, 32)), nil)

@@ -35,8 +35,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/ufop/ufop/bench/migrate/engines"
 	"github.com/ufop/ufop/egress"
-	"github.com/ufop/ufop/embedded"
 	"github.com/ufop/ufop/migrate"
 	"github.com/ufop/ufop/protocol"
 	"github.com/ufop/ufop/storage"
@@ -196,26 +196,12 @@ func run() error {
 
 	// ufop: etcd, NATS, the runner; the target is ufop's S3 store.
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e, err := embedded.StartEtcd(ctx, embedded.EtcdConfig{Dir: dir + "/etcd", ClientAddr: freeAddr(), PeerAddr: freeAddr()}, logger)
+	en, err := engines.Start(ctx, dir, logger)
 	if err != nil {
 		return err
 	}
-	defer e.Close()
-	ns, err := embedded.StartNATS(embedded.NATSConfig{Dir: dir + "/nats", Port: -1}, logger)
-	if err != nil {
-		return err
-	}
-	defer ns.Close()
-	etcd, err := clientv3.New(clientv3.Config{Endpoints: []string{e.ClientURL()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
-	if err != nil {
-		return err
-	}
-	defer etcd.Close()
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
+	defer en.Close()
+	etcd, nc := en.Etcd, en.NATS
 	st, err := store(ctx, ep)
 	if err != nil {
 		return err
@@ -242,7 +228,7 @@ func run() error {
 	if *killOnly {
 		stopRunner()
 		rwg.Wait()
-		return killRun(ctx, jobs, st, from, e.ClientURL(), ns.ClientURL(), ep, accessLog)
+		return killRun(ctx, jobs, st, from, en.EtcdURL(), en.NATSURL(), ep, accessLog)
 	}
 	t0 := time.Now()
 	if _, err := jobs.Start(ctx, migrate.Job{Name: "bench", From: from, To: "dst", Owner: "bench", Workers: *workers, AccessKey: ak, SecretKey: sk}); err != nil {
@@ -265,7 +251,7 @@ func run() error {
 	fmt.Printf("%-28s %8s %10.0f %8.1f\n", fmt.Sprintf("ufop migrate (--workers %d)", *workers), ufopTime.Round(10*time.Millisecond), float64(*n)/ufopTime.Seconds(), mb/ufopTime.Seconds())
 	fmt.Printf("ufop/rclone objects/s: %.2f (server-side copy), %.2f (streamed)\n", rcloneTime.Seconds()/ufopTime.Seconds(), rcloneStreamTime.Seconds()/ufopTime.Seconds())
 
-	return killRun(ctx, jobs, st, from, e.ClientURL(), ns.ClientURL(), ep, accessLog)
+	return killRun(ctx, jobs, st, from, en.EtcdURL(), en.NATSURL(), ep, accessLog)
 }
 
 // killRun migrates into dst2 with the workers in a child process, kill

@@ -23,12 +23,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
-
 	"github.com/ufop/ufop"
-	"github.com/ufop/ufop/embedded"
+	"github.com/ufop/ufop/bench/migrate/engines"
 	"github.com/ufop/ufop/migrate"
 	"github.com/ufop/ufop/protocol"
 	"github.com/ufop/ufop/storage"
@@ -150,26 +146,12 @@ func run(n int64, workers, page int, queued bool) error {
 	defer os.RemoveAll(dir)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx := context.Background()
-	e, err := embedded.StartEtcd(ctx, embedded.EtcdConfig{Dir: dir + "/etcd", ClientAddr: "127.0.0.1:0", PeerAddr: "127.0.0.1:0"}, logger)
+	en, err := engines.Start(ctx, dir, logger)
 	if err != nil {
 		return err
 	}
-	defer e.Close()
-	ns, err := embedded.StartNATS(embedded.NATSConfig{Dir: dir + "/nats", Port: -1}, logger)
-	if err != nil {
-		return err
-	}
-	defer ns.Close()
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{e.ClientURL()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
-	if err != nil {
-		return err
-	}
-	defer cli.Close()
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
+	defer en.Close()
+	cli, nc := en.Etcd, en.NATS
 	store := synthStore{n: n, empty: queued}
 	cfg := migrate.DefaultConfig()
 	cfg.ID, cfg.PageSize = "scale", page
